@@ -1,0 +1,1 @@
+"""Persistence: all tables in :mod:`app.db.models`, CRUD in :mod:`app.db.crud`."""

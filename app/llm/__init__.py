@@ -1,0 +1,27 @@
+"""Providers behind one interface (:mod:`app.llm.base`)."""
+
+from app.llm.base import (
+    ChatMessage,
+    ChatRequest,
+    ErrorEvent,
+    Finish,
+    Provider,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    Usage,
+    with_error_event,
+)
+
+__all__ = [
+    "ChatMessage",
+    "ChatRequest",
+    "ErrorEvent",
+    "Finish",
+    "Provider",
+    "StreamEvent",
+    "TextDelta",
+    "ToolCall",
+    "Usage",
+    "with_error_event",
+]

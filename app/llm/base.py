@@ -1,0 +1,92 @@
+"""The vendor-neutral provider interface: request types, stream events, and the Protocol.
+
+A provider turns a :class:`ChatRequest` into an async stream of :data:`StreamEvent`. It raises
+errors from :mod:`app.errors` (mapped from its SDK inside its own module). Consumers that prefer
+one stream of events without ``try`` can wrap a stream with :func:`with_error_event`, which ends
+it with an :class:`ErrorEvent` instead of raising.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+from app.errors import ProviderError, StreamInterrupted
+
+Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "length", "tool_use", "content_filter", "error", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str
+    messages: tuple[ChatMessage, ...]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    reason: FinishReason
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    error: ProviderError
+
+
+StreamEvent = TextDelta | ToolCall | Usage | Finish | ErrorEvent
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Something that streams a chat reply. One class per vendor API."""
+
+    name: str
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Stream the reply. Raises :class:`app.errors.ProviderError` subclasses."""
+        ...
+
+
+async def with_error_event(events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+    """Re-yield ``events``; a provider error becomes a final :class:`ErrorEvent`.
+
+    Any other exception escaping a provider is a bug in that provider; it is reported as a
+    :class:`StreamInterrupted` so one broken adapter cannot take a session down with it.
+    """
+    try:
+        async for event in events:
+            yield event
+    except ProviderError as exc:
+        yield ErrorEvent(exc)
+    except Exception as exc:  # a provider bug must not crash the caller's session
+        yield ErrorEvent(StreamInterrupted(f"Unexpected provider failure: {exc!r}"))

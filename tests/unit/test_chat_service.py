@@ -1,0 +1,157 @@
+"""The chat use-case against a real database (SQLite and PostgreSQL) with a scripted provider."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import aclosing
+
+import pytest
+from sqlalchemy import Engine
+
+from app.errors import InvalidInput, NotFound, ProviderOverloaded
+from app.llm.fake import ScriptedProvider, ScriptedReply
+from app.llm.registry import ModelInfo, ModelRegistry
+from app.services.chat import ChatService, ReplyBatch
+
+
+def service_with(engine: Engine, *replies: ScriptedReply, **kwargs: float) -> tuple[ChatService, ScriptedProvider]:
+    provider = ScriptedProvider(list(replies))
+    registry = ModelRegistry(default="fake")
+    registry.register(ModelInfo("fake", "Fake", "fake", "fake-1"), provider)
+    return ChatService(engine, registry, **kwargs), provider  # type: ignore[arg-type]
+
+
+async def drain(service: ChatService, message_id: int) -> list[ReplyBatch]:
+    return [batch async for batch in service.stream_reply(message_id)]
+
+
+async def test_a_reply_streams_and_persists_complete(engine: Engine) -> None:
+    service, provider = service_with(engine, ScriptedReply.of("Hello there, friend."))
+    posted = await service.post_message(None, "  Hi!  ")
+    assert posted.created and posted.user.content == "Hi!"
+    assert posted.reply.status == "streaming"
+
+    batches = await drain(service, posted.reply.id)
+
+    assert "".join(b.text for b in batches) == "Hello there, friend."
+    saved = await service.get_message(posted.reply.id)
+    assert (saved.status, saved.content, saved.error) == ("complete", "Hello there, friend.", "")
+    assert saved.output_tokens == 3 and saved.input_tokens == 1
+    assert provider.requests[0].messages[-1].content == "Hi!"
+    assert provider.requests[0].model == "fake-1"
+
+
+async def test_batches_are_fewer_than_tokens_and_first_text_is_immediate(engine: Engine) -> None:
+    reply = ScriptedReply.of("x" * 400, chunk_chars=1, delay=0.001)
+    service, _ = service_with(engine, reply, flush_interval=0.05)
+    posted = await service.post_message(None, "go")
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    first_at = None
+    texts: list[str] = []
+    async for batch in service.stream_reply(posted.reply.id):
+        if batch.text and first_at is None:
+            first_at = loop.time() - start
+        texts.append(batch.text)
+    assert "".join(texts) == "x" * 400
+    assert first_at is not None and first_at < 0.05
+    non_empty = [t for t in texts if t]
+    assert 3 <= len(non_empty) < 100  # batched, yet still several visible steps
+
+
+async def test_closing_the_stream_keeps_the_partial_reply_as_stopped(engine: Engine) -> None:
+    reply = ScriptedReply.of("one two three four five six", chunk_chars=4, delay=0.05)
+    service, _ = service_with(engine, reply, flush_interval=0.01)
+    posted = await service.post_message(None, "count")
+    seen = ""
+    async with aclosing(service.stream_reply(posted.reply.id)) as stream:
+        async for batch in stream:
+            seen += batch.text
+            if len(seen) >= 8:
+                break
+    saved = await service.get_message(posted.reply.id)
+    assert saved.status == "stopped"
+    assert saved.content.startswith(seen) and 8 <= len(saved.content) < 27
+
+
+async def test_a_provider_error_keeps_user_message_and_partial_text(engine: Engine) -> None:
+    reply = ScriptedReply.of("Half a ", error=ProviderOverloaded("Overloaded, try later."))
+    service, _ = service_with(engine, reply)
+    posted = await service.post_message(None, "hello")
+    text = "".join(b.text for b in await drain(service, posted.reply.id))
+    assert text == "Half a "
+    saved = await service.get_message(posted.reply.id)
+    assert (saved.status, saved.content, saved.error) == ("error", "Half a ", "Overloaded, try later.")
+    page = await service.history(posted.conversation.id, limit=10)
+    assert [m.role for m in page.messages] == ["user", "assistant"]
+    assert page.messages[0].content == "hello"
+
+
+async def test_a_silent_provider_hits_the_first_token_timeout(engine: Engine) -> None:
+    reply = ScriptedReply.of("late", first_delay=5)
+    service, _ = service_with(engine, reply, first_token_timeout=0.2, flush_interval=0.05)
+    posted = await service.post_message(None, "hello")
+    batches = await drain(service, posted.reply.id)
+    assert all(b.text == "" for b in batches) and len(batches) >= 2  # heartbeats while waiting
+    saved = await service.get_message(posted.reply.id)
+    assert saved.status == "error" and "first token" in saved.error
+
+
+async def test_the_second_turn_sends_the_history(engine: Engine) -> None:
+    service, provider = service_with(engine, ScriptedReply.of("A1"), ScriptedReply.of("A2"))
+    first = await service.post_message(None, "Q1")
+    await drain(service, first.reply.id)
+    second = await service.post_message(first.conversation.id, "Q2")
+    assert not second.created
+    await drain(service, second.reply.id)
+    contents = [(m.role, m.content) for m in provider.requests[1].messages]
+    assert contents == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2")]
+
+
+async def test_history_pages_newest_last(engine: Engine) -> None:
+    service, _ = service_with(engine, *[ScriptedReply.of(f"A{i}") for i in range(3)])
+    cid = None
+    for i in range(3):
+        posted = await service.post_message(cid, f"Q{i}")
+        cid = posted.conversation.id
+        await drain(service, posted.reply.id)
+    assert cid is not None
+    last = await service.history(cid, limit=2)
+    assert [m.content for m in last.messages] == ["Q2", "A2"] and last.has_more
+    earlier = await service.history(cid, limit=10, before_id=last.messages[0].id)
+    assert [m.content for m in earlier.messages] == ["Q0", "A0", "Q1", "A1"]
+    assert not earlier.has_more
+
+
+async def test_bad_input_is_refused_with_a_clear_message(engine: Engine) -> None:
+    service, _ = service_with(engine)
+    service.max_message_chars = 10
+    with pytest.raises(InvalidInput, match="Type a message"):
+        await service.post_message(None, "   ")
+    with pytest.raises(InvalidInput, match="limit is 10"):
+        await service.post_message(None, "x" * 11)
+    with pytest.raises(NotFound):
+        await service.post_message("nope", "hello")
+    assert await service.list_conversations(limit=10) == []
+
+
+async def test_interrupted_replies_are_recovered_as_errors(engine: Engine) -> None:
+    service, _ = service_with(engine)
+    posted = await service.post_message(None, "hello")
+    assert await service.recover_interrupted() == 1
+    saved = await service.get_message(posted.reply.id)
+    assert saved.status == "error" and "Interrupted" in saved.error
+
+
+async def test_conversations_list_newest_first_and_page(engine: Engine) -> None:
+    service, _ = service_with(engine, *[ScriptedReply.of("ok") for _ in range(3)])
+    ids = []
+    for i in range(3):
+        posted = await service.post_message(None, f"topic {i}")
+        await drain(service, posted.reply.id)
+        ids.append(posted.conversation.id)
+    page = await service.list_conversations(limit=2)
+    assert [c.id for c in page] == [ids[2], ids[1]]
+    rest = await service.list_conversations(limit=2, updated_before=page[-1].updated_at)
+    assert [c.id for c in rest] == [ids[0]]
+    assert page[0].title == "topic 2"
