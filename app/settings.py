@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "PARLEY_DATABASE_URL"),
         description="SQLAlchemy URL; SQLite under data_dir when unset.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "PARLEY_REDIS_URL"),
+        description="Redis for Reflex state and shared router state; in-process when unset.",
+    )
     default_model: str = Field(default="local", description="Model id for new conversations.")
 
     # The built-in local model.

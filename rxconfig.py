@@ -1,0 +1,18 @@
+"""Reflex configuration. Values come from Parley's settings (app/settings.py)."""
+
+import reflex as rx
+from reflex.plugins.sitemap import SitemapPlugin
+
+from app.settings import get_settings
+
+settings = get_settings()
+
+config = rx.Config(
+    app_name="app",
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    # In-process state by default; Redis (shared by every worker) when REDIS_URL is set.
+    state_manager_mode="redis" if settings.redis_url else "memory",
+    redis_url=settings.redis_url,
+    disable_plugins=[SitemapPlugin],
+)
