@@ -15,4 +15,5 @@ config = rx.Config(
     state_manager_mode="redis" if settings.redis_url else "memory",
     redis_url=settings.redis_url,
     disable_plugins=[SitemapPlugin],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="medium"))],
 )

@@ -25,6 +25,7 @@ from app.llm.base import (
     ChatRequest,
     ErrorEvent,
     Finish,
+    ModelUsed,
     StreamEvent,
     TextDelta,
     Usage,
@@ -110,6 +111,8 @@ class ChatService:
         call_timeout: float = 600.0,
         max_message_chars: int = 32_000,
         history_limit: int = 200,
+        page_size: int = 50,
+        history_page_size: int = 50,
     ) -> None:
         self.engine = engine
         self.models = models
@@ -117,7 +120,9 @@ class ChatService:
         self.first_token_timeout = first_token_timeout
         self.call_timeout = call_timeout
         self.max_message_chars = max_message_chars
-        self.history_limit = history_limit
+        self.history_limit = history_limit  # messages sent to the model as context
+        self.page_size = page_size  # conversations per sidebar page
+        self.history_page_size = history_page_size  # messages per history page
 
     async def _db(self, fn: Callable[[Session], T]) -> T:
         def run() -> T:
@@ -232,7 +237,12 @@ class ChatService:
             if r.content and r.role in ("user", "assistant")
         )
         info, _ = self.models.resolve(reply.model or self.models.default_model())
-        return ChatRequest(model=info.provider_model, messages=messages)
+        metadata = {
+            "feature": "chat",
+            "conversation_id": reply.conversation_id,
+            "message_id": str(reply.id),
+        }
+        return ChatRequest(model=info.provider_model, messages=messages, metadata=metadata)
 
     async def stream_reply(self, message_id: int) -> AsyncIterator[ReplyBatch]:
         """Stream the reply into message ``message_id``, in batches of at most one per
@@ -261,6 +271,7 @@ class ChatService:
         producer = asyncio.create_task(produce())
         parts: list[str] = []
         usage = Usage()
+        answered: ModelUsed | None = None  # which model answered: a fallback, perhaps
         status, error = MessageStatus.stopped, None
         started = time.monotonic()
         first_token_deadline = started + self.first_token_timeout
@@ -292,6 +303,9 @@ class ChatService:
                     usage = event
                 elif isinstance(event, ErrorEvent):
                     raise event.error
+                elif isinstance(event, ModelUsed):
+                    answered = event
+                    continue
                 elif isinstance(event, Finish):
                     continue
                 if time.monotonic() >= next_flush:
@@ -314,6 +328,13 @@ class ChatService:
             conversation_id = reply.conversation_id
 
             def save(session: Session) -> None:
+                if answered is not None:
+                    crud.set_message_model(
+                        session=session,
+                        message_id=message_id,
+                        model=answered.model,
+                        provider=answered.provider,
+                    )
                 crud.finish_message(
                     session=session,
                     message_id=message_id,

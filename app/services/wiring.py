@@ -3,24 +3,113 @@
 from __future__ import annotations
 
 from app.db.session import get_engine
+from app.llm.anthropic_api import AnthropicProvider
+from app.llm.base import Provider
+from app.llm.cache import CachingProvider, ResponseCache
+from app.llm.calllog import CallSink
+from app.llm.catalogue import CatalogueEntry, load_catalogue
+from app.llm.cooldown import Cooldown, LocalCooldown, RedisCooldown
 from app.llm.fake import load_rules, rule_provider
 from app.llm.local import LocalProvider
+from app.llm.openai_api import OpenAIProvider
 from app.llm.registry import ModelInfo, ModelRegistry
+from app.llm.router import RetryPolicy, Router, Target
+from app.services.calllog import DatabaseCallSink
 from app.services.chat import ChatService
 from app.settings import Settings
 
 
-def build_registry(settings: Settings) -> ModelRegistry:
-    registry = ModelRegistry(default=settings.default_model)
-    registry.register(
-        ModelInfo("local", "SmolLM2 135M (built-in)", "local", "smollm2-135m-instruct"),
-        LocalProvider(
+def build_providers(settings: Settings) -> dict[str, Provider]:
+    """One provider per configured kind: the local model always, the others iff configured."""
+    providers: dict[str, Provider] = {
+        "local": LocalProvider(
             settings.resolved_local_model_path,
             context=settings.local_context,
             threads=settings.local_threads,
             max_tokens=settings.local_max_tokens,
-        ),
+        )
+    }
+    if settings.anthropic_api_key is not None:
+        providers["anthropic"] = AnthropicProvider(
+            api_key=settings.anthropic_api_key.get_secret_value(),
+            base_url=settings.anthropic_base_url,
+        )
+    if settings.openai_api_key is not None:
+        providers["openai"] = OpenAIProvider(
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+        )
+    if settings.openai_compat_base_url:
+        key = settings.openai_compat_api_key
+        providers["openai-compatible"] = OpenAIProvider(
+            api_key=key.get_secret_value() if key else None,
+            base_url=settings.openai_compat_base_url,
+            name="openai-compatible",
+            label="The OpenAI-compatible server",
+        )
+    return providers
+
+
+def build_cooldown(settings: Settings) -> Cooldown:
+    options = {
+        "failures": settings.cooldown_failures,
+        "period": settings.cooldown_seconds,
+        "window": settings.cooldown_window,
+    }
+    if settings.redis_url:
+        return RedisCooldown.from_url(settings.redis_url, **options)
+    return LocalCooldown(**options)
+
+
+def _timed(provider: Provider, entry: CatalogueEntry) -> Provider:
+    """The provider with this model's connect and read timeouts, when it takes them."""
+    if isinstance(provider, AnthropicProvider | OpenAIProvider):
+        return provider.with_timeouts(connect=entry.timeouts.connect, read=entry.timeouts.total)
+    return provider
+
+
+def build_registry(
+    settings: Settings,
+    *,
+    sink: CallSink | None = None,
+    providers: dict[str, Provider] | None = None,
+    cooldown: Cooldown | None = None,
+) -> ModelRegistry:
+    """Every catalogue model whose provider is configured, each behind a router (and the
+    response cache), plus the scripted "fake" model when ``PARLEY_FAKE_SCRIPT`` is set."""
+    catalogue = load_catalogue(settings.catalogue)
+    providers = providers if providers is not None else build_providers(settings)
+    cooldown = cooldown or build_cooldown(settings)
+    policy = RetryPolicy(
+        max_retries=settings.retry_max,
+        backoff_base=settings.retry_backoff_base,
+        backoff_max=settings.retry_backoff_max,
+        retry_after_cap=settings.retry_after_cap,
     )
+    cache = (
+        ResponseCache(maxsize=settings.cache_size, ttl=settings.cache_ttl)
+        if settings.cache_size > 0
+        else None
+    )
+    registry = ModelRegistry(default=settings.default_model)
+    for entry in catalogue.offered(providers):
+        chain = catalogue.chain(entry.id, providers)
+        targets = [Target(e, _timed(providers[e.provider], e)) for e in chain]
+        provider: Provider = Router(targets, policy=policy, cooldown=cooldown, sink=sink)
+        if cache is not None:
+            provider = CachingProvider(
+                provider, cache, model_id=entry.id, provider=entry.provider, sink=sink
+            )
+        info = ModelInfo(
+            entry.id,
+            entry.display_name,
+            entry.provider,
+            entry.provider_model,
+            fallbacks=tuple(e.id for e in chain[1:]),
+            context_window=entry.context_window,
+            vision=entry.vision,
+        )
+        registry.register(info, provider)
     if settings.fake_script is not None:
         registry.register(
             ModelInfo("fake", "Scripted (tests and demos)", "fake", "fake"),
@@ -30,11 +119,14 @@ def build_registry(settings: Settings) -> ModelRegistry:
 
 
 def build_chat_service(settings: Settings) -> ChatService:
+    engine = get_engine(settings.resolved_database_url)
     return ChatService(
-        get_engine(settings.resolved_database_url),
-        build_registry(settings),
+        engine,
+        build_registry(settings, sink=DatabaseCallSink(engine)),
         flush_interval=settings.stream_flush_ms / 1000,
         first_token_timeout=settings.first_token_timeout,
         call_timeout=settings.call_timeout,
         max_message_chars=settings.max_message_chars,
+        page_size=settings.sidebar_page_size,
+        history_page_size=settings.history_page_size,
     )

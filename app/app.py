@@ -1,0 +1,41 @@
+"""The composition root: builds the Reflex app, wires the services, registers the pages.
+
+This is the one module in app/ that imports Reflex.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import reflex as rx
+
+from app import services
+from app.db.session import migrate
+from app.services.wiring import build_chat_service
+from app.settings import get_settings
+from components.pages.chat import chat_page
+from state.chat import ChatState
+
+log = logging.getLogger("parley")
+
+
+async def _prepare_database() -> None:
+    """Start-up: apply migrations, then mark replies a dead process left streaming."""
+    settings = get_settings()
+    migrate(settings.resolved_database_url)
+    recovered = await services.get_chat_service().recover_interrupted()
+    if recovered:
+        log.warning("marked %d interrupted replies as errors", recovered)
+
+
+services.configure(build_chat_service(get_settings()))
+
+app = rx.App(head_components=[rx.el.meta(name="color-scheme", content="light dark")])
+app.register_lifespan_task(_prepare_database)
+app.add_page(chat_page, route="/", title="Parley", on_load=ChatState.load_page)
+app.add_page(
+    chat_page,
+    route="/c/[conversation_id]",
+    title="Parley",
+    on_load=ChatState.load_page,
+)

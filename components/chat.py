@@ -1,0 +1,199 @@
+"""The chat page's parts: sidebar, message log, composer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from app.services.chat import ConversationSummary, MessageView
+from components.markdown import safe_markdown
+
+Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
+
+
+def sidebar(
+    conversations: rx.Var[list[ConversationSummary]],
+    current_id: rx.Var[str],
+    more: rx.Var[bool],
+    on_new_chat: Handler,
+    on_load_more: Handler,
+) -> rx.Component:
+    def item(conversation: rx.Var[ConversationSummary]) -> rx.Component:
+        active = conversation.id == current_id
+        return rx.el.li(
+            rx.link(
+                conversation.title,
+                href="/c/" + conversation.id,
+                aria_current=rx.cond(active, "page", "false"),
+                display="block",
+                padding="0.4em 0.6em",
+                border_radius="6px",
+                color=rx.color("gray", 12),
+                background=rx.cond(active, rx.color("accent", 4), "transparent"),
+                overflow="hidden",
+                text_overflow="ellipsis",
+                white_space="nowrap",
+                underline="none",
+                _hover={"background": rx.color("accent", 3)},
+            ),
+            list_style="none",
+        )
+
+    return rx.el.nav(
+        rx.button(
+            rx.icon("square-pen", size=16),
+            "New chat",
+            on_click=on_new_chat,
+            width="100%",
+            variant="soft",
+        ),
+        rx.el.ul(rx.foreach(conversations, item), padding="0", margin="0.75em 0 0 0"),
+        rx.cond(
+            more,
+            rx.button("Show more", on_click=on_load_more, variant="ghost", width="100%"),
+        ),
+        aria_label="Conversations",
+        width="260px",
+        min_width="260px",
+        height="100vh",
+        overflow_y="auto",
+        padding="1em",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 2),
+    )
+
+
+def status_note(status: rx.Var[str], error: rx.Var[str]) -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            status == "stopped",
+            rx.badge("Stopped", color_scheme="amber", variant="soft", aria_label="Reply stopped"),
+        ),
+        rx.cond(
+            status == "error",
+            rx.callout(
+                error,
+                icon="triangle-alert",
+                color_scheme="red",
+                role="alert",
+                size="1",
+                margin_top="0.5em",
+            ),
+        ),
+    )
+
+
+def _bubble(role: rx.Var[str] | str, body: rx.Component, *extra: rx.Component) -> rx.Component:
+    is_user = role == "user"
+    return rx.box(
+        rx.text(
+            rx.cond(is_user, "You", "Assistant"),
+            size="1",
+            weight="bold",
+            color=rx.color("gray", 11),
+        ),
+        body,
+        *extra,
+        class_name="message",
+        custom_attrs={"data-role": role},
+        align_self=rx.cond(is_user, "flex-end", "flex-start"),
+        max_width="min(760px, 100%)",
+        padding="0.6em 1em",
+        border_radius="12px",
+        background=rx.cond(is_user, rx.color("accent", 3), rx.color("gray", 2)),
+    )
+
+
+def message_item(message: rx.Var[MessageView]) -> rx.Component:
+    return _bubble(
+        message.role,
+        rx.cond(
+            message.role == "user",
+            rx.text(message.content, white_space="pre-wrap"),
+            safe_markdown(message.content),
+        ),
+        status_note(message.status, message.error),
+    )
+
+
+def live_item(text: rx.Var[str]) -> rx.Component:
+    return _bubble(
+        "assistant",
+        rx.cond(
+            text == "",
+            rx.text("Thinking…", color=rx.color("gray", 10), aria_label="Waiting for the reply"),
+            safe_markdown(text),
+        ),
+    )
+
+
+def message_log(
+    messages: rx.Var[list[MessageView]],
+    live_text: rx.Var[str],
+    streaming_here: rx.Var[bool],
+    more_history: rx.Var[bool],
+    on_load_earlier: Handler,
+) -> rx.Component:
+    return rx.auto_scroll(
+        rx.cond(
+            more_history,
+            rx.button("Load earlier messages", on_click=on_load_earlier, variant="ghost"),
+        ),
+        rx.foreach(messages, message_item),
+        rx.cond(streaming_here, live_item(live_text)),
+        role="log",
+        aria_label="Messages",
+        aria_live="polite",
+        display="flex",
+        flex_direction="column",
+        gap="0.75em",
+        flex="1",
+        overflow_y="auto",
+        padding="1em",
+        width="100%",
+    )
+
+
+def composer(
+    draft: rx.Var[str],
+    streaming: rx.Var[bool],
+    notice: rx.Var[str],
+    on_change: Handler,
+    on_send: Handler,
+    on_stop: Handler,
+) -> rx.Component:
+    return rx.form(
+        rx.cond(
+            notice != "",
+            rx.callout(notice, icon="info", color_scheme="red", role="alert", size="1"),
+        ),
+        rx.hstack(
+            rx.text_area(
+                value=draft,
+                on_change=on_change,
+                placeholder="Message Parley…",
+                aria_label="Message",
+                name="message",
+                enter_key_submit=True,
+                auto_height=True,
+                rows="1",
+                max_height="40vh",
+                flex="1",
+                size="3",
+            ),
+            rx.cond(
+                streaming,
+                rx.button(rx.icon("square", size=16), "Stop", type="button", on_click=on_stop,
+                          color_scheme="red", size="3"),
+                rx.button(rx.icon("send", size=16), "Send", type="submit", size="3"),
+            ),
+            align="end",
+            width="100%",
+        ),
+        on_submit=on_send,
+        reset_on_submit=False,
+        width="100%",
+        padding="1em",
+        border_top=f"1px solid {rx.color('gray', 5)}",
+    )

@@ -1,0 +1,1 @@
+"""Pages: bind state to the pure view functions."""

@@ -1,0 +1,51 @@
+"""The chat page, at ``/`` (a new chat) and ``/c/<id>`` (a saved one)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from components.chat import composer, message_log, sidebar
+from state.chat import ChatState
+
+
+def chat_page() -> rx.Component:
+    return rx.hstack(
+        sidebar(
+            ChatState.conversations,
+            ChatState.current_id,
+            ChatState.more_conversations,
+            on_new_chat=ChatState.new_chat,
+            on_load_more=ChatState.load_more_conversations,
+        ),
+        rx.el.main(
+            rx.heading(
+                rx.cond(ChatState.current_title != "", ChatState.current_title, "New chat"),
+                size="4",
+                padding="0.75em 1em",
+                border_bottom=f"1px solid {rx.color('gray', 5)}",
+            ),
+            message_log(
+                ChatState.messages,
+                ChatState.live_text,
+                ChatState.streaming_here,
+                ChatState.more_history,
+                on_load_earlier=ChatState.load_earlier,
+            ),
+            composer(
+                ChatState.draft,
+                ChatState.streaming,
+                ChatState.notice,
+                on_change=ChatState.set_draft,
+                on_send=ChatState.send,
+                on_stop=ChatState.stop,
+            ),
+            display="flex",
+            flex_direction="column",
+            flex="1",
+            height="100vh",
+            min_width="0",
+        ),
+        spacing="0",
+        width="100%",
+        height="100vh",
+    )

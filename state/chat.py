@@ -1,0 +1,175 @@
+"""The chat page's state: the sidebar, the open conversation, and the reply streaming in.
+
+Finished messages and the in-flight reply are separate vars, so a streaming update carries
+only the growing reply, never the history. Streaming runs as a background event, so Stop
+and navigation stay live while it runs.
+"""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+
+import reflex as rx
+
+from app.errors import ParleyError
+from app.services import get_chat_service
+from app.services.chat import ConversationSummary, MessageView
+
+
+def conversation_path(conversation_id: str) -> str:
+    return f"/c/{conversation_id}"
+
+
+def _id_from_path(path: str) -> str:
+    parts = [p for p in path.split("/") if p]
+    return parts[1] if len(parts) == 2 and parts[0] == "c" else ""
+
+
+class ChatState(rx.State):
+    conversations: list[ConversationSummary] = []
+    more_conversations: bool = False
+    current_id: str = ""
+    current_title: str = ""
+    messages: list[MessageView] = []
+    more_history: bool = False
+    draft: str = ""
+    notice: str = ""  # a readable problem with the last action, shown as an alert
+
+    # The reply being streamed in this session (one at a time).
+    live_id: int = -1
+    live_conversation_id: str = ""
+    live_text: str = ""
+    stop_requested: bool = False
+
+    @rx.var
+    def streaming(self) -> bool:
+        return self.live_id >= 0
+
+    @rx.var
+    def streaming_here(self) -> bool:
+        return self.live_id >= 0 and self.live_conversation_id == self.current_id
+
+    # ----- loading ------------------------------------------------------------------------
+
+    async def _refresh_sidebar(self) -> None:
+        limit = get_chat_service().page_size
+        page = await get_chat_service().list_conversations(limit=limit + 1)
+        self.conversations = page[:limit]
+        self.more_conversations = len(page) > limit
+
+    @rx.event
+    async def load_more_conversations(self) -> None:
+        if not self.conversations:
+            return
+        service = get_chat_service()
+        page = await service.list_conversations(
+            limit=service.page_size + 1, updated_before=self.conversations[-1].updated_at
+        )
+        self.conversations = self.conversations + page[: service.page_size]
+        self.more_conversations = len(page) > service.page_size
+
+    @rx.event
+    async def load_page(self) -> None:
+        """on_load for every chat route: ``/`` is a new chat, ``/c/<id>`` a saved one."""
+        conversation_id = _id_from_path(self.router.url.path)
+        self.notice = ""
+        await self._refresh_sidebar()
+        if conversation_id and conversation_id == self.current_id and self.messages:
+            return  # already showing it (e.g. the redirect after the first message)
+        self.current_id = conversation_id
+        self.messages = []
+        self.more_history = False
+        self.current_title = ""
+        if not conversation_id:
+            return
+        service = get_chat_service()
+        try:
+            conversation = await service.get_conversation(conversation_id)
+            page = await service.history(conversation_id, limit=service.history_page_size)
+        except ParleyError as exc:
+            self.notice = exc.message
+            self.current_id = ""
+            return
+        self.current_title = conversation.title
+        self.more_history = page.has_more
+        # A reply still streaming in this session is shown from live_text, not the database.
+        self.messages = [m for m in page.messages if m.id != self.live_id]
+
+    @rx.event
+    async def load_earlier(self) -> None:
+        if not self.current_id or not self.messages:
+            return
+        service = get_chat_service()
+        page = await service.history(
+            self.current_id, limit=service.history_page_size, before_id=self.messages[0].id
+        )
+        self.messages = page.messages + self.messages
+        self.more_history = page.has_more
+
+    # ----- composing and sending -------------------------------------------------------------
+
+    @rx.event
+    def set_draft(self, value: str) -> None:
+        self.draft = value
+
+    @rx.event
+    def new_chat(self) -> rx.event.EventSpec:
+        return rx.redirect("/")
+
+    @rx.event
+    async def send(self):  # noqa: ANN201 - returns Reflex events
+        if self.streaming:
+            self.notice = "Wait for the current reply to finish, or press Stop."
+            return None
+        try:
+            posted = await get_chat_service().post_message(self.current_id or None, self.draft)
+        except ParleyError as exc:
+            self.notice = exc.message
+            return None
+        self.notice = ""
+        self.draft = ""
+        self.current_id = posted.conversation.id
+        self.current_title = posted.conversation.title
+        self.messages = [*self.messages, posted.user]
+        self.live_id = posted.reply.id
+        self.live_conversation_id = posted.conversation.id
+        self.live_text = ""
+        self.stop_requested = False
+        await self._refresh_sidebar()
+        events: list[rx.event.EventSpec | rx.event.EventHandler] = []
+        if posted.created:
+            events.append(rx.redirect(conversation_path(posted.conversation.id), replace=True))
+        events.append(ChatState.stream_reply)
+        return events
+
+    @rx.event
+    def stop(self) -> None:
+        if self.streaming:
+            self.stop_requested = True
+
+    @rx.event(background=True)
+    async def stream_reply(self) -> None:
+        async with self:
+            message_id = self.live_id
+        if message_id < 0:
+            return
+        service = get_chat_service()
+        async with aclosing(service.stream_reply(message_id)) as batches:
+            async for batch in batches:
+                async with self:
+                    if self.stop_requested or self.live_id != message_id:
+                        break
+                    if batch.text:
+                        self.live_text += batch.text
+        # The generator is closed: the reply is saved (complete, stopped or error).
+        final = await service.get_message(message_id)
+        conversations = await service.list_conversations(limit=service.page_size + 1)
+        async with self:
+            if self.current_id == self.live_conversation_id:
+                self.messages = [*self.messages, final]
+            self.live_id = -1
+            self.live_conversation_id = ""
+            self.live_text = ""
+            self.stop_requested = False
+            self.conversations = conversations[: service.page_size]
+            self.more_conversations = len(conversations) > service.page_size

@@ -1,0 +1,145 @@
+"""Start the real app (production build) with a scripted provider, and drive it in Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT = 600  # the first run installs node_modules and builds the frontend
+
+# What the scripted provider answers; tests/e2e pick a rule by what they type.
+LONG_REPLY = " ".join(f"word{i}" for i in range(120))
+XSS_REPLY = (
+    'Look: <img src=x onerror="window.__xss=1"> and '
+    "[a link](javascript:window.__xss=2) and <script>window.__xss=3</script>\n\n"
+    "```python\nprint('safe')\n```\n"
+)
+RULES: list[dict[str, Any]] = [
+    {"match": "^count slowly", "reply": LONG_REPLY, "chunk_chars": 6, "delay_ms": 25},
+    {"match": "^stop me", "reply": LONG_REPLY, "chunk_chars": 4, "delay_ms": 120},
+    {"match": "^show xss", "reply": XSS_REPLY, "chunk_chars": 8, "delay_ms": 5},
+    {
+        "match": "^break please",
+        "reply": "Half a ",
+        "error": "overloaded",
+        "error_message": "The provider is overloaded (scripted).",
+    },
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the app exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url + "/ping", timeout=2) as response:
+                if response.status == 200:
+                    with urllib.request.urlopen(url + "/", timeout=5) as page:
+                        if page.status == 200:
+                            return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(
+        f"the app did not start within {STARTUP_TIMEOUT} s:\n{log.read_text()[-4000:]}"
+    )
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    workdir = tmp_path_factory.mktemp("e2e")
+    script = workdir / "script.json"
+    script.write_text(json.dumps(RULES), encoding="utf-8")
+    port = _free_port()
+    venv_bin = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PARLEY_DATA_DIR": str(workdir / "data"),
+        "PARLEY_FAKE_SCRIPT": str(script),
+        "PARLEY_DEFAULT_MODEL": "fake",
+        "REFLEX_USE_NPM": "1",
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_CHECK_LATEST_VERSION": "false",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    log = workdir / "app.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                str(venv_bin / "reflex"),
+                "run",
+                "--env",
+                "prod",
+                "--frontend-port",
+                str(port),
+                "--backend-port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://localhost:{port}"
+    try:
+        _wait_until_up(url, proc, log)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium: the system's when installed, else Playwright's own."""
+    system = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=system, args=args)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

@@ -1,0 +1,160 @@
+"""The chat in a real browser: streaming, Stop, reload, switching, errors, and inert HTML."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import LONG_REPLY
+
+pytestmark = pytest.mark.e2e
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Message")
+    box.fill(text)
+    page.get_by_role("button", name="Send").click()
+
+
+def last_reply(page: Page):  # noqa: ANN201 - a Playwright Locator
+    return page.get_by_role("log").locator(".message[data-role='assistant']").last
+
+
+def open_new_chat(page: Page, app_url: str) -> None:
+    page.goto(app_url + "/")
+    expect(page.get_by_role("textbox", name="Message")).to_be_editable(timeout=60_000)
+
+
+def test_a_reply_grows_in_steps_then_settles(page: Page, app_url: str) -> None:
+    open_new_chat(page, app_url)
+    # Record the reply's length at every DOM change while it streams.
+    page.evaluate(
+        """() => {
+          window.__lengths = [];
+          new MutationObserver(() => {
+            const log = document.querySelector('[role=log]');
+            if (!log) return;
+            const replies = log.querySelectorAll(".message[data-role='assistant']");
+            const last = replies[replies.length - 1];
+            if (last) window.__lengths.push(last.innerText.length);
+          }).observe(document.body, {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+    send(page, "count slowly")
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f]{32}$"))
+    expect(last_reply(page)).to_contain_text("word119", timeout=20_000)
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    lengths: list[int] = page.evaluate("window.__lengths")
+    distinct = sorted(set(lengths))
+    assert len(distinct) >= 3, f"the reply appeared in {len(distinct)} steps: {distinct}"
+    # Batched: far fewer DOM updates than the 100+ chunks the provider sent.
+    assert len(distinct) < 100
+    expect(page.get_by_role("textbox", name="Message")).to_have_value("")
+
+
+def test_stop_keeps_the_partial_reply_marked_stopped(page: Page, app_url: str) -> None:
+    open_new_chat(page, app_url)
+    send(page, "stop me")
+    reply = last_reply(page)
+    expect(reply).to_contain_text("word3", timeout=15_000)
+    page.get_by_role("button", name="Stop").click()
+    # Stop acts within a second: Send is back and the reply is marked.
+    expect(page.get_by_role("button", name="Send")).to_be_visible(timeout=1_000)
+    expect(reply).to_contain_text("Stopped")
+    partial = reply.inner_text()
+    assert "word119" not in partial
+    page.wait_for_timeout(500)
+    assert reply.inner_text() == partial, "text kept arriving after Stop"
+    page.reload()
+    reloaded = last_reply(page)
+    expect(reloaded).to_contain_text("Stopped", timeout=30_000)
+    assert "word119" not in reloaded.inner_text()
+    expect(reloaded).to_contain_text("word3")
+
+
+def test_reload_shows_the_conversation_as_it_was(page: Page, app_url: str) -> None:
+    open_new_chat(page, app_url)
+    send(page, "remember the walrus")
+    expect(last_reply(page)).to_contain_text("You said: remember the walrus", timeout=15_000)
+    url = page.url
+    page.reload()
+    expect(page).to_have_url(url)
+    log = page.get_by_role("log")
+    expect(log).to_contain_text("remember the walrus", timeout=30_000)
+    expect(last_reply(page)).to_contain_text("You said: remember the walrus")
+    nav = page.get_by_role("navigation", name="Conversations")
+    expect(nav.get_by_role("link", name="remember the walrus")).to_be_visible()
+
+
+def test_two_conversations_switch_back_and_forth(page: Page, app_url: str) -> None:
+    open_new_chat(page, app_url)
+    send(page, "first topic alpha")
+    expect(last_reply(page)).to_contain_text("You said: first topic alpha", timeout=15_000)
+    first_url = page.url
+    page.get_by_role("button", name="New chat").click()
+    expect(page).to_have_url(app_url + "/")
+    expect(page.get_by_role("log")).not_to_contain_text("alpha")
+    send(page, "second topic beta")
+    expect(last_reply(page)).to_contain_text("You said: second topic beta", timeout=15_000)
+    second_url = page.url
+    assert second_url != first_url
+
+    nav = page.get_by_role("navigation", name="Conversations")
+    nav.get_by_role("link", name="first topic alpha").click()
+    expect(page).to_have_url(first_url)
+    expect(page.get_by_role("log")).to_contain_text("first topic alpha")
+    expect(page.get_by_role("log")).not_to_contain_text("beta")
+    nav.get_by_role("link", name="second topic beta").click()
+    expect(page).to_have_url(second_url)
+    expect(page.get_by_role("log")).to_contain_text("second topic beta")
+    expect(page.get_by_role("log")).not_to_contain_text("alpha")
+
+
+def test_a_provider_error_keeps_the_message_and_says_why(page: Page, app_url: str) -> None:
+    open_new_chat(page, app_url)
+    send(page, "break please")
+    log = page.get_by_role("log")
+    expect(log.get_by_role("alert")).to_contain_text("overloaded (scripted)", timeout=15_000)
+    expect(log).to_contain_text("break please")
+    expect(last_reply(page)).to_contain_text("Half a")
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+
+
+def test_html_in_a_reply_stays_inert(page: Page, app_url: str) -> None:
+    open_new_chat(page, app_url)
+    send(page, "show xss")
+    reply = last_reply(page)
+    expect(reply).to_contain_text("print('safe')", timeout=15_000)
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    assert page.evaluate("window.__xss === undefined")
+    assert reply.locator("img").count() == 0
+    assert reply.locator("script").count() == 0
+    expect(reply).to_contain_text('<img src=x onerror="window.__xss=1">')
+    link = reply.get_by_role("link", name="a link")
+    if link.count():
+        href = link.get_attribute("href") or ""
+        assert not href.strip().lower().startswith("javascript:")
+        link.click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__xss === undefined")
+    # The code block is highlighted and has a copy button.
+    expect(reply.get_by_role("button", name="Copy code")).to_be_visible()
+
+
+def test_empty_message_is_refused_clearly(page: Page, app_url: str) -> None:
+    open_new_chat(page, app_url)
+    page.get_by_role("textbox", name="Message").fill("   ")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("alert")).to_contain_text("Type a message first")
+    expect(page).to_have_url(app_url + "/")
+
+
+def test_long_reply_text_matches_the_provider(page: Page, app_url: str) -> None:
+    open_new_chat(page, app_url)
+    send(page, "count slowly again")
+    reply = last_reply(page)
+    expect(reply).to_contain_text("word119", timeout=20_000)
+    text = reply.inner_text()
+    assert LONG_REPLY in " ".join(text.split())
