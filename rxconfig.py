@@ -12,7 +12,11 @@ config = rx.Config(
     telemetry_enabled=False,
     show_built_with_reflex=False,
     # In-process state by default; Redis (shared by every worker) when REDIS_URL is set.
-    state_manager_mode="redis" if settings.redis_url else "memory",
+    state_manager_mode=(
+        rx.constants.StateManagerMode.REDIS
+        if settings.redis_url
+        else rx.constants.StateManagerMode.MEMORY
+    ),
     redis_url=settings.redis_url,
     disable_plugins=[SitemapPlugin],
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="medium"))],

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from app.services.chat import ConversationSummary, MessageView
 from components.markdown import safe_markdown
@@ -13,18 +15,18 @@ Handler = Any  # an event handler or event spec, as Reflex accepts for on_* prop
 
 
 def sidebar(
-    conversations: rx.Var[list[ConversationSummary]],
+    conversations: rx.Var[Sequence[ConversationSummary]],
     current_id: rx.Var[str],
     more: rx.Var[bool],
     on_new_chat: Handler,
     on_load_more: Handler,
 ) -> rx.Component:
-    def item(conversation: rx.Var[ConversationSummary]) -> rx.Component:
+    def item(conversation: ObjectVar[ConversationSummary]) -> rx.Component:
         active = conversation.id == current_id
         return rx.el.li(
             rx.link(
                 conversation.title,
-                href="/c/" + conversation.id,
+                href=f"/c/{conversation.id}",
                 aria_current=rx.cond(active, "page", "false"),
                 display="block",
                 padding="0.4em 0.6em",
@@ -105,7 +107,7 @@ def _bubble(role: rx.Var[str] | str, body: rx.Component, *extra: rx.Component) -
     )
 
 
-def message_item(message: rx.Var[MessageView]) -> rx.Component:
+def message_item(message: ObjectVar[MessageView]) -> rx.Component:
     return _bubble(
         message.role,
         rx.cond(
@@ -129,7 +131,7 @@ def live_item(text: rx.Var[str]) -> rx.Component:
 
 
 def message_log(
-    messages: rx.Var[list[MessageView]],
+    messages: rx.Var[Sequence[MessageView]],
     live_text: rx.Var[str],
     streaming_here: rx.Var[bool],
     more_history: rx.Var[bool],
@@ -184,8 +186,14 @@ def composer(
             ),
             rx.cond(
                 streaming,
-                rx.button(rx.icon("square", size=16), "Stop", type="button", on_click=on_stop,
-                          color_scheme="red", size="3"),
+                rx.button(
+                    rx.icon("square", size=16),
+                    "Stop",
+                    type="button",
+                    on_click=on_stop,
+                    color_scheme="red",
+                    size="3",
+                ),
                 rx.button(rx.icon("send", size=16), "Send", type="submit", size="3"),
             ),
             align="end",

@@ -26,20 +26,20 @@ def _id_from_path(path: str) -> str:
 
 
 class ChatState(rx.State):
-    conversations: list[ConversationSummary] = []
-    more_conversations: bool = False
-    current_id: str = ""
-    current_title: str = ""
-    messages: list[MessageView] = []
-    more_history: bool = False
-    draft: str = ""
-    notice: str = ""  # a readable problem with the last action, shown as an alert
+    conversations: rx.Field[list[ConversationSummary]] = rx.field(default_factory=list)
+    more_conversations: rx.Field[bool] = rx.field(False)
+    current_id: rx.Field[str] = rx.field("")
+    current_title: rx.Field[str] = rx.field("")
+    messages: rx.Field[list[MessageView]] = rx.field(default_factory=list)
+    more_history: rx.Field[bool] = rx.field(False)
+    draft: rx.Field[str] = rx.field("")
+    notice: rx.Field[str] = rx.field("")  # a readable problem with the last action
 
     # The reply being streamed in this session (one at a time).
-    live_id: int = -1
-    live_conversation_id: str = ""
-    live_text: str = ""
-    stop_requested: bool = False
+    live_id: rx.Field[int] = rx.field(-1)
+    live_conversation_id: rx.Field[str] = rx.field("")
+    live_text: rx.Field[str] = rx.field("")
+    stop_requested: rx.Field[bool] = rx.field(False)
 
     @rx.var
     def streaming(self) -> bool:
@@ -117,7 +117,7 @@ class ChatState(rx.State):
         return rx.redirect("/")
 
     @rx.event
-    async def send(self):  # noqa: ANN201 - returns Reflex events
+    async def send(self):
         if self.streaming:
             self.notice = "Wait for the current reply to finish, or press Stop."
             return None
@@ -136,7 +136,7 @@ class ChatState(rx.State):
         self.live_text = ""
         self.stop_requested = False
         await self._refresh_sidebar()
-        events: list[rx.event.EventSpec | rx.event.EventHandler] = []
+        events: list[object] = []
         if posted.created:
             events.append(rx.redirect(conversation_path(posted.conversation.id), replace=True))
         events.append(ChatState.stream_reply)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,9 @@ class LocalProvider:
             text = self._formatter(messages=messages).prompt
         return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def _fit(self, llm: Any, request: ChatRequest, max_tokens: int) -> tuple[list[dict[str, str]], int]:
+    def _fit(
+        self, llm: Any, request: ChatRequest, max_tokens: int
+    ) -> tuple[list[dict[str, str]], int]:
         """Drop the oldest turns until the prompt leaves room for the reply."""
         system = [m for m in request.messages if m.role == "system"]
         turns = [m for m in request.messages if m.role != "system"]
@@ -132,7 +134,9 @@ class LocalProvider:
                     if choice.get("finish_reason"):
                         reason = choice["finish_reason"]
                 output = "".join(text)
-                output_tokens = len(llm.tokenize(output.encode("utf-8"), add_bos=False)) if output else 0
+                output_tokens = (
+                    len(llm.tokenize(output.encode("utf-8"), add_bos=False)) if output else 0
+                )
                 put(Usage(input_tokens=prompt_tokens, output_tokens=output_tokens))
                 put(Finish("length" if reason == "length" else "stop"))
         except Exception as exc:
@@ -140,7 +144,7 @@ class LocalProvider:
         finally:
             put(_DONE)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         cancelled = threading.Event()
@@ -153,7 +157,9 @@ class LocalProvider:
                 if isinstance(item, BadRequest | ProviderUnavailable):
                     raise item
                 if isinstance(item, Exception):
-                    raise StreamInterrupted(f"The built-in model failed: {item}", provider=self.name)
+                    raise StreamInterrupted(
+                        f"The built-in model failed: {item}", provider=self.name
+                    )
                 assert isinstance(item, TextDelta | Usage | Finish)
                 yield item
         finally:

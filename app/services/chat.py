@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -244,7 +244,7 @@ class ChatService:
         }
         return ChatRequest(model=info.provider_model, messages=messages, metadata=metadata)
 
-    async def stream_reply(self, message_id: int) -> AsyncIterator[ReplyBatch]:
+    async def stream_reply(self, message_id: int) -> AsyncGenerator[ReplyBatch, None]:
         """Stream the reply into message ``message_id``, in batches of at most one per
         flush interval (the first text goes out at once). Heartbeat batches with no text
         arrive at least once per interval, so the caller can act on Stop promptly.

@@ -18,7 +18,7 @@ def send(page: Page, text: str) -> None:
     page.get_by_role("button", name="Send").click()
 
 
-def last_reply(page: Page):  # noqa: ANN201 - a Playwright Locator
+def last_reply(page: Page):
     return page.get_by_role("log").locator(".message[data-role='assistant']").last
 
 

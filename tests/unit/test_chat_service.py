@@ -14,7 +14,9 @@ from app.llm.registry import ModelInfo, ModelRegistry
 from app.services.chat import ChatService, ReplyBatch
 
 
-def service_with(engine: Engine, *replies: ScriptedReply, **kwargs: float) -> tuple[ChatService, ScriptedProvider]:
+def service_with(
+    engine: Engine, *replies: ScriptedReply, **kwargs: float
+) -> tuple[ChatService, ScriptedProvider]:
     provider = ScriptedProvider(list(replies))
     registry = ModelRegistry(default="fake")
     registry.register(ModelInfo("fake", "Fake", "fake", "fake-1"), provider)
@@ -81,7 +83,11 @@ async def test_a_provider_error_keeps_user_message_and_partial_text(engine: Engi
     text = "".join(b.text for b in await drain(service, posted.reply.id))
     assert text == "Half a "
     saved = await service.get_message(posted.reply.id)
-    assert (saved.status, saved.content, saved.error) == ("error", "Half a ", "Overloaded, try later.")
+    assert (saved.status, saved.content, saved.error) == (
+        "error",
+        "Half a ",
+        "Overloaded, try later.",
+    )
     page = await service.history(posted.conversation.id, limit=10)
     assert [m.role for m in page.messages] == ["user", "assistant"]
     assert page.messages[0].content == "hello"
