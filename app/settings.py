@@ -10,7 +10,7 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,6 +57,46 @@ class Settings(BaseSettings):
     stream_flush_ms: int = Field(default=80, ge=10, le=2000)
     first_token_timeout: float = Field(default=60.0, gt=0)
     call_timeout: float = Field(default=600.0, gt=0)
+
+    # Providers. The SDKs' own variables work unchanged; a provider is configured iff its key
+    # (or, for an OpenAI-compatible server, its base URL) is set.
+    anthropic_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ANTHROPIC_API_KEY", "PARLEY_ANTHROPIC_API_KEY"),
+    )
+    anthropic_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "PARLEY_ANTHROPIC_BASE_URL"),
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "PARLEY_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "PARLEY_OPENAI_BASE_URL")
+    )
+    openai_compat_base_url: str | None = Field(
+        default=None, description="An OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1."
+    )
+    openai_compat_api_key: SecretStr | None = Field(default=None)
+
+    # The model catalogue (TOML); the bundled app/llm/catalogue.toml when unset.
+    catalogue: Path | None = Field(default=None)
+
+    # The router: retries per model, backoff (seconds), cooldown of failing providers.
+    retry_max: int = Field(default=2, ge=0, le=10)
+    retry_backoff_base: float = Field(default=0.5, ge=0)
+    retry_backoff_max: float = Field(default=8.0, ge=0)
+    retry_after_cap: float = Field(default=20.0, ge=0)
+    cooldown_failures: int = Field(default=3, ge=1)
+    cooldown_seconds: float = Field(default=30.0, ge=0)
+    cooldown_window: float = Field(default=60.0, gt=0)
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "PARLEY_REDIS_URL")
+    )
+
+    # The response cache (temperature-0 or opted-in requests).
+    cache_size: int = Field(default=256, ge=0, description="0 turns the cache off.")
+    cache_ttl: float = Field(default=3600.0, gt=0)
 
     # Input limits and paging.
     max_message_chars: int = Field(default=32_000, ge=1)

@@ -47,6 +47,11 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """Token counts for one call. ``input_tokens`` counts every prompt token, including the
+    ones read from or written to the provider's prompt cache (OpenAI's ``prompt_tokens``;
+    for Anthropic, ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``).
+    """
+
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -63,7 +68,20 @@ class ErrorEvent:
     error: ProviderError
 
 
-StreamEvent = TextDelta | ToolCall | Usage | Finish | ErrorEvent
+@dataclass(frozen=True, slots=True)
+class ModelUsed:
+    """Which model actually answered. The router yields it once, before the reply's first
+    event; ``fallback`` is true when it is not the model that was asked for."""
+
+    model: str  # catalogue id, e.g. "claude-sonnet-4-5"
+    provider: str  # e.g. "anthropic"
+    provider_model: str  # the id the provider's API was sent
+    fallback: bool = False
+    requested: str = ""  # the catalogue id that was asked for
+    attempt: int = 1  # 1-based count of attempts this reply took, over all models
+
+
+StreamEvent = TextDelta | ToolCall | Usage | Finish | ErrorEvent | ModelUsed
 
 
 @runtime_checkable

@@ -14,6 +14,9 @@ class ModelInfo:
     display_name: str
     provider: str  # the provider's name, e.g. "local", "anthropic"
     provider_model: str  # the id the provider's API expects
+    fallbacks: tuple[str, ...] = ()  # model ids tried, in order, when this one fails
+    context_window: int | None = None
+    vision: bool = False
 
 
 class ModelRegistry:
