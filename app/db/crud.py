@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from app.db.models import Conversation, Message, MessageStatus, utcnow
+from app.db.models import CallLog, Conversation, Message, MessageStatus, utcnow
 
 
 def create_conversation(*, session: Session, title: str, model: str) -> Conversation:
@@ -118,3 +118,34 @@ def mark_interrupted(*, session: Session) -> int:
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def set_message_model(*, session: Session, message_id: int, model: str, provider: str) -> None:
+    """Record which model actually answered (a fallback, perhaps)."""
+    session.execute(
+        update(Message)
+        .where(col(Message.id) == message_id)
+        .values(model=model, provider=provider, updated_at=utcnow())
+    )
+
+
+def add_call_log(*, session: Session, call: CallLog) -> CallLog:
+    session.add(call)
+    session.flush()
+    return call
+
+
+def list_call_logs(
+    *,
+    session: Session,
+    limit: int = 100,
+    conversation_id: str | None = None,
+    message_id: int | None = None,
+) -> Sequence[CallLog]:
+    """Oldest first, optionally for one conversation or one message."""
+    query = select(CallLog).order_by(col(CallLog.id)).limit(limit)
+    if conversation_id is not None:
+        query = query.where(col(CallLog.conversation_id) == conversation_id)
+    if message_id is not None:
+        query = query.where(col(CallLog.message_id) == message_id)
+    return session.exec(query).all()
