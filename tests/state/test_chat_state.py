@@ -1,0 +1,510 @@
+"""ChatState's handlers, driven through Reflex's own event machinery.
+
+Each test runs a real ``BaseStateEventProcessor`` over a ``StateManagerMemory`` (what
+``rx.App`` runs in production, minus the socket), with a real :class:`ChatService` on the
+``engine`` fixture (SQLite and PostgreSQL) and a :class:`ScriptedProvider`. Events are
+enqueued the way the websocket handler enqueues them, so ``stream_reply`` runs as a real
+background task: it holds the state lock only inside ``async with self``, and each exit from
+that block emits a delta. A stand-in for the socket namespace records every update after a
+round trip through Reflex's wire encoder, so the tests assert on what the browser would get.
+
+What the harness does not do: hydrate a fresh tab. Hydration needs a compiled ``rx.App``,
+so each session starts with router data already on the root state, as after a hydrate, and
+``load_page`` is sent directly where the app's ``on_load`` would chain it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
+
+import pytest
+from reflex.istate.manager.memory import StateManagerMemory
+from reflex.istate.manager.token import BaseStateToken
+from reflex.state import State, StateUpdate
+from reflex_base.constants.state import FIELD_MARKER
+from reflex_base.event import Event
+from reflex_base.event.processor import BaseStateEventProcessor
+from reflex_base.event.processor.future import EventFuture
+from reflex_base.utils.format import json_dumps
+from sqlalchemy import Engine
+
+from app import services
+from app.errors import ProviderOverloaded
+from app.llm.fake import ScriptedProvider, ScriptedReply
+from app.llm.registry import ModelInfo, ModelRegistry
+from app.services.chat import ChatService
+from state.chat import ChatState
+
+ORIGIN = "http://localhost:3000"
+CHAT = ChatState.get_full_name()
+WAIT = 10.0  # seconds: an upper bound for a chain to settle, never a sleep
+
+
+# ----- the service ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Backend:
+    """The configured service and the provider behind it; script replies before sending."""
+
+    service: ChatService
+    provider: ScriptedProvider
+    replies: list[ScriptedReply]
+
+    def script(self, *replies: ScriptedReply) -> None:
+        self.replies.extend(replies)
+
+
+@pytest.fixture
+def backend(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    """A real ChatService installed with ``services.configure``; the previous one comes back
+    after the test (monkeypatch restores the container's slot)."""
+    replies: list[ScriptedReply] = []
+    provider = ScriptedProvider(replies)
+    registry = ModelRegistry(default="fake")
+    registry.register(ModelInfo("fake", "Fake", "fake", "fake-1"), provider)
+    service = ChatService(engine, registry, flush_interval=0.01, page_size=2, history_page_size=2)
+    monkeypatch.setattr(services, "_chat", services._chat)
+    services.configure(service)
+    return Backend(service, provider, replies)
+
+
+# ----- the Reflex side --------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Update:
+    """One update as the browser decodes it: ChatState's changed vars, and frontend events."""
+
+    chat: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+class Wire:
+    """Stands in for the socket namespace: decodes and keeps every update sent to the client."""
+
+    def __init__(self) -> None:
+        self.updates: list[Update] = []
+        self._changed = asyncio.Condition()
+
+    async def emit_update(self, update: StateUpdate, token: str) -> None:
+        delta = json.loads(json_dumps(update.delta))  # fails if the state cannot be sent
+        events = json.loads(json_dumps(update.events))
+        chat = {
+            name.removesuffix(FIELD_MARKER): value for name, value in delta.get(CHAT, {}).items()
+        }
+        async with self._changed:
+            self.updates.append(Update(chat, events))
+            self._changed.notify_all()
+
+    async def wait_for(self, seen: Callable[[Update], bool]) -> Update:
+        """The first update (already sent or still to come) that ``seen`` accepts."""
+        async with asyncio.timeout(WAIT), self._changed:
+            checked = 0
+            while True:
+                for update in self.updates[checked:]:
+                    if seen(update):
+                        return update
+                checked = len(self.updates)
+                await self._changed.wait()
+
+    def live_texts(self) -> list[str]:
+        return [u.chat["live_text"] for u in self.updates if u.chat.get("live_text")]
+
+    def redirects(self) -> list[dict[str, Any]]:
+        return [e["payload"] for u in self.updates for e in u.events if e["name"] == "_redirect"]
+
+
+@dataclasses.dataclass
+class Tab:
+    """One browser tab: a client token whose events go through the real event processor."""
+
+    processor: BaseStateEventProcessor
+    manager: StateManagerMemory
+    wire: Wire
+    token: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
+    path: str = "/"
+
+    def router_data(self) -> dict[str, Any]:
+        parts = [p for p in self.path.split("/") if p]
+        route = "/c/[conversation_id]" if parts[:1] == ["c"] else "/"
+        return {
+            "pathname": route,
+            "asPath": self.path,
+            "query": {"conversation_id": parts[1]} if len(parts) == 2 else {},
+            "headers": {"origin": ORIGIN},
+            "token": self.token,
+        }
+
+    async def send(self, event: Any) -> EventFuture:
+        """Enqueue one event (a handler or a handler called with its arguments) from the
+        current page, as the socket handler does; returns the future of its whole chain."""
+        (spec,) = Event.from_event_type(event)
+        return await self.processor.enqueue(
+            self.token, dataclasses.replace(spec, router_data=self.router_data())
+        )
+
+    async def run(self, *events: Any) -> None:
+        """Send events one after another, each waiting for its chain (background work too)."""
+        for event in events:
+            future = await self.send(event)
+            async with asyncio.timeout(WAIT):
+                await future.wait_all()
+
+    async def visit(self, path: str) -> None:
+        self.path = path
+        await self.run(ChatState.load_page)
+
+    async def chat(self) -> ChatState:
+        """ChatState as the backend holds it, read under the session lock."""
+        async with self.manager.modify_state(BaseStateToken(ident=self.token, cls=State)) as root:
+            return await root.get_state(ChatState)
+
+    async def seed(self, **values: Any) -> None:
+        """Set ChatState vars directly, as an earlier session would have left them."""
+        async with self.manager.modify_state(BaseStateToken(ident=self.token, cls=State)) as root:
+            chat = await root.get_state(ChatState)
+            for name, value in values.items():
+                setattr(chat, name, value)
+            root._clean()
+
+
+@pytest.fixture
+async def tab(backend: Backend) -> AsyncIterator[Tab]:
+    manager = StateManagerMemory()
+    wire = Wire()
+    processor = BaseStateEventProcessor(graceful_shutdown_timeout=WAIT).configure(
+        state_manager=manager, event_namespace=cast(Any, wire)
+    )
+    session = Tab(processor, manager, wire)
+    # What a hydrate leaves behind: the root state knows its route and client. Without it
+    # the processor would rehydrate first, which needs a compiled rx.App.
+    async with manager.modify_state(BaseStateToken(ident=session.token, cls=State)) as root:
+        root.router_data = root._update_router_vars(session.router_data(), {})
+        root._clean()
+    try:
+        async with processor:
+            yield session
+    finally:
+        await manager.close()
+
+
+def reply(text: str, *, chunk_chars: int = 3, delay: float = 0.01, **kwargs: Any) -> ScriptedReply:
+    return ScriptedReply.of(text, chunk_chars=chunk_chars, delay=delay, **kwargs)
+
+
+# ----- sending ----------------------------------------------------------------------------
+
+
+async def test_send_with_an_empty_draft_explains_and_creates_nothing(
+    tab: Tab, backend: Backend
+) -> None:
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("   "), ChatState.send)
+
+    chat = await tab.chat()
+    assert chat.notice == "Type a message first."
+    assert (chat.current_id, chat.messages, chat.live_id) == ("", [], -1)
+    assert chat.draft == "   "  # the draft is left for the user to fix
+    assert await backend.service.list_conversations(limit=10) == []
+    assert tab.wire.redirects() == []
+    assert backend.provider.requests == []
+
+
+async def test_send_returns_a_redirect_to_the_new_conversation_then_the_stream(
+    tab: Tab, backend: Backend
+) -> None:
+    """The handler's own return value (called through ``.fn``, no event machinery)."""
+    await tab.visit("/")
+    await tab.seed(draft="Hello")
+    async with tab.manager.modify_state(BaseStateToken(ident=tab.token, cls=State)) as root:
+        chat = await root.get_state(ChatState)
+        returned = await ChatState.send.fn(chat)
+        conversation_id = chat.current_id
+        assert conversation_id
+        assert chat.draft == ""
+        assert chat.live_id >= 0
+        assert chat.live_conversation_id == conversation_id
+        assert [(m.role, m.content) for m in chat.messages] == [("user", "Hello")]
+        chat.live_id = -1  # nothing will stream this reply; leave the session idle
+        root._clean()
+
+    events = Event.from_event_type(returned)
+    assert [e.name for e in events] == [
+        "_redirect",
+        Event.from_event_type(ChatState.stream_reply)[0].name,
+    ]
+    assert events[0].payload["path"] == f"/c/{conversation_id}"
+    assert events[0].payload["replace"] is True
+
+
+async def test_send_starts_a_conversation_and_streams_the_reply(tab: Tab, backend: Backend) -> None:
+    text = "Hello there, my friend! How are you?"
+    backend.script(reply(text))
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("  Hi!  "))
+
+    sent = await tab.send(ChatState.send)
+    # The first update from send: conversation created, user message shown, streaming on.
+    first = await tab.wire.wait_for(lambda u: u.chat.get("live_id", -1) >= 0)
+    conversation_id = first.chat["current_id"]
+    assert conversation_id
+    assert first.chat["live_conversation_id"] == conversation_id
+    assert first.chat["draft"] == ""
+    assert first.chat["current_title"] == "Hi!"
+    assert [(m["role"], m["content"]) for m in first.chat["messages"]] == [("user", "Hi!")]
+    assert first.chat["streaming"] is True
+    assert first.chat["streaming_here"] is True
+    async with asyncio.timeout(WAIT):
+        await sent.wait_all()
+
+    assert tab.wire.redirects() == [
+        {"path": f"/c/{conversation_id}", "external": False, "popup": False, "replace": True}
+    ]
+    steps = tab.wire.live_texts()
+    assert len(steps) >= 3, steps  # the reply arrived in several visible steps
+    assert steps[-1] == text
+    assert all(b.startswith(a) and len(b) > len(a) for a, b in itertools.pairwise(steps))
+
+    chat = await tab.chat()
+    assert (chat.live_id, chat.live_text, chat.live_conversation_id) == (-1, "", "")
+    assert not chat.streaming
+    assert not chat.stop_requested
+    assert [(m.role, m.content, m.status) for m in chat.messages] == [
+        ("user", "Hi!", "complete"),
+        ("assistant", text, "complete"),
+    ]
+    assert [c.id for c in chat.conversations] == [conversation_id]
+    # The closing update carries the finished message; the browser sees it complete.
+    last = tab.wire.updates[-1].chat
+    assert last["live_id"] == -1
+    assert last["streaming"] is False
+    assert [(m["role"], m["status"]) for m in last["messages"]] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+
+
+async def test_streaming_updates_carry_the_live_text_and_never_the_history(
+    tab: Tab, backend: Backend
+) -> None:
+    backend.script(reply("First answer."), reply("A second, longer answer to stream."))
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("one"), ChatState.send)
+    # The redirect's on_load: already showing the conversation, so nothing is reloaded.
+    await tab.visit(f"/c/{(await tab.chat()).current_id}")
+    sent_before = len(tab.wire.updates)
+    await tab.run(ChatState.set_draft("two"), ChatState.send)
+
+    updates = tab.wire.updates[sent_before:]
+    streaming = [u.chat for u in updates if u.chat.get("live_text")]
+    assert len(streaming) >= 3
+    for delta in streaming:
+        assert set(delta) == {"live_text"}, f"a streaming update also sent {sorted(delta)}"
+    assert not [u for u in updates if u.events]  # no redirect for an existing conversation
+    chat = await tab.chat()
+    assert [m.content for m in chat.messages] == [
+        "one",
+        "First answer.",
+        "two",
+        "A second, longer answer to stream.",
+    ]
+
+
+async def test_stop_mid_stream_keeps_the_partial_reply_as_stopped(
+    tab: Tab, backend: Backend
+) -> None:
+    text = "one two three four five six seven eight nine ten eleven twelve. " * 3
+    backend.script(reply(text, chunk_chars=2, delay=0.02))  # about 2 s if never stopped
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("count"))
+    sent = await tab.send(ChatState.send)
+    await tab.wire.wait_for(lambda u: len(u.chat.get("live_text", "")) >= 6)
+    await tab.run(ChatState.stop)  # a normal event: runs while the stream is in flight
+    async with asyncio.timeout(WAIT):
+        await sent.wait_all()
+
+    chat = await tab.chat()
+    assert (chat.live_id, chat.live_text, chat.stop_requested) == (-1, "", False)
+    user, assistant = chat.messages
+    assert (user.role, user.content) == ("user", "count")
+    assert assistant.status == "stopped"
+    seen = tab.wire.live_texts()[-1]
+    assert assistant.content.startswith(seen)
+    assert 6 <= len(assistant.content) < len(text)
+    saved = await backend.service.get_message(assistant.id)
+    assert (saved.status, saved.content) == ("stopped", assistant.content)
+
+
+async def test_a_provider_error_ends_the_reply_with_the_error_and_keeps_the_question(
+    tab: Tab, backend: Backend
+) -> None:
+    backend.script(reply("Half a ", error=ProviderOverloaded("Overloaded, try later.")))
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("hello"), ChatState.send)
+
+    chat = await tab.chat()
+    assert chat.live_id == -1
+    assert not chat.streaming
+    user, assistant = chat.messages
+    assert (user.role, user.content, user.status) == ("user", "hello", "complete")
+    assert (assistant.status, assistant.content, assistant.error) == (
+        "error",
+        "Half a ",
+        "Overloaded, try later.",
+    )
+    page = await backend.service.history(chat.current_id, limit=10)
+    assert [(m.role, m.content) for m in page.messages] == [
+        ("user", "hello"),
+        ("assistant", "Half a "),
+    ]
+    # The session is usable again: the next message goes through.
+    backend.script(reply("Better now."))
+    await tab.run(ChatState.set_draft("again?"), ChatState.send)
+    chat = await tab.chat()
+    assert chat.notice == ""
+    assert [m.content for m in chat.messages][-2:] == ["again?", "Better now."]
+
+
+async def test_a_second_send_while_streaming_is_refused_with_a_notice(
+    tab: Tab, backend: Backend
+) -> None:
+    backend.script(reply("x" * 200, chunk_chars=2, delay=0.02))  # about 2 s unless stopped
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("first"))
+    sent = await tab.send(ChatState.send)
+    await tab.wire.wait_for(lambda u: bool(u.chat.get("live_text")))
+    await tab.run(ChatState.set_draft("second"), ChatState.send)
+
+    chat = await tab.chat()
+    assert chat.notice == "Wait for the current reply to finish, or press Stop."
+    assert chat.draft == "second"
+    assert chat.live_id >= 0  # the first reply is still streaming
+    await tab.run(ChatState.stop)
+    async with asyncio.timeout(WAIT):
+        await sent.wait_all()
+    assert len(backend.provider.requests) == 1
+    assert (await tab.chat()).messages[0].content == "first"
+
+
+async def test_stop_recovers_a_session_whose_stream_died_with_its_process(
+    tab: Tab, backend: Backend
+) -> None:
+    """With Redis, session state outlives a backend restart, but the background task does
+    not: start-up marks the reply interrupted and nothing resets ``live_id``. Stop (or a
+    reload) must let the user carry on; otherwise every send answers "Wait for the current
+    reply to finish, or press Stop." for as long as the state lives."""
+    posted = await backend.service.post_message(None, "hello")
+    await tab.seed(
+        current_id=posted.conversation.id,
+        messages=[posted.user],
+        live_id=posted.reply.id,
+        live_conversation_id=posted.conversation.id,
+    )
+    assert await backend.service.recover_interrupted() == 1  # what the restart did
+
+    await tab.visit(f"/c/{posted.conversation.id}")
+    await tab.run(ChatState.stop)
+    backend.script(reply("Back again."))
+    await tab.run(ChatState.set_draft("are you there?"), ChatState.send)
+
+    chat = await tab.chat()
+    assert chat.notice == "", "the session is stuck streaming a reply nothing is streaming"
+    assert [m.content for m in chat.messages][-2:] == ["are you there?", "Back again."]
+
+
+# ----- loading pages ----------------------------------------------------------------------
+
+
+async def _saved_conversation(backend: Backend, *turns: tuple[str, str]) -> str:
+    """A conversation saved through the service, one (question, answer) per turn."""
+    backend.script(*(ScriptedReply.of(answer) for _, answer in turns))
+    conversation_id: str | None = None
+    for question, _ in turns:
+        posted = await backend.service.post_message(conversation_id, question)
+        conversation_id = posted.conversation.id
+        async for _ in backend.service.stream_reply(posted.reply.id):
+            pass
+    assert conversation_id is not None
+    return conversation_id
+
+
+async def test_load_page_for_a_conversation_loads_its_history_and_title(
+    tab: Tab, backend: Backend
+) -> None:
+    conversation_id = await _saved_conversation(backend, ("What is 2+2?", "4."))
+    await tab.visit(f"/c/{conversation_id}")
+
+    chat = await tab.chat()
+    assert (chat.current_id, chat.current_title, chat.notice) == (
+        conversation_id,
+        "What is 2+2?",
+        "",
+    )
+    assert [(m.role, m.content) for m in chat.messages] == [
+        ("user", "What is 2+2?"),
+        ("assistant", "4."),
+    ]
+    assert not chat.more_history
+    assert [c.id for c in chat.conversations] == [conversation_id]
+    assert not chat.streaming_here
+
+
+async def test_load_page_for_an_unknown_conversation_sets_a_notice(
+    tab: Tab, backend: Backend
+) -> None:
+    await tab.visit("/c/no-such-conversation")
+
+    chat = await tab.chat()
+    assert chat.notice == "That conversation does not exist. It may have been deleted."
+    assert (chat.current_id, chat.current_title, chat.messages) == ("", "", [])
+
+
+async def test_load_page_for_the_root_resets_to_an_empty_chat(tab: Tab, backend: Backend) -> None:
+    conversation_id = await _saved_conversation(backend, ("Q", "A"))
+    await tab.visit(f"/c/{conversation_id}")
+    await tab.run(ChatState.set_draft("half-typed"))
+    await tab.visit("/c/missing")  # leaves a notice behind
+    await tab.visit(f"/c/{conversation_id}")
+    await tab.visit("/")
+
+    chat = await tab.chat()
+    assert (chat.current_id, chat.current_title, chat.messages, chat.notice) == ("", "", [], "")
+    assert not chat.more_history
+    assert [c.id for c in chat.conversations] == [conversation_id]  # the sidebar stays
+
+
+async def test_load_earlier_prepends_older_history_pages(tab: Tab, backend: Backend) -> None:
+    conversation_id = await _saved_conversation(backend, ("Q0", "A0"), ("Q1", "A1"), ("Q2", "A2"))
+    await tab.visit(f"/c/{conversation_id}")  # history_page_size is 2
+    chat = await tab.chat()
+    assert [m.content for m in chat.messages] == ["Q2", "A2"]
+    assert chat.more_history
+
+    await tab.run(ChatState.load_earlier)
+    chat = await tab.chat()
+    assert [m.content for m in chat.messages] == ["Q1", "A1", "Q2", "A2"]
+    assert chat.more_history
+    await tab.run(ChatState.load_earlier)
+    chat = await tab.chat()
+    assert [m.content for m in chat.messages] == ["Q0", "A0", "Q1", "A1", "Q2", "A2"]
+    assert not chat.more_history
+
+
+async def test_load_more_conversations_pages_the_sidebar(tab: Tab, backend: Backend) -> None:
+    ids = [await _saved_conversation(backend, (f"topic {i}", "ok")) for i in range(3)]
+    await tab.visit("/")  # page_size is 2
+    chat = await tab.chat()
+    assert [c.id for c in chat.conversations] == [ids[2], ids[1]]
+    assert chat.more_conversations
+
+    await tab.run(ChatState.load_more_conversations)
+    chat = await tab.chat()
+    assert [c.id for c in chat.conversations] == [ids[2], ids[1], ids[0]]
+    assert not chat.more_conversations
