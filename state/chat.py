@@ -7,6 +7,7 @@ and navigation stay live while it runs.
 
 from __future__ import annotations
 
+import logging
 from contextlib import aclosing
 
 import reflex as rx
@@ -14,6 +15,8 @@ import reflex as rx
 from app.errors import ParleyError
 from app.services import get_chat_service
 from app.services.chat import ConversationSummary, MessageView
+
+log = logging.getLogger(__name__)
 
 
 def conversation_path(conversation_id: str) -> str:
@@ -154,22 +157,36 @@ class ChatState(rx.State):
         if message_id < 0:
             return
         service = get_chat_service()
-        async with aclosing(service.stream_reply(message_id)) as batches:
-            async for batch in batches:
-                async with self:
-                    if self.stop_requested or self.live_id != message_id:
-                        break
-                    if batch.text:
-                        self.live_text += batch.text
-        # The generator is closed: the reply is saved (complete, stopped or error).
-        final = await service.get_message(message_id)
-        conversations = await service.list_conversations(limit=service.page_size + 1)
+        final: MessageView | None = None
+        problem = ""
+        try:
+            async with aclosing(service.stream_reply(message_id)) as batches:
+                async for batch in batches:
+                    async with self:
+                        if self.stop_requested or self.live_id != message_id:
+                            break
+                        if batch.text:
+                            self.live_text += batch.text
+            # The generator is closed: the reply is saved (complete, stopped or error).
+            final = await service.get_message(message_id)
+        except Exception as exc:  # never leave this session stuck in "streaming"
+            log.exception("streaming reply %s failed", message_id)
+            problem = (
+                exc.message if isinstance(exc, ParleyError) else "The reply failed unexpectedly."
+            )
+        try:
+            conversations = await service.list_conversations(limit=service.page_size + 1)
+        except Exception:
+            log.exception("refreshing the sidebar failed")
+            conversations = None
         async with self:
-            if self.current_id == self.live_conversation_id:
+            if final is not None and self.current_id == self.live_conversation_id:
                 self.messages = [*self.messages, final]
+            self.notice = problem
             self.live_id = -1
             self.live_conversation_id = ""
             self.live_text = ""
             self.stop_requested = False
-            self.conversations = conversations[: service.page_size]
-            self.more_conversations = len(conversations) > service.page_size
+            if conversations is not None:
+                self.conversations = conversations[: service.page_size]
+                self.more_conversations = len(conversations) > service.page_size
