@@ -71,13 +71,38 @@ class ChatState(rx.State):
         self.conversations = self.conversations + page[: service.page_size]
         self.more_conversations = len(page) > service.page_size
 
+    def _clear_live(self) -> None:
+        self.live_id = -1
+        self.live_conversation_id = ""
+        self.live_text = ""
+        self.stop_requested = False
+
+    async def _settle_orphaned_reply(self) -> bool:
+        """Forget a reply whose stream is gone. True if there was one.
+
+        With Redis, session state outlives the process that was streaming; start-up marks
+        such a reply as an error, and this lets the session carry on.
+        """
+        if self.live_id < 0:
+            return False
+        try:
+            saved = await get_chat_service().get_message(self.live_id)
+        except ParleyError:
+            saved = None
+        if saved is not None and saved.status == "streaming":
+            return False
+        self._clear_live()
+        return True
+
     @rx.event
     async def load_page(self) -> None:
         """on_load for every chat route: ``/`` is a new chat, ``/c/<id>`` a saved one."""
         conversation_id = _id_from_path(self.router.url.path)
         self.notice = ""
+        settled = await self._settle_orphaned_reply()
         await self._refresh_sidebar()
-        if conversation_id and conversation_id == self.current_id and self.messages:
+        same = conversation_id and conversation_id == self.current_id and self.messages
+        if same and not settled:
             return  # already showing it (e.g. the redirect after the first message)
         self.current_id = conversation_id
         self.messages = []
@@ -146,8 +171,8 @@ class ChatState(rx.State):
         return events
 
     @rx.event
-    def stop(self) -> None:
-        if self.streaming:
+    async def stop(self) -> None:
+        if self.streaming and not await self._settle_orphaned_reply():
             self.stop_requested = True
 
     @rx.event(background=True)
@@ -180,13 +205,11 @@ class ChatState(rx.State):
             log.exception("refreshing the sidebar failed")
             conversations = None
         async with self:
-            if final is not None and self.current_id == self.live_conversation_id:
-                self.messages = [*self.messages, final]
-            self.notice = problem
-            self.live_id = -1
-            self.live_conversation_id = ""
-            self.live_text = ""
-            self.stop_requested = False
+            if self.live_id == message_id:  # else a reload already settled this reply
+                if final is not None and self.current_id == self.live_conversation_id:
+                    self.messages = [*self.messages, final]
+                self.notice = problem
+                self._clear_live()
             if conversations is not None:
                 self.conversations = conversations[: service.page_size]
                 self.more_conversations = len(conversations) > service.page_size
