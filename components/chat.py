@@ -107,14 +107,17 @@ def _bubble(role: rx.Var[str] | str, body: rx.Component, *extra: rx.Component) -
     )
 
 
+# Markdown's component map calls a React hook, so markdown is rendered in every branch
+# (empty where unused) rather than swapped in and out by rx.cond, which would change the
+# order of hooks between renders.
+
+
 def message_item(message: ObjectVar[MessageView]) -> rx.Component:
+    is_user = message.role == "user"
     return _bubble(
         message.role,
-        rx.cond(
-            message.role == "user",
-            rx.text(message.content, white_space="pre-wrap"),
-            safe_markdown(message.content),
-        ),
+        rx.cond(is_user, rx.text(message.content, white_space="pre-wrap")),
+        safe_markdown(rx.cond(is_user, "", message.content)),
         status_note(message.status, message.error),
     )
 
@@ -125,8 +128,8 @@ def live_item(text: rx.Var[str]) -> rx.Component:
         rx.cond(
             text == "",
             rx.text("Thinking…", color=rx.color("gray", 10), aria_label="Waiting for the reply"),
-            safe_markdown(text),
         ),
+        safe_markdown(text),
     )
 
 

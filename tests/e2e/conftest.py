@@ -138,8 +138,16 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context; the test fails if the page logs an error or throws."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"uncaught: {exc}"))
+    page.on(
+        "console",
+        lambda msg: problems.append(f"console.error: {msg.text}") if msg.type == "error" else None,
+    )
     yield page
     context.close()
+    assert not problems, "the page reported errors:\n" + "\n".join(problems)
