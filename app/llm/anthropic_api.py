@@ -248,6 +248,10 @@ def _map_status(exc: anthropic.APIStatusError) -> ProviderError:
 # ----- the provider --------------------------------------------------------------------------
 
 
+# The Messages API of this SDK generation takes no sampling temperature, so
+# ``request.temperature`` is not sent (it still marks a request as cacheable).
+
+
 def _messages(request: ChatRequest) -> tuple[str | None, list[dict[str, str]]]:
     system = "\n\n".join(m.content for m in request.messages if m.role == "system") or None
     turns = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
@@ -305,8 +309,6 @@ class AnthropicProvider:
         }
         if system:
             params["system"] = system
-        if request.temperature is not None:
-            params["temperature"] = request.temperature
         state = StreamState()
         try:
             events = await self.client.messages.create(**params)
