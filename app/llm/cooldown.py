@@ -114,10 +114,9 @@ class RedisCooldown:
     async def failed(self, provider: str) -> bool:
         fails, until = self._keys(provider)
         try:
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.incr(fails)
-                pipe.pexpire(fails, int(self.window * 1000), nx=True)
-                count, _ = await pipe.execute()
+            count = await self.client.incr(fails)
+            if int(count) == 1:  # the first failure opens the window
+                await self.client.pexpire(fails, max(1, int(self.window * 1000)))
             if int(count) >= self.failures:
                 async with self.client.pipeline(transaction=True) as pipe:
                     pipe.set(until, "1", px=max(1, int(self.period * 1000)))
