@@ -31,6 +31,11 @@ def _postgres_reachable() -> str | None:
     return None
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: the fast suites report first."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
 @pytest.fixture(scope="session")
 def postgres_admin() -> Iterator[Engine]:
     reason = _postgres_reachable()

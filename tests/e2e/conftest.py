@@ -66,7 +66,7 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("e2e")
     script = workdir / "script.json"
@@ -117,7 +117,9 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running while the browser is
+# open, which async tests elsewhere cannot share; it closes when the e2e tests are done.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     """Headless Chromium: the system's when installed, else Playwright's own."""
     system = shutil.which("chromium") or (
