@@ -55,8 +55,10 @@ class Settings(BaseSettings):
 
     # Streaming and timeouts (seconds unless the name says otherwise).
     stream_flush_ms: int = Field(default=80, ge=10, le=2000)
-    first_token_timeout: float = Field(default=60.0, gt=0)
-    call_timeout: float = Field(default=600.0, gt=0)
+    # The chat service's outer limits; they cover a reply's whole fallback chain (the router
+    # applies each model's own budgets from the catalogue), so they are generous.
+    first_token_timeout: float = Field(default=180.0, gt=0)
+    call_timeout: float = Field(default=900.0, gt=0)
 
     # Providers. The SDKs' own variables work unchanged; a provider is configured iff its key
     # (or, for an OpenAI-compatible server, its base URL) is set.
@@ -87,6 +89,7 @@ class Settings(BaseSettings):
     retry_backoff_base: float = Field(default=0.5, ge=0)
     retry_backoff_max: float = Field(default=8.0, ge=0)
     retry_after_cap: float = Field(default=20.0, ge=0)
+    retry_timeouts: int = Field(default=1, ge=0, le=10)
     cooldown_failures: int = Field(default=3, ge=1)
     cooldown_seconds: float = Field(default=30.0, ge=0)
     cooldown_window: float = Field(default=60.0, gt=0)

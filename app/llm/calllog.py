@@ -130,8 +130,16 @@ def make_record(
         price_version=version,
         latency_ms=round(latency * 1000),
         ttft_ms=None if ttft is None else round(ttft * 1000),
-        error_type=type(error).__name__ if error is not None else None,
+        error_type=error_type(error) if error is not None else None,
     )
+
+
+def error_type(error: BaseException) -> str:
+    """The name of the error's class in :mod:`app.errors` (or its own class name)."""
+    for cls in type(error).__mro__:
+        if cls.__module__ == "app.errors":
+            return cls.__name__
+    return type(error).__name__
 
 
 def otel_attributes(record: CallRecord) -> dict[str, str | int | float | bool]:

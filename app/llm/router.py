@@ -8,7 +8,9 @@ catalogue model, whose targets are the model and its fallback chain. Its rules:
    raises :class:`~app.errors.ProviderTimeout` when one runs out.
 2. **Retries** on retryable errors only (connection errors, timeouts, 408, 429, 5xx, 529,
    broken streams): exponential backoff with jitter, ``backoff_base * 2**n`` capped at
-   ``backoff_max``, at most ``max_retries`` times per model. A ``retry-after`` /
+   ``backoff_max``, at most ``max_retries`` times per model (a model that used up its own
+   first-token or total budget is retried at most ``timeout_retries`` times, so a hanging
+   provider cannot eat the whole chain's time). A ``retry-after`` /
    ``retry-after-ms`` the provider sent is honoured when it is at most ``retry_after_cap``;
    a longer one skips straight to the next model. Final errors (invalid request, bad key, spend
    limit, model unavailable) are never retried.
@@ -56,6 +58,7 @@ class RetryPolicy:
     backoff_base: float = 0.5  # seconds
     backoff_max: float = 8.0
     retry_after_cap: float = 20.0  # longer retry-after: fail over instead of waiting
+    timeout_retries: int = 1  # retries after the router's own first-token/total budget ran out
     jitter: Callable[[], float] = field(default=random.random)  # in [0, 1)
 
     def delay(self, retry: int, error: ProviderError) -> float | None:
@@ -66,6 +69,10 @@ class RetryPolicy:
             return error.retry_after
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** (retry - 1))
         return ceiling / 2 + self.jitter() * ceiling / 2  # "equal jitter"
+
+
+class BudgetTimeout(ProviderTimeout):
+    """A model's first-token or total budget ran out (raised by the router, not the SDK)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +125,7 @@ class Router:
             if not await self.cooldown.available(entry.provider):
                 problems.append(f"{entry.display_name}: {entry.provider} is cooling down")
                 continue
-            tries = 0
+            tries = budget_timeouts = 0
             while True:
                 attempt += 1
                 tries += 1
@@ -135,7 +142,14 @@ class Router:
                     cooling = False
                     if not isinstance(exc, BadRequest):
                         cooling = await self.cooldown.failed(entry.provider)
-                    if cooling or not exc.retryable or tries > self.policy.max_retries:
+                    if isinstance(exc, BudgetTimeout):
+                        budget_timeouts += 1
+                    if (
+                        cooling
+                        or not exc.retryable
+                        or tries > self.policy.max_retries
+                        or budget_timeouts > self.policy.timeout_retries
+                    ):
                         problems.append(_describe(entry, exc, tries))
                         break
                     delay = self.policy.delay(tries, exc)
@@ -192,7 +206,7 @@ class Router:
                         message = f"{entry.display_name} sent no first token within {limit:g} s."
                     else:
                         message = f"{entry.display_name} did not finish within {limit:g} s."
-                    raise ProviderTimeout(message, provider=entry.provider) from None
+                    raise BudgetTimeout(message, provider=entry.provider) from None
                 if isinstance(event, Usage):
                     state.usage = event
                 if isinstance(event, TextDelta | ToolCall):

@@ -85,6 +85,7 @@ def build_registry(
         backoff_base=settings.retry_backoff_base,
         backoff_max=settings.retry_backoff_max,
         retry_after_cap=settings.retry_after_cap,
+        timeout_retries=settings.retry_timeouts,
     )
     cache = (
         ResponseCache(maxsize=settings.cache_size, ttl=settings.cache_ttl)

@@ -643,3 +643,22 @@ async def test_closing_the_stream_early_logs_a_cancelled_attempt(
             break
         await asyncio.sleep(0.01)
     assert [r.status for r in sink.records] == ["cancelled"]
+
+
+async def test_budget_timeouts_have_their_own_retry_limit(
+    server: LoopbackServer,
+    claude: AnthropicProvider,
+    sleeps: Sleeps,
+    sink: ListSink,
+) -> None:
+    policy = RetryPolicy(max_retries=3, timeout_retries=0, jitter=lambda: 0.0)
+    server.script(Reply(pieces=anthropic_events([], complete=False), hang=30), OK)
+    router = make_router(
+        (entry("claude", "anthropic", first_token=0.2), claude),
+        (entry("local", "local"), local()),
+        policy=policy,
+        sleeps=sleeps,
+        sink=sink,
+    )
+    assert text_of(await run(router)) == "Local answer."  # no retry of a hanging model
+    assert len(server.requests) == 1 and server.pending == 1
