@@ -16,7 +16,7 @@ export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export NPM_CONFIG_FUND := false
 export NPM_CONFIG_AUDIT := false
 
-.PHONY: run run-prod test lint format check-deps chromium migrate bench clean
+.PHONY: run dev test lint format chromium migrate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,13 +25,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet '.[dev]'
 	@touch $(STAMP)
 
-## Serve Parley on http://localhost:3000 (SQLite, in-process state, built-in model).
-run: $(STAMP)
-	$(BIN)/reflex run
+PORT ?= 3000
 
-## The same, built for production (one port, http://localhost:8000 serves everything).
-run-prod: $(STAMP)
-	$(BIN)/reflex run --env prod
+## Serve Parley's production build on http://localhost:$(PORT) (one port for pages and API;
+## SQLite, in-process state and the built-in model unless configured otherwise).
+run: $(STAMP)
+	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+
+## For developing Parley: hot reload, pages on :3000, backend on :8000.
+dev: $(STAMP)
+	$(BIN)/reflex run
 
 migrate: $(STAMP)
 	$(BIN)/python -m app.db.migrate upgrade
@@ -58,9 +61,6 @@ format: $(STAMP)
 ## Every check: lint, types, unit, state, provider and browser tests.
 test: $(STAMP) chromium lint
 	$(BIN)/pytest
-
-bench: $(STAMP)
-	@ls bench/*.py
 
 clean:
 	rm -rf .web .states .pytest_cache .ruff_cache

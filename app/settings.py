@@ -31,7 +31,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore", frozen=True)
 
-    data_dir: Path = Field(default=Path("data"), description="Where the SQLite file lives.")
+    # Hidden, so the dev server's file watcher ignores it: SQLite's -wal and -shm files
+    # would otherwise restart the backend on every write, cancelling streams.
+    data_dir: Path = Field(default=Path(".data"), description="Where the SQLite file lives.")
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "PARLEY_DATABASE_URL"),

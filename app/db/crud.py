@@ -106,6 +106,9 @@ def list_messages(
     return list(reversed(session.exec(query).all()))
 
 
+INTERRUPTED = "Interrupted: the server stopped while this reply was streaming."
+
+
 def mark_interrupted(*, session: Session) -> int:
     """Messages left 'streaming' by a process that died become errors. Returns the count."""
     result = session.execute(
@@ -113,7 +116,7 @@ def mark_interrupted(*, session: Session) -> int:
         .where(col(Message.status) == MessageStatus.streaming)
         .values(
             status=MessageStatus.error,
-            error="Interrupted: the server stopped while this reply was streaming.",
+            error=INTERRUPTED,
             updated_at=utcnow(),
         )
     )

@@ -318,6 +318,10 @@ class ChatService:
             status, error = MessageStatus.error, exc.message
             if pending:
                 yield ReplyBatch("".join(pending))
+        except asyncio.CancelledError:
+            # The task was cancelled (shutdown, restart), not stopped by the user.
+            status, error = MessageStatus.error, crud.INTERRUPTED
+            raise
         except Exception as exc:
             status, error = MessageStatus.error, f"Internal error: {exc!r}"
             raise

@@ -161,3 +161,24 @@ async def test_conversations_list_newest_first_and_page(engine: Engine) -> None:
     rest = await service.list_conversations(limit=2, updated_before=page[-1].updated_at)
     assert [c.id for c in rest] == [ids[0]]
     assert page[0].title == "topic 2"
+
+
+async def test_a_cancelled_stream_is_saved_as_interrupted_not_stopped(engine: Engine) -> None:
+    reply = ScriptedReply.of("one two three four five six", chunk_chars=4, delay=0.05)
+    service, _ = service_with(engine, reply, flush_interval=0.01)
+    posted = await service.post_message(None, "count")
+    got_text = asyncio.Event()
+
+    async def consume() -> None:
+        async for batch in service.stream_reply(posted.reply.id):
+            if batch.text:
+                got_text.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(got_text.wait(), timeout=5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    saved = await service.get_message(posted.reply.id)
+    assert saved.status == "error" and "Interrupted" in saved.error
+    assert saved.content and len(saved.content) < 27
