@@ -18,8 +18,9 @@ catalogue model, whose targets are the model and its fallback chain. Its rules:
    is final, as long as nothing has reached the caller yet. That includes an
    ``overloaded_error`` inside an HTTP 200 stream before the first token: the switch is silent.
    Once text has been yielded, an error is raised as it is: the caller keeps the partial reply.
-4. **Cooldown**: each failed attempt (except an invalid request) counts against the provider;
-   after repeated failures it is skipped for a while (:mod:`app.llm.cooldown`).
+4. **Cooldown**: each call that gives up on a model (retries spent or a final error, except an
+   invalid request) counts one failure against its provider; after ``failures`` such calls in
+   a row the provider is skipped for a while (:mod:`app.llm.cooldown`). A success resets it.
 5. **All down**: when no model in the chain could answer, a :class:`~app.errors.ProviderError`
    says what happened to each.
 
@@ -139,25 +140,20 @@ class Router:
                     if state.committed:
                         raise  # text was shown: the caller keeps the partial reply
                     last_error = exc
-                    cooling = False
-                    if not isinstance(exc, BadRequest):
-                        cooling = await self.cooldown.failed(entry.provider)
                     if isinstance(exc, BudgetTimeout):
                         budget_timeouts += 1
+                    delay = self.policy.delay(tries, exc)
                     if (
-                        cooling
-                        or not exc.retryable
+                        not exc.retryable
                         or tries > self.policy.max_retries
                         or budget_timeouts > self.policy.timeout_retries
+                        or delay is None
                     ):
-                        problems.append(_describe(entry, exc, tries))
-                        break
-                    delay = self.policy.delay(tries, exc)
-                    if delay is None:
+                        await self._give_up(entry, exc)
                         problems.append(_describe(entry, exc, tries))
                         break
                     await self._sleep(delay)
-                    if not await self.cooldown.available(entry.provider):
+                    if not await self.cooldown.available(entry.provider):  # another call's doing
                         problems.append(_describe(entry, exc, tries))
                         break
                     continue
@@ -165,6 +161,11 @@ class Router:
                 return
             failover_from = entry.id
         raise _all_down(self.targets, problems, last_error)
+
+    async def _give_up(self, entry: CatalogueEntry, error: ProviderError) -> None:
+        """This call is done with ``entry``: count it against the provider's cooldown."""
+        if not isinstance(error, BadRequest):  # a bad request says nothing about the provider
+            await self.cooldown.failed(entry.provider)
 
     async def _attempt(
         self,

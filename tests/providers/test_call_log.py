@@ -285,3 +285,34 @@ async def test_every_record_field_is_a_column(engine: Engine) -> None:
     )
     [row] = call_logs(engine)
     assert row.cost is None and row.status == "error"
+
+
+@pytest.mark.usefixtures("clean_env")
+async def test_the_app_wiring_reaches_anthropic_through_its_base_url_variable(
+    db_url: str, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services.wiring import build_chat_service
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+    monkeypatch.setenv("PARLEY_DEFAULT_MODEL", MODEL)
+    server.script(
+        anthropic_error(529, "overloaded_error"),
+        anthropic_error(529, "overloaded_error"),
+        anthropic_error(529, "overloaded_error"),
+        Reply(pieces=anthropic_events(["Via ", "the fallback."], input_tokens=5, output_tokens=3)),
+    )
+    service = build_chat_service(Settings(retry_backoff_base=0.01, retry_backoff_max=0.02))
+    assert MODEL in [m.id for m in service.models.available()]
+    posted = await chat(service, "Hello")
+    message = await service.get_message(posted.reply.id)
+    assert (message.content, message.model) == ("Via the fallback.", "claude-sonnet-4-6")
+    rows = call_logs(service.engine)
+    assert [(r.model, r.status, r.attempt) for r in rows] == [
+        (MODEL, "error", 1),
+        (MODEL, "error", 2),
+        (MODEL, "error", 3),
+        ("claude-sonnet-4-6", "ok", 4),
+    ]
+    assert rows[-1].cost is not None and rows[-1].cost > 0

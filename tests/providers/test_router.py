@@ -551,9 +551,43 @@ async def test_a_provider_failing_repeatedly_cools_down_and_is_skipped(
 ) -> None:
     now = [1000.0]
     cooldown = LocalCooldown(failures=2, period=60.0, clock=lambda: now[0])
-    policy = RetryPolicy(max_retries=5, backoff_base=0.01, jitter=lambda: 0.0)
+    policy = RetryPolicy(max_retries=1, backoff_base=0.01, jitter=lambda: 0.0)
     overloaded = anthropic_error(529, "overloaded_error")
-    server.script(overloaded, overloaded)
+    server.script(overloaded, overloaded, overloaded, overloaded)
+    router = make_router(
+        (entry("claude", "anthropic"), claude),
+        (entry("claude-2", "anthropic"), claude),
+        (entry("local", "local"), local()),
+        policy=policy,
+        sleeps=sleeps,
+        sink=sink,
+        cooldown=cooldown,
+    )
+    # The first call spends its retries on "claude", gives up (one strike against
+    # anthropic), then does the same on "claude-2" (two strikes: anthropic cools down).
+    assert text_of(await run(router)) == "Local answer."
+    assert len(server.requests) == 4
+    assert not await cooldown.available("anthropic")
+    # While it cools down, the provider is not even asked.
+    assert text_of(await run(router)) == "Local answer."
+    assert len(server.requests) == 4
+    # After the cooldown it is asked again; a success resets the count.
+    now[0] += 61
+    server.script(OK)
+    assert text_of(await run(router)) == "Hi there"
+    assert len(server.requests) == 5
+
+
+async def test_one_failed_call_alone_does_not_cool_a_provider_down(
+    server: LoopbackServer,
+    claude: AnthropicProvider,
+    sleeps: Sleeps,
+    sink: ListSink,
+) -> None:
+    cooldown = LocalCooldown(failures=2, period=60.0)
+    policy = RetryPolicy(max_retries=4, backoff_base=0.01, jitter=lambda: 0.0)
+    overloaded = anthropic_error(529, "overloaded_error")
+    server.script(*[overloaded] * 5)
     router = make_router(
         (entry("claude", "anthropic"), claude),
         (entry("local", "local"), local()),
@@ -563,15 +597,8 @@ async def test_a_provider_failing_repeatedly_cools_down_and_is_skipped(
         cooldown=cooldown,
     )
     assert text_of(await run(router)) == "Local answer."
-    assert len(server.requests) == 2  # the cooldown cut the retries short
-    # While it cools down, the provider is not even asked.
-    assert text_of(await run(router)) == "Local answer."
-    assert len(server.requests) == 2
-    # After the cooldown it is asked again.
-    now[0] += 61
-    server.script(OK)
-    assert text_of(await run(router)) == "Hi there"
-    assert len(server.requests) == 3
+    assert len(server.requests) == 5  # every retry was made
+    assert await cooldown.available("anthropic")
 
 
 async def test_all_models_down_is_one_clear_error(
