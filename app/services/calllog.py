@@ -20,6 +20,16 @@ from app.llm.calllog import CallRecord
 log = logging.getLogger(__name__)
 
 
+async def calls_for_message(engine: Engine, message_id: int) -> list[CallLog]:
+    """Every attempt made for one reply, oldest first (failovers and retries included)."""
+
+    def read() -> list[CallLog]:
+        with session_scope(engine) as session:
+            return list(crud.list_call_logs(session=session, message_id=message_id))
+
+    return await asyncio.to_thread(read)
+
+
 def to_row(record: CallRecord) -> CallLog:
     return CallLog(**dataclasses.asdict(record))
 

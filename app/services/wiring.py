@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from app.db.session import get_engine
 from app.llm.anthropic_api import AnthropicProvider
 from app.llm.base import Provider
@@ -45,7 +47,7 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             api_key=key.get_secret_value() if key else None,
             base_url=settings.openai_compat_base_url,
             name="openai-compatible",
-            label="The OpenAI-compatible server",
+            label=f"The model server at {urlsplit(settings.openai_compat_base_url).netloc}",
         )
     return providers
 

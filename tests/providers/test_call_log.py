@@ -22,7 +22,7 @@ from app.llm.cache import CachingProvider, ResponseCache
 from app.llm.calllog import CallRecord, make_record
 from app.llm.cooldown import LocalCooldown
 from app.llm.fake import ScriptedProvider, ScriptedReply
-from app.services.calllog import DatabaseCallSink
+from app.services.calllog import DatabaseCallSink, calls_for_message
 from app.services.chat import ChatService, Posted
 from app.services.wiring import build_registry
 from app.settings import Settings
@@ -147,7 +147,8 @@ async def test_a_529_fails_over_and_the_log_shows_both_attempts(
     assert (message.content, message.status) == ("From the fallback.", "complete")
     assert (message.model, message.provider) == ("claude-sonnet-4-6", "anthropic")
     assert [r.body["model"] for r in server.requests] == [MODEL, "claude-sonnet-4-6"]
-    rows = call_logs(engine)
+    rows = await calls_for_message(engine, reply_id)
+    assert rows == call_logs(engine)
     assert [(r.model, r.status, r.error_type, r.attempt, r.failover_from) for r in rows] == [
         (MODEL, "error", "ProviderOverloaded", 1, None),
         ("claude-sonnet-4-6", "ok", None, 2, MODEL),
