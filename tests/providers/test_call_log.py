@@ -317,3 +317,28 @@ async def test_the_app_wiring_reaches_anthropic_through_its_base_url_variable(
         ("claude-sonnet-4-6", "ok", 4),
     ]
     assert rows[-1].cost is not None and rows[-1].cost > 0
+
+
+@pytest.mark.usefixtures("clean_env")
+async def test_stop_mid_reply_logs_a_cancelled_attempt(
+    engine: Engine, server: LoopbackServer, claude: AnthropicProvider
+) -> None:
+    import asyncio
+    from contextlib import aclosing
+
+    server.script(Reply(pieces=anthropic_events(list("abcdefghij")), delay=0.05))
+    service = chat_service(engine, claude, ScriptedProvider([]))
+    service.flush_interval = 0.01
+    posted = await service.post_message(None, "Hello")
+    async with aclosing(service.stream_reply(posted.reply.id)) as stream:
+        async for batch in stream:
+            if batch.text:
+                break
+    for _ in range(50):  # the cancelled attempt is written in the background
+        if call_logs(engine):
+            break
+        await asyncio.sleep(0.02)
+    [row] = call_logs(engine)
+    assert (row.status, row.model, row.message_id) == ("cancelled", MODEL, posted.reply.id)
+    message = await service.get_message(posted.reply.id)
+    assert message.status == "stopped" and message.model == MODEL
