@@ -494,9 +494,9 @@ async def test_a_first_token_that_never_comes_times_out_then_fails_over(
     events = await run(router)
     elapsed = time.monotonic() - started
     assert text_of(events) == "Local answer."
-    assert 0.6 <= elapsed < 2.0  # two attempts of 0.3 s each, then the fallback
+    assert 0.6 <= elapsed < 3.0  # two attempts of 0.3 s each (not the 30 s hang), then local
     assert [r.error_type for r in sink.records[:2]] == ["ProviderTimeout", "ProviderTimeout"]
-    assert all(250 <= r.latency_ms < 1000 for r in sink.records[:2])
+    assert all(250 <= r.latency_ms < 1500 for r in sink.records[:2])
 
 
 async def test_a_slow_trickle_within_budget_succeeds(
@@ -535,7 +535,7 @@ async def test_a_slow_trickle_past_the_total_budget_raises_after_text(
     started = time.monotonic()
     with pytest.raises(ProviderTimeout, match=r"did not finish within 0\.6 s"):
         await run_into(router, seen)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 2.5
     assert 3 <= len(text_of(seen)) < 40
     assert len(server.requests) == 1
 
