@@ -8,7 +8,7 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from app.services.chat import ConversationSummary, MessageView
+from app.services.chat import ConversationSummary, MessageView, ModelOption
 from components.markdown import safe_markdown
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
@@ -86,6 +86,40 @@ def status_note(status: rx.Var[str], error: rx.Var[str]) -> rx.Component:
     )
 
 
+def reply_caption(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Component:
+    """Under a reply: which model answered (marked when a fallback did), tokens, Retry."""
+    return rx.hstack(
+        rx.text(message.model_name, size="1", color=rx.color("gray", 10)),
+        rx.cond(
+            message.fallback,
+            rx.badge("fallback", color_scheme="amber", variant="soft", size="1"),
+        ),
+        rx.cond(
+            message.output_tokens.to(int) > 0,
+            rx.text(
+                f"{message.input_tokens} in · {message.output_tokens} out",
+                size="1",
+                color=rx.color("gray", 10),
+            ),
+        ),
+        rx.cond(
+            message.status == "error",
+            rx.button(
+                rx.icon("rotate-ccw", size=14),
+                "Retry",
+                on_click=on_retry(message.id),
+                size="1",
+                variant="soft",
+                type="button",
+            ),
+        ),
+        spacing="2",
+        align="center",
+        margin_top="0.35em",
+        class_name="reply-caption",
+    )
+
+
 def _bubble(role: rx.Var[str] | str, body: rx.Component, *extra: rx.Component) -> rx.Component:
     is_user = role == "user"
     return rx.box(
@@ -112,13 +146,14 @@ def _bubble(role: rx.Var[str] | str, body: rx.Component, *extra: rx.Component) -
 # order of hooks between renders.
 
 
-def message_item(message: ObjectVar[MessageView]) -> rx.Component:
+def message_item(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Component:
     is_user = message.role == "user"
     return _bubble(
         message.role,
         rx.cond(is_user, rx.text(message.content, white_space="pre-wrap")),
         safe_markdown(rx.cond(is_user, "", message.content)),
         status_note(message.status, message.error),
+        rx.cond(is_user, rx.fragment(), reply_caption(message, on_retry)),
     )
 
 
@@ -139,13 +174,14 @@ def message_log(
     streaming_here: rx.Var[bool],
     more_history: rx.Var[bool],
     on_load_earlier: Handler,
+    on_retry: Handler,
 ) -> rx.Component:
     return rx.auto_scroll(
         rx.cond(
             more_history,
             rx.button("Load earlier messages", on_click=on_load_earlier, variant="ghost"),
         ),
-        rx.foreach(messages, message_item),
+        rx.foreach(messages, lambda message: message_item(message, on_retry)),
         rx.cond(streaming_here, live_item(live_text)),
         role="log",
         aria_label="Messages",
@@ -207,4 +243,23 @@ def composer(
         width="100%",
         padding="1em",
         border_top=f"1px solid {rx.color('gray', 5)}",
+    )
+
+
+def model_picker(
+    models: rx.Var[Sequence[ModelOption]], value: rx.Var[str], on_change: Handler
+) -> rx.Component:
+    """A native select: keyboard- and screen-reader-friendly, labelled "Model"."""
+    return rx.el.select(
+        rx.foreach(models, lambda m: rx.el.option(m.name, value=m.id)),
+        value=value,
+        on_change=on_change,
+        aria_label="Model",
+        title="Model",
+        padding="0.3em 0.5em",
+        border_radius="6px",
+        border=f"1px solid {rx.color('gray', 6)}",
+        background=rx.color("gray", 1),
+        color=rx.color("gray", 12),
+        font_size="0.9em",
     )

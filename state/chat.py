@@ -14,7 +14,7 @@ import reflex as rx
 
 from app.errors import ParleyError
 from app.services import get_chat_service
-from app.services.chat import ConversationSummary, MessageView
+from app.services.chat import ConversationSummary, MessageView, ModelOption
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ class ChatState(rx.State):
     current_title: rx.Field[str] = rx.field("")
     messages: rx.Field[list[MessageView]] = rx.field(default_factory=list)
     more_history: rx.Field[bool] = rx.field(False)
+    models: rx.Field[list[ModelOption]] = rx.field(default_factory=list)
+    model: rx.Field[str] = rx.field("")  # the model the next message goes to
     draft: rx.Field[str] = rx.field("")
     notice: rx.Field[str] = rx.field("")  # a readable problem with the last action
 
@@ -104,13 +106,16 @@ class ChatState(rx.State):
         same = conversation_id and conversation_id == self.current_id and self.messages
         if same and not settled:
             return  # already showing it (e.g. the redirect after the first message)
+        service = get_chat_service()
+        self.models = service.available_models()
+        if self.model not in {m.id for m in self.models}:
+            self.model = service.default_model()
         self.current_id = conversation_id
         self.messages = []
         self.more_history = False
         self.current_title = ""
         if not conversation_id:
             return
-        service = get_chat_service()
         try:
             conversation = await service.get_conversation(conversation_id)
             page = await service.history(conversation_id, limit=service.history_page_size)
@@ -119,6 +124,8 @@ class ChatState(rx.State):
             self.current_id = ""
             return
         self.current_title = conversation.title
+        if conversation.model in {m.id for m in self.models}:
+            self.model = conversation.model
         self.more_history = page.has_more
         # A reply still streaming in this session is shown from live_text, not the database.
         self.messages = [m for m in page.messages if m.id != self.live_id]
@@ -141,16 +148,22 @@ class ChatState(rx.State):
         self.draft = value
 
     @rx.event
+    def set_model(self, value: str) -> None:
+        self.model = value
+
+    @rx.event
     def new_chat(self) -> rx.event.EventSpec:
         return rx.redirect("/")
 
     @rx.event
-    async def send(self):
+    async def send(self) -> rx.event.EventType[()] | None:
         if self.streaming:
             self.notice = "Wait for the current reply to finish, or press Stop."
             return None
         try:
-            posted = await get_chat_service().post_message(self.current_id or None, self.draft)
+            posted = await get_chat_service().post_message(
+                self.current_id or None, self.draft, model=self.model or None
+            )
         except ParleyError as exc:
             self.notice = exc.message
             return None
@@ -164,11 +177,30 @@ class ChatState(rx.State):
         self.live_text = ""
         self.stop_requested = False
         await self._refresh_sidebar()
-        events: list[object] = []
+        events: list[rx.event.IndividualEventType[()]] = []
         if posted.created:
             events.append(rx.redirect(conversation_path(posted.conversation.id), replace=True))
         events.append(ChatState.stream_reply)
         return events
+
+    @rx.event
+    async def retry(self, message_id: int) -> rx.event.EventType[()] | None:
+        """Stream a failed reply again, from the model it first asked for."""
+        if self.streaming:
+            self.notice = "Wait for the current reply to finish, or press Stop."
+            return None
+        try:
+            reply = await get_chat_service().retry(message_id)
+        except ParleyError as exc:
+            self.notice = exc.message
+            return None
+        self.notice = ""
+        self.messages = [m for m in self.messages if m.id != message_id]
+        self.live_id = reply.id
+        self.live_conversation_id = self.current_id
+        self.live_text = ""
+        self.stop_requested = False
+        return ChatState.stream_reply
 
     @rx.event
     async def stop(self) -> None:

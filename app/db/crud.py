@@ -57,7 +57,31 @@ def add_message(
         status=status,
         model=model,
         provider=provider,
+        requested_model=model,
     )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def set_conversation_model(*, session: Session, conversation_id: str, model: str) -> None:
+    session.execute(
+        update(Conversation).where(col(Conversation.id) == conversation_id).values(model=model)
+    )
+
+
+def reset_reply(*, session: Session, message_id: int) -> Message:
+    """Empty a finished reply so it can stream again, asking its originally requested model."""
+    message = session.get(Message, message_id)
+    if message is None:
+        raise LookupError(f"message {message_id} does not exist")
+    message.content = ""
+    message.error = None
+    message.status = MessageStatus.streaming
+    message.model = message.requested_model or message.model
+    message.input_tokens = None
+    message.output_tokens = None
+    message.updated_at = utcnow()
     session.add(message)
     session.flush()
     return message

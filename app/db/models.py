@@ -42,8 +42,9 @@ class Message(SQLModel, table=True):
     conversation_id: str = Field(foreign_key="conversation.id", index=True, ondelete="CASCADE")
     role: str = Field(max_length=16)
     content: str = Field(default="", sa_type=Text)
-    model: str | None = Field(default=None, max_length=200)
+    model: str | None = Field(default=None, max_length=200)  # the model that answered
     provider: str | None = Field(default=None, max_length=50)
+    requested_model: str | None = Field(default=None, max_length=200)  # the model asked for
     input_tokens: int | None = None
     output_tokens: int | None = None
     status: MessageStatus = Field(default=MessageStatus.complete, sa_type=String(16))

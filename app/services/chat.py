@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -60,21 +60,32 @@ class MessageView:
     provider: str
     input_tokens: int
     output_tokens: int
+    model_name: str = ""  # the answering model's display name
+    fallback: bool = False  # a fallback answered, not the model asked for
 
     @classmethod
-    def of(cls, row: Message) -> MessageView:
+    def of(cls, row: Message, names: Mapping[str, str] | None = None) -> MessageView:
         assert row.id is not None
+        model = row.model or ""
         return cls(
             id=row.id,
             role=row.role,
             content=row.content,
             status=str(row.status),
             error=row.error or "",
-            model=row.model or "",
+            model=model,
             provider=row.provider or "",
             input_tokens=row.input_tokens or 0,
             output_tokens=row.output_tokens or 0,
+            model_name=(names or {}).get(model, model),
+            fallback=bool(row.requested_model and model and model != row.requested_model),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelOption:
+    id: str
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +170,13 @@ class ChatService:
             )
         )
         has_more = len(rows) > limit
-        return HistoryPage([MessageView.of(r) for r in rows[-limit:]], has_more)
+        return HistoryPage([self._view(r) for r in rows[-limit:]], has_more)
 
     async def get_message(self, message_id: int) -> MessageView:
         row = await self._db(lambda s: crud.get_message(session=s, message_id=message_id))
         if row is None:
             raise NotFound("That message does not exist.")
-        return MessageView.of(row)
+        return self._view(row)
 
     # ----- writing -----------------------------------------------------------------------
 
@@ -180,10 +191,35 @@ class ChatService:
             )
         return text
 
-    async def post_message(self, conversation_id: str | None, text: str) -> Posted:
-        """Save the user's message and an empty reply to stream into. Validates first."""
+    def _view(self, row: Message) -> MessageView:
+        return MessageView.of(row, self._names)
+
+    @property
+    def _names(self) -> dict[str, str]:
+        return {m.id: m.display_name for m in self.models.available()}
+
+    def available_models(self) -> list[ModelOption]:
+        """The models a user may pick: only those whose provider is configured."""
+        return [ModelOption(m.id, m.display_name) for m in self.models.available()]
+
+    def default_model(self) -> str:
+        return self.models.default_model()
+
+    async def post_message(
+        self, conversation_id: str | None, text: str, *, model: str | None = None
+    ) -> Posted:
+        """Save the user's message and an empty reply to stream into. Validates first.
+
+        ``model`` (a catalogue id) becomes the conversation's model; by default a new
+        conversation gets the default model and an existing one keeps its own.
+        """
         text = self.validate(text)
-        model_id = self.models.default_model()
+        if model:
+            try:
+                self.models.resolve(model)
+            except ProviderError as exc:
+                raise InvalidInput(exc.message) from exc
+        model_id = model or self.models.default_model()
 
         def write(session: Session) -> Posted:
             conversation = None
@@ -198,6 +234,11 @@ class ChatService:
                 conversation = crud.create_conversation(
                     session=session, title=_title_from(text), model=model_id
                 )
+            elif model and model != conversation.model:
+                crud.set_conversation_model(
+                    session=session, conversation_id=conversation.id, model=model
+                )
+                conversation.model = model
             info, _ = self.models.resolve(conversation.model or model_id)
             user = crud.add_message(
                 session=session, conversation_id=conversation.id, role="user", content=text
@@ -216,8 +257,8 @@ class ChatService:
             return Posted(
                 ConversationSummary.of(conversation),
                 created,
-                MessageView.of(user),
-                MessageView.of(reply),
+                self._view(user),
+                self._view(reply),
             )
 
         return await self._db(write)
@@ -236,7 +277,7 @@ class ChatService:
             for r in rows
             if r.content and r.role in ("user", "assistant")
         )
-        info, _ = self.models.resolve(reply.model or self.models.default_model())
+        info, _ = self.models.resolve(reply.requested_model or self.models.default_model())
         metadata = {
             "feature": "chat",
             "conversation_id": reply.conversation_id,
@@ -260,7 +301,9 @@ class ChatService:
         async def produce() -> None:
             try:
                 request = await self._request_for(reply)
-                _, provider = self.models.resolve(reply.model or self.models.default_model())
+                _, provider = self.models.resolve(
+                    reply.requested_model or self.models.default_model()
+                )
                 async for event in with_error_event(provider.stream(request)):
                     queue.put_nowait(event)
             except ProviderError as exc:
@@ -351,6 +394,27 @@ class ChatService:
                 crud.touch_conversation(session=session, conversation_id=conversation_id)
 
             await asyncio.shield(self._db(save))
+
+    async def retry(self, message_id: int) -> MessageView:
+        """Empty a failed or stopped reply so it streams again (call :meth:`stream_reply`).
+
+        Only the conversation's latest reply can be retried, so history stays coherent.
+        """
+
+        def write(session: Session) -> MessageView:
+            row = crud.get_message(session=session, message_id=message_id)
+            if row is None or row.role != "assistant":
+                raise NotFound("That reply does not exist.")
+            if row.status not in (MessageStatus.error, MessageStatus.stopped):
+                raise InvalidInput("Only a failed or stopped reply can be retried.")
+            latest = crud.list_messages(
+                session=session, conversation_id=row.conversation_id, limit=1
+            )
+            if not latest or latest[0].id != row.id:
+                raise InvalidInput("Only the latest reply can be retried.")
+            return self._view(crud.reset_reply(session=session, message_id=message_id))
+
+        return await self._db(write)
 
     async def recover_interrupted(self) -> int:
         """Mark replies a dead process left 'streaming' as errors (run at start-up)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.chat import composer, message_log, sidebar
+from components.chat import composer, message_log, model_picker, sidebar
 from state.chat import ChatState
 
 
@@ -18,11 +18,21 @@ def chat_page() -> rx.Component:
             on_load_more=ChatState.load_more_conversations,
         ),
         rx.el.main(
-            rx.heading(
-                rx.cond(ChatState.current_title != "", ChatState.current_title, "New chat"),
-                size="4",
+            rx.hstack(
+                rx.heading(
+                    rx.cond(ChatState.current_title != "", ChatState.current_title, "New chat"),
+                    size="4",
+                    flex="1",
+                    min_width="0",
+                    overflow="hidden",
+                    text_overflow="ellipsis",
+                    white_space="nowrap",
+                ),
+                model_picker(ChatState.models, ChatState.model, on_change=ChatState.set_model),
+                align="center",
                 padding="0.75em 1em",
                 border_bottom=f"1px solid {rx.color('gray', 5)}",
+                width="100%",
             ),
             message_log(
                 ChatState.messages,
@@ -30,6 +40,7 @@ def chat_page() -> rx.Component:
                 ChatState.streaming_here,
                 ChatState.more_history,
                 on_load_earlier=ChatState.load_earlier,
+                on_retry=ChatState.retry,
             ),
             composer(
                 ChatState.draft,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 import pytest
 from sqlalchemy import Engine
 
 from app.errors import InvalidInput, NotFound, ProviderOverloaded
+from app.llm.base import ChatRequest, Finish, ModelUsed, Provider, StreamEvent, TextDelta
 from app.llm.fake import ScriptedProvider, ScriptedReply
 from app.llm.registry import ModelInfo, ModelRegistry
 from app.services.chat import ChatService, ReplyBatch
@@ -182,3 +184,86 @@ async def test_a_cancelled_stream_is_saved_as_interrupted_not_stopped(engine: En
     saved = await service.get_message(posted.reply.id)
     assert saved.status == "error" and "Interrupted" in saved.error
     assert saved.content and len(saved.content) < 27
+
+
+class AnswersAs:
+    """A provider that says another model answered (as the router does on failover)."""
+
+    name = "router"
+
+    def __init__(self, answered_by: str) -> None:
+        self.answered_by = answered_by
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        yield ModelUsed(self.answered_by, "fake", "fake-2", fallback=True, requested="first")
+        yield TextDelta("from the fallback")
+        yield Finish("stop")
+
+
+def two_model_service(engine: Engine, first: Provider, second: Provider) -> ChatService:
+    registry = ModelRegistry(default="first")
+    registry.register(ModelInfo("first", "First model", "fake", "fake-1"), first)
+    registry.register(ModelInfo("second", "Second model", "fake", "fake-2"), second)
+    return ChatService(engine, registry)
+
+
+async def test_the_chosen_model_answers_and_becomes_the_conversations(engine: Engine) -> None:
+    first = ScriptedProvider([ScriptedReply.of("one")])
+    second = ScriptedProvider([ScriptedReply.of("two"), ScriptedReply.of("three")])
+    service = two_model_service(engine, first, second)
+    assert [(m.id, m.name) for m in service.available_models()] == [
+        ("first", "First model"),
+        ("second", "Second model"),
+    ]
+    posted = await service.post_message(None, "hi", model="second")
+    await drain(service, posted.reply.id)
+    assert posted.conversation.model == "second"
+    follow = await service.post_message(posted.conversation.id, "again")
+    await drain(service, follow.reply.id)
+    saved = await service.get_message(follow.reply.id)
+    assert (saved.content, saved.model, saved.model_name) == ("three", "second", "Second model")
+    assert not saved.fallback and len(first.requests) == 0
+    with pytest.raises(InvalidInput, match="not configured"):
+        await service.post_message(None, "hi", model="nope")
+
+
+async def test_a_reply_from_a_fallback_is_marked(engine: Engine) -> None:
+    service = two_model_service(engine, AnswersAs("second"), ScriptedProvider([]))
+    posted = await service.post_message(None, "hi")
+    await drain(service, posted.reply.id)
+    saved = await service.get_message(posted.reply.id)
+    assert (saved.model, saved.model_name, saved.fallback) == ("second", "Second model", True)
+
+
+async def test_retry_streams_a_failed_reply_again_from_the_requested_model(engine: Engine) -> None:
+    failing = ScriptedReply.of("Half", error=ProviderOverloaded("Overloaded."))
+    service, provider = service_with(engine, failing, ScriptedReply.of("Whole answer"))
+    posted = await service.post_message(None, "hello")
+    await drain(service, posted.reply.id)
+    reset = await service.retry(posted.reply.id)
+    assert (reset.id, reset.status, reset.content, reset.error) == (
+        posted.reply.id,
+        "streaming",
+        "",
+        "",
+    )
+    await drain(service, posted.reply.id)
+    saved = await service.get_message(posted.reply.id)
+    assert (saved.status, saved.content) == ("complete", "Whole answer")
+    # The retried request carries the history without the failed partial reply.
+    assert [m.content for m in provider.requests[1].messages] == ["hello"]
+    with pytest.raises(InvalidInput, match="failed or stopped"):
+        await service.retry(posted.reply.id)
+    with pytest.raises(NotFound):
+        await service.retry(posted.user.id)
+
+
+async def test_only_the_latest_reply_can_be_retried(engine: Engine) -> None:
+    failing = ScriptedReply.of("", error=ProviderOverloaded("Overloaded."))
+    service, _ = service_with(engine, failing, ScriptedReply.of("ok"))
+    first = await service.post_message(None, "one")
+    await drain(service, first.reply.id)
+    second = await service.post_message(first.conversation.id, "two")
+    await drain(service, second.reply.id)
+    with pytest.raises(InvalidInput, match="latest"):
+        await service.retry(first.reply.id)
