@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy import Engine, create_engine
+
+from tests.providers.loopback import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 600  # the first run installs node_modules and builds the frontend
@@ -66,9 +69,40 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     )
 
 
+ANTHROPIC_TEST_KEY = "sk-ant-e2e-not-a-real-key"
+
+
 @pytest.fixture(scope="package")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("e2e")
+def anthropic_server() -> Iterator[LoopbackServer]:
+    """Stands in for Anthropic's API (ANTHROPIC_BASE_URL); each test scripts its replies."""
+    server = LoopbackServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def anthropic(anthropic_server: LoopbackServer) -> Iterator[LoopbackServer]:
+    anthropic_server.reset()
+    yield anthropic_server
+    assert anthropic_server.pending == 0, "a scripted reply was never requested"
+
+
+@pytest.fixture(scope="package")
+def app_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="package")
+def app_database(app_workdir: Path) -> Iterator[Engine]:
+    """The running app's own SQLite database, to check what it recorded."""
+    engine = create_engine(f"sqlite:///{app_workdir / 'data' / 'parley.db'}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="package")
+def app_url(app_workdir: Path, anthropic_server: LoopbackServer) -> Iterator[str]:
+    workdir = app_workdir
     script = workdir / "script.json"
     script.write_text(json.dumps(RULES), encoding="utf-8")
     port = _free_port()
@@ -79,12 +113,17 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "PARLEY_DATA_DIR": str(workdir / "data"),
         "PARLEY_FAKE_SCRIPT": str(script),
         "PARLEY_DEFAULT_MODEL": "fake",
+        "ANTHROPIC_API_KEY": ANTHROPIC_TEST_KEY,
+        "ANTHROPIC_BASE_URL": anthropic_server.url,
+        # One attempt per model, so a scripted 529 fails over at once; no cooldown.
+        "PARLEY_RETRY_MAX": "0",
+        "PARLEY_COOLDOWN_FAILURES": "1000",
         "REFLEX_USE_NPM": "1",
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "false",
     }
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
+    for name in ("DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        env.pop(name, None)
     log = workdir / "app.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
