@@ -45,7 +45,7 @@ from app.llm.base import (
     ToolCall,
     Usage,
 )
-from app.llm.headers import retry_after_seconds
+from app.llm.http_errors import error_for_status, retry_after_seconds
 
 PROVIDER = "anthropic"
 DEFAULT_MAX_TOKENS = 4096
@@ -222,27 +222,18 @@ def _map_status(exc: anthropic.APIStatusError) -> ProviderError:
             f"Anthropic refused the request: a spend or billing limit was reached ({detail}).",
             **common,
         )
-    if status == 401:
-        return AuthenticationFailed(
-            "Anthropic rejected the API key. Check ANTHROPIC_API_KEY.", **common
-        )
-    if status == 429:
-        return RateLimited(
-            f"Anthropic is rate limiting requests: {detail}", retry_after=retry_after, **common
-        )
-    if status == 529 or kind == "overloaded_error":
+    if kind == "overloaded_error":
         return ProviderOverloaded(
             f"Anthropic is overloaded: {detail}", retry_after=retry_after, **common
         )
-    if status == 408:
-        return ProviderTimeout(
-            f"Anthropic timed out the request: {detail}", retry_after=retry_after, **common
-        )
-    if status >= 500:
-        return ProviderOverloaded(
-            f"Anthropic had a server error ({status}): {detail}", retry_after=retry_after, **common
-        )
-    return BadRequest(f"Anthropic rejected the request ({status}): {detail}", **common)
+    return error_for_status(
+        status,
+        detail,
+        provider=PROVIDER,
+        label="Anthropic",
+        key_hint="ANTHROPIC_API_KEY",
+        retry_after=retry_after,
+    )
 
 
 # ----- the provider --------------------------------------------------------------------------

@@ -20,7 +20,6 @@ import httpx2
 import openai
 
 from app.errors import (
-    AuthenticationFailed,
     BadRequest,
     ProviderConnectionError,
     ProviderError,
@@ -30,7 +29,7 @@ from app.errors import (
     StreamInterrupted,
 )
 from app.llm.base import ChatRequest, Finish, FinishReason, StreamEvent, TextDelta, ToolCall, Usage
-from app.llm.headers import retry_after_seconds
+from app.llm.http_errors import error_for_status, retry_after_seconds
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -166,22 +165,14 @@ def _map_status(exc: openai.APIStatusError, provider: str, label: str) -> Provid
             f"{label} refused the request: a quota or billing limit was reached ({detail}).",
             **common,
         )
-    if status == 401:
-        key = "OPENAI_API_KEY" if provider == "openai" else "its API key"
-        return AuthenticationFailed(f"{label} rejected the API key. Check {key}.", **common)
-    if status == 429:
-        return RateLimited(
-            f"{label} is rate limiting requests: {detail}", retry_after=retry_after, **common
-        )
-    if status == 408:
-        return ProviderTimeout(
-            f"{label} timed out the request: {detail}", retry_after=retry_after, **common
-        )
-    if status >= 500:
-        return ProviderOverloaded(
-            f"{label} had a server error ({status}): {detail}", retry_after=retry_after, **common
-        )
-    return BadRequest(f"{label} rejected the request ({status}): {detail}", **common)
+    return error_for_status(
+        status,
+        detail,
+        provider=provider,
+        label=label,
+        key_hint="OPENAI_API_KEY" if provider == "openai" else "its API key",
+        retry_after=retry_after,
+    )
 
 
 # ----- the provider --------------------------------------------------------------------------
