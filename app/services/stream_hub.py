@@ -1,0 +1,162 @@
+"""Live reply text, fanned out to any number of readers as it arrives. Pure asyncio.
+
+The chat service publishes each piece of a reply's text here the moment the provider sends
+it; the browser's live-reply channel reads it from here. A reader can join late or come
+back after a dropped connection: it names the chunk to start from and gets every chunk
+from there on, in order, then the end.
+
+Memory is bounded: a finished stream is kept for ``keep_finished`` seconds (so a reader
+that reconnects just after the end still learns how it ended), a stream nobody publishes
+to for ``idle_timeout`` seconds is dropped, and at most ``max_streams`` are held, the
+oldest going first. Expiry is checked whenever a stream is opened, so no timer task runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """How a stream ended: a message status ("complete", "stopped", "error"), or "gone"
+    for a stream the hub does not know (never opened, or long finished)."""
+
+    status: str
+    error: str = ""
+
+
+GONE = StreamEnd("gone")
+
+
+@dataclass(eq=False, slots=True)
+class _Stream:
+    chunks: list[str] = field(default_factory=list)
+    end: StreamEnd | None = None
+    touched: float = 0.0  # monotonic time of the last publish, open or finish
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake(self) -> None:
+        """Wake every reader waiting now; later waits need a new change."""
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
+class Subscription:
+    """One reader's position in a stream. Iterate for single chunks then the
+    :class:`StreamEnd`, or call :meth:`batch` for everything that is ready at once."""
+
+    def __init__(self, stream: _Stream | None, position: int) -> None:
+        self._stream = stream
+        self.position = position  # index of the next chunk to read
+        self.end: StreamEnd | None = None if stream is not None else GONE
+
+    async def batch(self) -> tuple[list[str], StreamEnd | None]:
+        """Every chunk ready past the position (waiting for at least one, or the end),
+        and the end once every chunk before it has been returned. After the end, only
+        the end again."""
+        stream = self._stream
+        if stream is None or self.end is not None:
+            return [], self.end
+        while True:
+            if self.position < len(stream.chunks):
+                chunks = stream.chunks[self.position :]
+                self.position = len(stream.chunks)
+                self.end = stream.end
+                return chunks, self.end
+            if stream.end is not None:
+                self.end = stream.end
+                return [], self.end
+            await stream.changed.wait()
+
+    def __aiter__(self) -> AsyncIterator[str | StreamEnd]:
+        return self._items()
+
+    async def _items(self) -> AsyncIterator[str | StreamEnd]:
+        while True:
+            chunks, end = await self.batch()
+            for chunk in chunks:
+                yield chunk
+            if end is not None:
+                yield end
+                return
+
+
+class StreamHub:
+    def __init__(
+        self,
+        *,
+        keep_finished: float = 60.0,
+        idle_timeout: float = 900.0,
+        max_streams: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.keep_finished = keep_finished
+        self.idle_timeout = idle_timeout
+        self.max_streams = max_streams
+        self._clock = clock
+        self._streams: dict[int, _Stream] = {}  # oldest first: insertion order
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def open(self, message_id: int) -> None:
+        """Start (or restart, for a retried reply) the stream for ``message_id``, so
+        readers who arrive before its first chunk wait for it instead of being told
+        it is gone."""
+        self._expire()
+        old = self._streams.pop(message_id, None)
+        if old is not None:
+            old.end = old.end or StreamEnd("error", "The reply was restarted.")
+            old.wake()
+        while len(self._streams) >= self.max_streams:
+            oldest = next(iter(self._streams))
+            self._drop(oldest)
+        self._streams[message_id] = _Stream(touched=self._clock())
+
+    def publish(self, message_id: int, text: str) -> None:
+        """Append a chunk to an open stream (opening it if need be)."""
+        if not text:
+            return
+        stream = self._streams.get(message_id)
+        if stream is None or stream.end is not None:
+            self.open(message_id)
+            stream = self._streams[message_id]
+        stream.chunks.append(text)
+        stream.touched = self._clock()
+        stream.wake()
+
+    def finish(self, message_id: int, status: str, error: str | None = None) -> None:
+        """End the stream; readers get their remaining chunks, then the end."""
+        stream = self._streams.get(message_id)
+        if stream is None or stream.end is not None:
+            return
+        stream.end = StreamEnd(status, error or "")
+        stream.touched = self._clock()
+        stream.wake()
+
+    def subscribe(self, message_id: int, from_chunk: int = 0) -> Subscription:
+        """A reader starting at chunk ``from_chunk`` (0: the beginning). An unknown
+        stream gives only :data:`GONE`."""
+        self._expire()
+        return Subscription(self._streams.get(message_id), max(from_chunk, 0))
+
+    def text(self, message_id: int) -> str:
+        """Everything published so far (for tests and diagnostics)."""
+        stream = self._streams.get(message_id)
+        return "".join(stream.chunks) if stream else ""
+
+    def _drop(self, message_id: int) -> None:
+        stream = self._streams.pop(message_id)
+        if stream.end is None:
+            stream.end = GONE
+            stream.wake()
+
+    def _expire(self) -> None:
+        now = self._clock()
+        for message_id, stream in list(self._streams.items()):
+            limit = self.keep_finished if stream.end is not None else self.idle_timeout
+            if now - stream.touched >= limit:
+                self._drop(message_id)
