@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Numeric, String, Text
+from sqlalchemy import Numeric, String, Text, false
 from sqlmodel import Field, SQLModel
 
 
@@ -20,6 +20,29 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+# Full-text search objects that migration 0004 makes with raw SQL, per dialect: FTS5 tables
+# (with their shadow tables, named ``<table>_<suffix>``) on SQLite, expression GIN indexes on
+# PostgreSQL. No model describes them, so autogenerate must not see them.
+SEARCH_TABLES = ("message_fts", "conversation_fts")
+SEARCH_INDEXES = ("ix_message_content_fts", "ix_conversation_title_fts")
+
+
+def is_search_object(name: str | None) -> bool:
+    """True for the names of the search objects above (an ``include_name`` filter's test)."""
+    if name is None:
+        return False
+    return (
+        name in SEARCH_TABLES
+        or name in SEARCH_INDEXES
+        or name.startswith(tuple(f"{table}_" for table in SEARCH_TABLES))
+    )
+
+
+def include_name(name: str | None, type_: str, parent_names: object = None) -> bool:
+    """Alembic's ``include_name`` hook: compare everything but the search objects."""
+    return not (type_ in ("table", "index") and is_search_object(name))
 
 
 class MessageStatus(StrEnum):
@@ -35,6 +58,10 @@ class Conversation(SQLModel, table=True):
     model: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
+    # Pinned conversations head the sidebar. The server default fills existing rows.
+    pinned: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Set by delete (soft: undo clears it); purged for good once old enough.
+    deleted_at: datetime | None = Field(default=None, index=True)
 
 
 class Message(SQLModel, table=True):

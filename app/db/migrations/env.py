@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-from app.db import models  # noqa: F401  (registers every table on the metadata)
+from app.db import models  # registers every table on the metadata
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -18,6 +18,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_name=models.include_name,  # the FTS objects of 0004 are not models
     )
     with context.begin_transaction():
         context.run_migrations()
