@@ -13,6 +13,7 @@ from app import services
 from app.db.session import migrate
 from app.services.wiring import build_chat_service
 from app.settings import get_settings
+from app.web.stream_ws import stream_app
 from components.pages.chat import chat_page
 from state.chat import ChatState
 
@@ -30,7 +31,11 @@ async def _prepare_database() -> None:
 
 services.configure(build_chat_service(get_settings()))
 
-app = rx.App(head_components=[rx.el.meta(name="color-scheme", content="light dark")])
+app = rx.App(
+    head_components=[rx.el.meta(name="color-scheme", content="light dark")],
+    # The live-reply websocket (/_parley/stream/<id>) on the same backend as Reflex.
+    api_transformer=stream_app(lambda: services.get_chat_service().hub),
+)
 app.register_lifespan_task(_prepare_database)
 app.add_page(chat_page, route="/", title="Parley", on_load=ChatState.load_page)
 app.add_page(

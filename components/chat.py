@@ -9,6 +9,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from app.services.chat import ConversationSummary, MessageView, ModelOption
+from components.live_reply import live_reply
 from components.markdown import safe_markdown
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
@@ -157,20 +158,14 @@ def message_item(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Compo
     )
 
 
-def live_item(text: rx.Var[str]) -> rx.Component:
-    return _bubble(
-        "assistant",
-        rx.cond(
-            text == "",
-            rx.text("Thinking…", color=rx.color("gray", 10), aria_label="Waiting for the reply"),
-        ),
-        safe_markdown(text),
-    )
+def live_item(message_id: rx.Var[int]) -> rx.Component:
+    """The reply being streamed: its text comes over the live-reply channel, not state."""
+    return _bubble("assistant", live_reply(message_id))
 
 
 def message_log(
     messages: rx.Var[Sequence[MessageView]],
-    live_text: rx.Var[str],
+    live_id: rx.Var[int],
     streaming_here: rx.Var[bool],
     more_history: rx.Var[bool],
     on_load_earlier: Handler,
@@ -182,7 +177,7 @@ def message_log(
             rx.button("Load earlier messages", on_click=on_load_earlier, variant="ghost"),
         ),
         rx.foreach(messages, lambda message: message_item(message, on_retry)),
-        rx.cond(streaming_here, live_item(live_text)),
+        rx.cond(streaming_here, live_item(live_id)),
         role="log",
         aria_label="Messages",
         aria_live="polite",

@@ -1,8 +1,10 @@
 """The chat page's state: the sidebar, the open conversation, and the reply streaming in.
 
-Finished messages and the in-flight reply are separate vars, so a streaming update carries
-only the growing reply, never the history. Streaming runs as a background event, so Stop
-and navigation stay live while it runs.
+While a reply streams, its text never travels through this state: the browser appends it
+from the live-reply channel (app/web/stream_ws.py, components/live_reply.py), so Reflex
+sends one update when the reply starts (``live_id``) and one when it ends (the finished
+message). Streaming runs as a background event, so Stop and navigation stay live while it
+runs.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ class ChatState(rx.State):
     # The reply being streamed in this session (one at a time).
     live_id: rx.Field[int] = rx.field(-1)
     live_conversation_id: rx.Field[str] = rx.field("")
-    live_text: rx.Field[str] = rx.field("")
     stop_requested: rx.Field[bool] = rx.field(False)
 
     @rx.var
@@ -76,7 +77,6 @@ class ChatState(rx.State):
     def _clear_live(self) -> None:
         self.live_id = -1
         self.live_conversation_id = ""
-        self.live_text = ""
         self.stop_requested = False
 
     async def _settle_orphaned_reply(self) -> bool:
@@ -127,7 +127,7 @@ class ChatState(rx.State):
         if conversation.model in {m.id for m in self.models}:
             self.model = conversation.model
         self.more_history = page.has_more
-        # A reply still streaming in this session is shown from live_text, not the database.
+        # A reply still streaming in this session is shown by the live-reply channel.
         self.messages = [m for m in page.messages if m.id != self.live_id]
 
     @rx.event
@@ -174,7 +174,6 @@ class ChatState(rx.State):
         self.messages = [*self.messages, posted.user]
         self.live_id = posted.reply.id
         self.live_conversation_id = posted.conversation.id
-        self.live_text = ""
         self.stop_requested = False
         await self._refresh_sidebar()
         events: list[rx.event.IndividualEventType[()]] = []
@@ -198,7 +197,6 @@ class ChatState(rx.State):
         self.messages = [m for m in self.messages if m.id != message_id]
         self.live_id = reply.id
         self.live_conversation_id = self.current_id
-        self.live_text = ""
         self.stop_requested = False
         return ChatState.stream_reply
 
@@ -217,13 +215,13 @@ class ChatState(rx.State):
         final: MessageView | None = None
         problem = ""
         try:
+            # The batches only pace the Stop check: the text reaches the browser over the
+            # live-reply channel, so nothing here changes state (and nothing is sent).
             async with aclosing(service.stream_reply(message_id)) as batches:
-                async for batch in batches:
+                async for _ in batches:
                     async with self:
                         if self.stop_requested or self.live_id != message_id:
                             break
-                        if batch.text:
-                            self.live_text += batch.text
             # The generator is closed: the reply is saved (complete, stopped or error).
             final = await service.get_message(message_id)
         except Exception as exc:  # never leave this session stuck in "streaming"

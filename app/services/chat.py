@@ -32,6 +32,7 @@ from app.llm.base import (
     with_error_event,
 )
 from app.llm.registry import ModelRegistry
+from app.services.stream_hub import StreamHub
 
 T = TypeVar("T")
 TITLE_CHARS = 60
@@ -124,9 +125,12 @@ class ChatService:
         history_limit: int = 200,
         page_size: int = 50,
         history_page_size: int = 50,
+        hub: StreamHub | None = None,
     ) -> None:
         self.engine = engine
         self.models = models
+        # Each reply's text as it arrives, for the browser's live-reply channel.
+        self.hub = hub if hub is not None else StreamHub()
         self.flush_interval = flush_interval
         self.first_token_timeout = first_token_timeout
         self.call_timeout = call_timeout
@@ -261,7 +265,9 @@ class ChatService:
                 self._view(reply),
             )
 
-        return await self._db(write)
+        posted = await self._db(write)
+        self.hub.open(posted.reply.id)  # a reader arriving before the first token waits
+        return posted
 
     async def _request_for(self, reply: Message) -> ChatRequest:
         rows = await self._db(
@@ -289,6 +295,9 @@ class ChatService:
         """Stream the reply into message ``message_id``, in batches of at most one per
         flush interval (the first text goes out at once). Heartbeat batches with no text
         arrive at least once per interval, so the caller can act on Stop promptly.
+
+        Each piece of text is also published to :attr:`hub` the moment it arrives (not
+        at the next flush), and the hub's stream is finished with the saved status.
 
         The reply is saved whatever happens: complete; stopped, if the caller closes this
         generator early; or error, with the text that arrived before the failure.
@@ -342,6 +351,7 @@ class ChatService:
                         next_flush = 0.0  # the first text goes out at once
                     parts.append(event.text)
                     pending.append(event.text)
+                    self.hub.publish(message_id, event.text)
                 elif isinstance(event, Usage):
                     usage = event
                 elif isinstance(event, ErrorEvent):
@@ -393,7 +403,10 @@ class ChatService:
                 )
                 crud.touch_conversation(session=session, conversation_id=conversation_id)
 
-            await asyncio.shield(self._db(save))
+            try:
+                await asyncio.shield(self._db(save))
+            finally:
+                self.hub.finish(message_id, str(status), error)
 
     async def retry(self, message_id: int) -> MessageView:
         """Empty a failed or stopped reply so it streams again (call :meth:`stream_reply`).
@@ -414,7 +427,9 @@ class ChatService:
                 raise InvalidInput("Only the latest reply can be retried.")
             return self._view(crud.reset_reply(session=session, message_id=message_id))
 
-        return await self._db(write)
+        view = await self._db(write)
+        self.hub.open(message_id)
+        return view
 
     async def recover_interrupted(self) -> int:
         """Mark replies a dead process left 'streaming' as errors (run at start-up)."""

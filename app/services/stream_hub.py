@@ -57,19 +57,22 @@ class Subscription:
         """Every chunk ready past the position (waiting for at least one, or the end),
         and the end once every chunk before it has been returned. After the end, only
         the end again."""
+        while True:
+            chunks, end = self.ready()
+            if chunks or end is not None:
+                return chunks, end
+            assert self._stream is not None
+            await self._stream.changed.wait()
+
+    def ready(self) -> tuple[list[str], StreamEnd | None]:
+        """Like :meth:`batch`, without waiting: possibly ``([], None)``."""
         stream = self._stream
         if stream is None or self.end is not None:
             return [], self.end
-        while True:
-            if self.position < len(stream.chunks):
-                chunks = stream.chunks[self.position :]
-                self.position = len(stream.chunks)
-                self.end = stream.end
-                return chunks, self.end
-            if stream.end is not None:
-                self.end = stream.end
-                return [], self.end
-            await stream.changed.wait()
+        chunks = stream.chunks[self.position :]
+        self.position += len(chunks)
+        self.end = stream.end
+        return chunks, self.end
 
     def __aiter__(self) -> AsyncIterator[str | StreamEnd]:
         return self._items()

@@ -36,7 +36,7 @@ def chat_page() -> rx.Component:
             ),
             message_log(
                 ChatState.messages,
-                ChatState.live_text,
+                ChatState.live_id,
                 ChatState.streaming_here,
                 ChatState.more_history,
                 on_load_earlier=ChatState.load_earlier,

@@ -31,8 +31,23 @@ XSS_REPLY = (
     "[a link](javascript:window.__xss=2) and <script>window.__xss=3</script>\n\n"
     "```python\nprint('safe')\n```\n"
 )
+# A 2000-token reply (2000 chunks of about 6 characters, in paragraphs), to count wire bytes.
+WIRE_REPLY = "".join(f"t{i:04d}" + ("\n\n" if i % 40 == 39 else " ") for i in range(2000))
+WIRE_CHUNK_CHARS = 6
+LONG_REPLY_CHUNK_CHARS = 6
 RULES: list[dict[str, Any]] = [
-    {"match": "^count slowly", "reply": LONG_REPLY, "chunk_chars": 6, "delay_ms": 25},
+    {
+        "match": "^measure the wire",
+        "reply": WIRE_REPLY,
+        "chunk_chars": WIRE_CHUNK_CHARS,
+        "delay_ms": 1,
+    },
+    {
+        "match": "^count slowly",
+        "reply": LONG_REPLY,
+        "chunk_chars": LONG_REPLY_CHUNK_CHARS,
+        "delay_ms": 25,
+    },
     {"match": "^stop me", "reply": LONG_REPLY, "chunk_chars": 4, "delay_ms": 120},
     {"match": "^show xss", "reply": XSS_REPLY, "chunk_chars": 8, "delay_ms": 5},
     {

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -39,6 +38,7 @@ from app.errors import ProviderOverloaded
 from app.llm.fake import ScriptedProvider, ScriptedReply
 from app.llm.registry import ModelInfo, ModelRegistry
 from app.services.chat import ChatService
+from app.services.stream_hub import StreamEnd
 from state.chat import ChatState
 
 ORIGIN = "http://localhost:3000"
@@ -59,6 +59,19 @@ class Backend:
 
     def script(self, *replies: ScriptedReply) -> None:
         self.replies.extend(replies)
+
+    async def live_chunks(self, message_id: int, *, at_least: int | None = None) -> list[str]:
+        """The reply's text as the live-reply channel publishes it: every chunk to the end
+        of the stream, or (``at_least``) as soon as that many characters have arrived."""
+        chunks: list[str] = []
+        async with asyncio.timeout(WAIT):
+            async for item in self.service.hub.subscribe(message_id):
+                if isinstance(item, StreamEnd):
+                    break
+                chunks.append(item)
+                if at_least is not None and len("".join(chunks)) >= at_least:
+                    break
+        return chunks
 
 
 @pytest.fixture
@@ -113,9 +126,6 @@ class Wire:
                         return update
                 checked = len(self.updates)
                 await self._changed.wait()
-
-    def live_texts(self) -> list[str]:
-        return [u.chat["live_text"] for u in self.updates if u.chat.get("live_text")]
 
     def redirects(self) -> list[dict[str, Any]]:
         return [e["payload"] for u in self.updates for e in u.events if e["name"] == "_redirect"]
@@ -261,19 +271,19 @@ async def test_send_starts_a_conversation_and_streams_the_reply(tab: Tab, backen
     assert [(m["role"], m["content"]) for m in first.chat["messages"]] == [("user", "Hi!")]
     assert first.chat["streaming"] is True
     assert first.chat["streaming_here"] is True
+    # The text goes to the live-reply channel, chunk by chunk, as the provider sends it.
+    chunks = await backend.live_chunks(first.chat["live_id"])
     async with asyncio.timeout(WAIT):
         await sent.wait_all()
 
     assert tab.wire.redirects() == [
         {"path": f"/c/{conversation_id}", "external": False, "popup": False, "replace": True}
     ]
-    steps = tab.wire.live_texts()
-    assert len(steps) >= 3, steps  # the reply arrived in several visible steps
-    assert steps[-1] == text
-    assert all(b.startswith(a) and len(b) > len(a) for a, b in itertools.pairwise(steps))
+    assert len(chunks) >= 3, chunks  # the reply arrived in several steps
+    assert "".join(chunks) == text
 
     chat = await tab.chat()
-    assert (chat.live_id, chat.live_text, chat.live_conversation_id) == (-1, "", "")
+    assert (chat.live_id, chat.live_conversation_id) == (-1, "")
     assert not chat.streaming
     assert not chat.stop_requested
     assert [(m.role, m.content, m.status) for m in chat.messages] == [
@@ -291,30 +301,36 @@ async def test_send_starts_a_conversation_and_streams_the_reply(tab: Tab, backen
     ]
 
 
-async def test_streaming_updates_carry_the_live_text_and_never_the_history(
-    tab: Tab, backend: Backend
+@pytest.mark.parametrize("chunks", [10, 400])
+async def test_streaming_sends_no_state_updates_until_the_reply_ends(
+    tab: Tab, backend: Backend, chunks: int
 ) -> None:
-    backend.script(reply("First answer."), reply("A second, longer answer to stream."))
+    """Reflex's own traffic per reply is O(1): one update when it starts, one when it ends,
+    whatever the reply's length. The text travels only on the live-reply channel."""
+    text = "".join(f"w{i} " for i in range(chunks))
+    backend.script(reply("First answer."), reply(text, chunk_chars=4, delay=0.001))
     await tab.visit("/")
     await tab.run(ChatState.set_draft("one"), ChatState.send)
     # The redirect's on_load: already showing the conversation, so nothing is reloaded.
     await tab.visit(f"/c/{(await tab.chat()).current_id}")
+    await tab.run(ChatState.set_draft("two"))
     sent_before = len(tab.wire.updates)
-    await tab.run(ChatState.set_draft("two"), ChatState.send)
+    await tab.run(ChatState.send)
 
-    updates = tab.wire.updates[sent_before:]
-    streaming = [u.chat for u in updates if u.chat.get("live_text")]
-    assert len(streaming) >= 3
-    for delta in streaming:
-        assert set(delta) == {"live_text"}, f"a streaming update also sent {sorted(delta)}"
-    assert not [u for u in updates if u.events]  # no redirect for an existing conversation
+    updates = [u.chat for u in tab.wire.updates[sent_before:]]
+    assert not [u for u in tab.wire.updates[sent_before:] if u.events]  # no redirect
+    starts = [u for u in updates if u.get("live_id", -1) >= 0]
+    ends = [u for u in updates if u.get("live_id") == -1]
+    assert (len(starts), len(ends), len(updates)) == (1, 1, 2), [sorted(u) for u in updates]
+    start, end = updates
+    assert start is starts[0] and end is ends[0]
+    # Neither update carries the reply while it streams; the end carries it once, finished.
+    assert text.strip() not in json.dumps(start)
+    assert json.dumps(end).count(text.strip()) == 1
+    assert [m["content"] for m in end["messages"]][-1] == text
     chat = await tab.chat()
-    assert [m.content for m in chat.messages] == [
-        "one",
-        "First answer.",
-        "two",
-        "A second, longer answer to stream.",
-    ]
+    assert [m.content for m in chat.messages] == ["one", "First answer.", "two", text]
+    assert backend.service.hub.text(chat.messages[-1].id) == text
 
 
 async def test_stop_mid_stream_keeps_the_partial_reply_as_stopped(
@@ -325,19 +341,24 @@ async def test_stop_mid_stream_keeps_the_partial_reply_as_stopped(
     await tab.visit("/")
     await tab.run(ChatState.set_draft("count"))
     sent = await tab.send(ChatState.send)
-    await tab.wire.wait_for(lambda u: len(u.chat.get("live_text", "")) >= 6)
+    started = await tab.wire.wait_for(lambda u: u.chat.get("live_id", -1) >= 0)
+    seen = "".join(await backend.live_chunks(started.chat["live_id"], at_least=6))
     await tab.run(ChatState.stop)  # a normal event: runs while the stream is in flight
     async with asyncio.timeout(WAIT):
         await sent.wait_all()
 
     chat = await tab.chat()
-    assert (chat.live_id, chat.live_text, chat.stop_requested) == (-1, "", False)
+    assert (chat.live_id, chat.stop_requested) == (-1, False)
     user, assistant = chat.messages
     assert (user.role, user.content) == ("user", "count")
     assert assistant.status == "stopped"
-    seen = tab.wire.live_texts()[-1]
     assert assistant.content.startswith(seen)
     assert 6 <= len(assistant.content) < len(text)
+    # The live channel showed exactly what was saved, and then ended as stopped.
+    assert backend.service.hub.text(assistant.id) == assistant.content
+    assert [e async for e in backend.service.hub.subscribe(assistant.id, 10**6)] == [
+        StreamEnd("stopped")
+    ]
     saved = await backend.service.get_message(assistant.id)
     assert (saved.status, saved.content) == ("stopped", assistant.content)
 
@@ -379,7 +400,8 @@ async def test_a_second_send_while_streaming_is_refused_with_a_notice(
     await tab.visit("/")
     await tab.run(ChatState.set_draft("first"))
     sent = await tab.send(ChatState.send)
-    await tab.wire.wait_for(lambda u: bool(u.chat.get("live_text")))
+    started = await tab.wire.wait_for(lambda u: u.chat.get("live_id", -1) >= 0)
+    await backend.live_chunks(started.chat["live_id"], at_least=1)
     await tab.run(ChatState.set_draft("second"), ChatState.send)
 
     chat = await tab.chat()

@@ -150,3 +150,15 @@ async def test_publishing_after_the_end_starts_a_new_stream() -> None:
     hub.publish(11, "b")
     hub.finish(11, "complete")
     assert await read_all(hub, 11) == ["b", StreamEnd("complete")]
+
+
+async def test_ready_never_waits() -> None:
+    hub = StreamHub()
+    hub.open(12)
+    sub = hub.subscribe(12)
+    assert sub.ready() == ([], None)
+    hub.publish(12, "a")
+    assert sub.ready() == (["a"], None)
+    hub.finish(12, "complete")
+    assert sub.ready() == ([], StreamEnd("complete"))
+    assert hub.subscribe(13).ready() == ([], GONE)

@@ -1,0 +1,1 @@
+"""Web endpoints Parley adds to Reflex's backend (plain Starlette, no Reflex)."""
