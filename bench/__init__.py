@@ -1,0 +1,1 @@
+"""Parley's benchmarks: run each with ``python -m bench.<name>`` from the repository root."""

@@ -1,0 +1,307 @@
+"""Start and stop Parley's production build for a benchmark, on loopback only.
+
+Like ``tests/e2e/conftest.py``: ``reflex run --env prod`` on one free port (pages and API
+together), with the scripted provider (``PARLEY_FAKE_SCRIPT``) as the default model, a
+temporary data directory, and nothing that phones home. The backend binds 127.0.0.1.
+
+By default the app runs from a snapshot: a temporary copy of the repository's files
+(tracked and untracked, not ignored), plus a copy of ``.web`` when one exists so no fresh
+``npm install`` is needed. Then a build never races with another one in the working tree,
+and edits made while a benchmark runs do not leak into it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from bench._common import ROOT
+
+STARTUP_TIMEOUT = 900.0  # a cold start installs node_modules and builds the frontend
+HOST = "127.0.0.1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def source_files(source: Path = ROOT) -> list[str]:
+    """The repository's files as git sees them: tracked and untracked, not ignored."""
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=source,
+        capture_output=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    return sorted({p for p in out.decode().split("\0") if p and (source / p).is_file()})
+
+
+def snapshot(dest: Path, *, with_web: bool, source: Path = ROOT, ref: str | None = None) -> Path:
+    """Copy the app into ``dest``: the working tree's files, or commit ``ref``'s (``git
+    archive``); then ``.web`` (and its node_modules) from the working tree if asked and present.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    if ref is not None:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", ref],
+            cwd=source,
+            capture_output=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True, timeout=120)
+    else:
+        for rel in source_files(source):
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / rel, target)
+    web = source / ".web"
+    if with_web and web.is_dir():
+        subprocess.run(["cp", "-a", str(web), str(dest / ".web")], check=True, timeout=600)
+    return dest
+
+
+def app_env(
+    data_dir: Path, script: Path | None, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    venv_bin = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PARLEY_DATA_DIR": str(data_dir),
+        "REFLEX_USE_NPM": "1",
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_CHECK_LATEST_VERSION": "false",
+        "NPM_CONFIG_FUND": "false",
+        "NPM_CONFIG_AUDIT": "false",
+    }
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "PARLEY_OPENAI_COMPAT_BASE_URL",
+    ):
+        env.pop(name, None)
+    if script is not None:
+        env["PARLEY_FAKE_SCRIPT"] = str(script)
+        env["PARLEY_DEFAULT_MODEL"] = "fake"
+    env.update(extra or {})
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class GroupUsage:
+    """CPU seconds (user + system, reaped children included) and RSS of a process group."""
+
+    cpu_s: float
+    rss_bytes: int
+    processes: int
+
+
+def group_usage(pgid: int) -> GroupUsage:
+    """Sum over every live process in group ``pgid``, read from /proc/<pid>/stat.
+
+    ``cutime + cstime`` count children that exited and were waited for, so the sum does
+    not drop when a worker ends between two readings.
+    """
+    ticks = 0
+    pages = 0
+    count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            statm = Path(entry.path, "statm").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) != pgid:  # field 5, pgrp
+            continue
+        utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+        ticks += utime + stime + cutime + cstime
+        pages += int(statm.split()[1])
+        count += 1
+    return GroupUsage(ticks / CLK_TCK, pages * PAGE_SIZE, count)
+
+
+@dataclass
+class StartTimes:
+    """Seconds from launch until the backend answered /ping and until / answered 200."""
+
+    ping_s: float = float("nan")
+    page_s: float = float("nan")
+
+
+@dataclass
+class ProdApp:
+    """``reflex run --env prod`` in ``root``; use as a context manager."""
+
+    root: Path
+    rules: Sequence[Mapping[str, Any]] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    port: int = 0
+    workdir: Path | None = None
+    startup_timeout: float = STARTUP_TIMEOUT
+    times: StartTimes = field(default_factory=StartTimes)
+    proc: subprocess.Popen[bytes] | None = None
+    _own_workdir: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir / "app.log"
+
+    @property
+    def database(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir / "data" / "parley.db"
+
+    @property
+    def pgid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def usage(self) -> GroupUsage:
+        return group_usage(self.pgid)
+
+    def start(self) -> ProdApp:
+        if self.workdir is None:
+            self._own_workdir = tempfile.TemporaryDirectory(prefix="parley-bench-")
+            self.workdir = Path(self._own_workdir.name)
+        self.port = self.port or free_port()
+        script = None
+        if self.rules is not None:
+            script = self.workdir / "script.json"
+            script.write_text(json.dumps(list(self.rules)), encoding="utf-8")
+        env = app_env(self.workdir / "data", script, self.env)
+        reflex = str(Path(sys.executable).parent / "reflex")
+        command = [reflex, "run", "--env", "prod", "--backend-host", HOST]
+        command += ["--frontend-port", str(self.port), "--backend-port", str(self.port)]
+        started = time.monotonic()
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                command,
+                cwd=self.root,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            self._wait_until_up(started)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_up(self, started: float) -> None:
+        assert self.proc is not None
+        deadline = started + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the app exited with {self.proc.returncode}:\n{self.tail()}")
+            if self.times.ping_s != self.times.ping_s and _ok(self.url + "/ping"):
+                self.times.ping_s = time.monotonic() - started
+            if self.times.ping_s == self.times.ping_s and _ok(self.url + "/"):
+                self.times.page_s = time.monotonic() - started
+                return
+            time.sleep(0.1)
+        raise RuntimeError(
+            f"the app did not start within {self.startup_timeout:.0f} s:\n{self.tail()}"
+        )
+
+    def tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=20)
+            except ProcessLookupError:
+                pass
+        # Anything left in the group (a worker that ignored SIGTERM) goes too.
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        if self._own_workdir is not None:
+            self._own_workdir.cleanup()
+            self._own_workdir = None
+
+    def __enter__(self) -> ProdApp:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str | None:
+    """The system's Chromium when installed, else Playwright's own (None)."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+def assert_loopback(url: str) -> None:
+    """Refuse to drive anything but this machine."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"benchmarks only target loopback, not {host!r}")

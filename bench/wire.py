@@ -1,0 +1,589 @@
+"""Wire, CPU and DOM cost of one streamed reply, measured in a real browser.
+
+    .venv/bin/python -m bench.wire            # the quick subset (about 2 minutes)
+    .venv/bin/python -m bench.wire --full     # all 9 cases (about 12 minutes)
+    .venv/bin/python -m bench.wire --cases 2000x200,20000x2000 --repeat 3
+
+Starts Parley's production build once (bench/_app.py) with the scripted provider playing
+fixed-rate streams (4-character chunks, so one chunk is about one token), then for each
+case sends a message in headless Chromium and measures, channel-agnostically:
+
+- the wire: every websocket frame the page receives, whichever socket carries it;
+- the DOM: a MutationObserver on the last ``.message[data-role='assistant']`` in
+  ``role="log"``, recording (time, how far the reply has arrived);
+- the backend: CPU time of the app's whole process group from /proc, before and after.
+
+The reply text carries position markers (``q<offset>``), so how far it has arrived can be
+read from the DOM whatever markdown does to the text around them. The database row of the
+reply gives when the backend started and finished it (``created_at``, ``updated_at``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.sync_api import Page, WebSocket, sync_playwright
+
+from bench._app import (
+    CHROMIUM_ARGS,
+    ProdApp,
+    assert_loopback,
+    chromium_path,
+    snapshot,
+)
+from bench._common import ROOT, header, table
+
+TOKEN_CHARS = 4
+LENGTHS = (500, 2000, 20_000)
+RATES = (50, 200, 2000)
+ALL_CASES = tuple(f"{n}x{r}" for n in LENGTHS for r in RATES)
+QUICK_CASES = ("500x50", "500x200", "500x2000", "2000x200", "2000x2000", "20000x2000")
+END_MARK = "qend"
+MAX_CASE_SECONDS = 900.0  # no single reply may take longer than this, whatever the case
+SETTLE_QUIET_S = 0.6  # after the reply is complete, wait this long without a frame
+SETTLE_MAX_S = 15.0
+
+_PROSE = (
+    "the stream of tokens reaches a browser where each new word extends one growing reply "
+    "and the renderer should touch only what changed since its last frame while earlier "
+    "paragraphs stay exactly as they were drawn before"
+)
+_VOCAB = tuple(_PROSE.split())
+
+
+def reply_text(tokens: int) -> str:
+    """Markdown of exactly ``tokens * 4`` characters: paragraphs and fenced code, with a
+    marker ``q<offset>`` every few words (its own position in the text) and ``qend`` last."""
+    size = tokens * TOKEN_CHARS
+    tail = " " + END_MARK
+    budget = size - len(tail)
+    out: list[str] = []
+    length = 0
+    block = 0
+    word = 0
+    while True:
+        if block % 6 == 5:
+            lines = ["```python"]
+            for i in range(4):
+                prefix = f"value_{i} = compute("
+                pos = length + sum(len(x) + 1 for x in lines) + len(prefix)
+                lines.append(f"{prefix}q{pos}, {i})")
+            piece = "\n".join([*lines, "```"]) + "\n\n"
+        else:
+            words: list[str] = []
+            pos = length
+            for i in range(48):
+                text = f"q{pos}" if i % 4 == 0 else _VOCAB[word % len(_VOCAB)]
+                word += 1
+                words.append(text)
+                pos += len(text) + 1
+            piece = " ".join(words) + ".\n\n"
+        if length + len(piece) > budget - 80:
+            break
+        out.append(piece)
+        length += len(piece)
+        block += 1
+    filler: list[str] = []
+    pos = length
+    while pos < budget:
+        text = f"q{pos}" if len(filler) % 4 == 0 else _VOCAB[word % len(_VOCAB)]
+        word += 1
+        filler.append(text)
+        pos += len(text) + 1
+    last = " ".join(filler)[: budget - length].rstrip()
+    last = last + "x" * (budget - length - len(last))
+    text = "".join(out) + last + tail
+    assert len(text) == size, (len(text), size)
+    return text
+
+
+MAX_CHUNKS_PER_S = 250  # asyncio sleeps under ~4 ms overshoot badly; pack tokens above this
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    tokens: int
+    rate: int  # tokens per second the provider sends
+    per_chunk: int = 1  # tokens per scripted chunk; 0 picks by MAX_CHUNKS_PER_S
+
+    @classmethod
+    def parse(cls, spec: str, per_chunk: int = 0) -> Case:
+        tokens, rate = (int(x) for x in spec.lower().split("x"))
+        if not (1 <= tokens <= 200_000 and 1 <= rate <= 100_000):
+            raise ValueError(f"case {spec!r} is out of range")
+        return cls(tokens, rate, per_chunk or max(1, math.ceil(rate / MAX_CHUNKS_PER_S)))
+
+    @property
+    def name(self) -> str:
+        return f"{self.tokens}x{self.rate}"
+
+    @property
+    def delay_ms(self) -> float:
+        """Between two chunks."""
+        return 1000.0 * self.per_chunk / self.rate
+
+    @property
+    def chunks(self) -> int:
+        return math.ceil(self.tokens / self.per_chunk)
+
+    @property
+    def nominal_s(self) -> float:
+        """How long the scripted stream takes if every sleep is exact."""
+        return (self.chunks - 1) * self.delay_ms / 1000
+
+    def rule(self) -> dict[str, Any]:
+        return {
+            "match": f"^bench {self.name} ",
+            "reply": reply_text(self.tokens),
+            "chunk_chars": TOKEN_CHARS * self.per_chunk,
+            "delay_ms": self.delay_ms,
+        }
+
+
+WARMUP = Case(200, 2000, 8)
+
+
+# Runs in the page. Records, at each DOM change, how far the reply has arrived: the
+# largest q<offset> marker in the last assistant message (plus its length), and whether
+# the end marker is there. Also the click on Send and the main thread's long tasks.
+OBSERVER_JS = (
+    """
+() => {
+  const b = window.__bench = {obs: [], updates: 0, longtaskMs: 0, clickAt: null,
+                              firstAt: null, endAt: null, last: -1,
+                              timeOrigin: performance.timeOrigin};
+  const END = '__END__';
+  const re = /q(\\d+)/g;
+  const sample = () => {
+    const log = document.querySelector('[role=log]');
+    if (!log) return;
+    const all = log.querySelectorAll(".message[data-role='assistant']");
+    const el = all[all.length - 1];
+    if (!el) return;
+    const text = el.textContent || '';
+    const tail = text.slice(-400);
+    let best = -1, m;
+    re.lastIndex = 0;
+    while ((m = re.exec(tail)) !== null) {
+      const v = parseInt(m[1], 10) + m[0].length;
+      if (v > best) best = v;
+    }
+    const done = text.includes(END);
+    const now = performance.now();
+    b.updates += 1;
+    if (best > b.last || (done && b.endAt === null)) {
+      if (best > b.last) b.last = best;
+      if (b.firstAt === null && best >= 0) b.firstAt = now;
+      b.obs.push([now, b.last, done ? 1 : 0]);
+      if (done && b.endAt === null) b.endAt = now;
+    }
+  };
+  new MutationObserver(sample).observe(document.body,
+      {subtree: true, childList: true, characterData: true});
+  document.addEventListener('click', (e) => {
+    const t = e.target;
+    if (b.clickAt === null && t instanceof Element && t.closest('button[type=submit]'))
+      b.clickAt = performance.now();
+  }, true);
+  try {
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) b.longtaskMs += entry.duration;
+    }).observe({type: 'longtask', buffered: false});
+  } catch (e) {}
+}
+"""
+).replace("__END__", END_MARK)
+
+
+@dataclass
+class Wire:
+    """Counts every websocket frame of the page, on whichever socket."""
+
+    frames_in: int = 0
+    bytes_in: int = 0
+    frames_out: int = 0
+    bytes_out: int = 0
+    largest_in: int = 0
+    last_frame_at: float = 0.0
+    sockets: list[str] = field(default_factory=list)
+
+    def attach(self, ws: WebSocket) -> None:
+        self.sockets.append(ws.url)
+        assert_loopback(ws.url.replace("ws://", "http://").replace("wss://", "https://"))
+        ws.on("framereceived", self._received)
+        ws.on("framesent", self._sent)
+
+    def _received(self, payload: str | bytes) -> None:
+        size = len(payload.encode() if isinstance(payload, str) else payload)
+        self.frames_in += 1
+        self.bytes_in += size
+        self.largest_in = max(self.largest_in, size)
+        self.last_frame_at = time.monotonic()
+
+    def _sent(self, payload: str | bytes) -> None:
+        self.frames_out += 1
+        self.bytes_out += len(payload.encode() if isinstance(payload, str) else payload)
+
+    def snapshot(self) -> tuple[int, int, int, int]:
+        return (self.frames_in, self.bytes_in, self.frames_out, self.bytes_out)
+
+
+@dataclass
+class Result:
+    case: Case
+    run: int
+    complete: bool
+    bytes_in: int
+    frames_in: int
+    largest_in: int
+    bytes_out: int
+    cpu_s: float
+    dom_updates: int
+    dom_steps: int
+    longtask_ms: float
+    first_ms: float  # click to the first text in the DOM
+    dom_rate: float  # tokens per second between the first text and the end in the DOM
+    provider_rate: float  # tokens per second, backend start to save (the database row)
+    lag_schedule_ms: float  # end in the DOM minus start + the nominal stream duration
+    lag_saved_ms: float  # end in the DOM minus the backend's save
+
+    @property
+    def reply_bytes(self) -> int:
+        return self.case.tokens * TOKEN_CHARS
+
+
+def clock_offset_ms(page: Page, samples: int = 7) -> float:
+    """Browser epoch ms (timeOrigin + now) minus Python's time.time() in ms."""
+    best_rtt, offset = math.inf, 0.0
+    for _ in range(samples):
+        t0 = time.time()
+        browser_ms = float(page.evaluate("performance.timeOrigin + performance.now()"))
+        t1 = time.time()
+        if t1 - t0 < best_rtt:
+            best_rtt = t1 - t0
+            offset = browser_ms - (t0 + t1) / 2 * 1000
+    return offset
+
+
+def reply_row(database: Path) -> tuple[str, str, dt.datetime, dt.datetime]:
+    """status, content, created_at, updated_at of the newest assistant message."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10) as db:
+        row = db.execute(
+            "SELECT status, content, created_at, updated_at FROM message "
+            "WHERE role = 'assistant' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    if row is None:
+        raise RuntimeError("no reply in the database")
+    return str(row[0]), str(row[1]), _utc(str(row[2])), _utc(str(row[3]))
+
+
+def _utc(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def open_new_chat(page: Page, url: str) -> None:
+    page.goto(url + "/")
+    page.get_by_role("textbox", name="Message").wait_for(state="visible", timeout=60_000)
+    page.wait_for_function(
+        "() => !document.querySelector('textarea[aria-label=Message]')?.disabled",
+        timeout=60_000,
+    )
+
+
+def run_case(app: ProdApp, page: Page, wire: Wire, case: Case, run: int) -> Result:
+    open_new_chat(page, app.url)
+    page.wait_for_timeout(300)  # let the connection's first updates pass
+    offset = clock_offset_ms(page)
+    page.evaluate(OBSERVER_JS)
+    page.get_by_role("textbox", name="Message").fill(f"bench {case.name} run {run}")
+    frames0, bytes0, _, out0 = wire.snapshot()
+    largest0 = wire.largest_in
+    wire.largest_in = 0
+    cpu0 = app.usage().cpu_s
+    page.get_by_role("button", name="Send").click()
+    timeout_ms = min(case.nominal_s * 4 + 60, MAX_CASE_SECONDS) * 1000
+    page.wait_for_function("() => window.__bench.endAt !== null", timeout=timeout_ms, polling=200)
+    page.get_by_role("button", name="Send").wait_for(state="visible", timeout=60_000)
+    deadline = time.monotonic() + SETTLE_MAX_S
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        if time.monotonic() - wire.last_frame_at >= SETTLE_QUIET_S:
+            break
+    cpu1 = app.usage().cpu_s
+    frames1, bytes1, _, out1 = wire.snapshot()
+    largest = wire.largest_in
+    wire.largest_in = max(largest0, largest)
+    bench: dict[str, Any] = page.evaluate("window.__bench")
+    status, content, created, updated = reply_row(app.database)
+    return summarise(
+        case,
+        run,
+        bench,
+        offset,
+        complete=status == "complete" and content == reply_text(case.tokens),
+        bytes_in=bytes1 - bytes0,
+        frames_in=frames1 - frames0,
+        largest_in=largest,
+        bytes_out=out1 - out0,
+        cpu_s=cpu1 - cpu0,
+        created=created,
+        updated=updated,
+    )
+
+
+def summarise(
+    case: Case,
+    run: int,
+    bench: dict[str, Any],
+    offset_ms: float,
+    *,
+    complete: bool,
+    bytes_in: int,
+    frames_in: int,
+    largest_in: int,
+    bytes_out: int,
+    cpu_s: float,
+    created: dt.datetime,
+    updated: dt.datetime,
+) -> Result:
+    obs: list[list[float]] = bench["obs"]
+    nan = float("nan")
+    origin_ms = float(bench["timeOrigin"])
+
+    def epoch(now_ms: float) -> float:
+        """The page's performance.now() as Python epoch seconds."""
+        return (origin_ms + now_ms - offset_ms) / 1000
+
+    first_at, end_at, click_at = bench["firstAt"], bench["endAt"], bench["clickAt"]
+    start_s, saved_s = created.timestamp(), updated.timestamp()
+    backend_s = saved_s - start_s
+    provider_rate = case.tokens / backend_s if backend_s > 0 else nan
+    dom_rate = nan
+    if first_at is not None and end_at is not None and end_at > first_at:
+        dom_rate = case.tokens / ((end_at - first_at) / 1000)
+    first_ms = first_at - click_at if first_at is not None and click_at is not None else nan
+    lag_schedule = lag_saved = nan
+    if end_at is not None:
+        end_s = epoch(end_at)
+        lag_schedule = (end_s - (start_s + case.nominal_s)) * 1000
+        lag_saved = (end_s - saved_s) * 1000
+    return Result(
+        case=case,
+        run=run,
+        complete=complete,
+        bytes_in=bytes_in,
+        frames_in=frames_in,
+        largest_in=largest_in,
+        bytes_out=bytes_out,
+        cpu_s=cpu_s,
+        dom_updates=int(bench["updates"]),
+        dom_steps=len(obs),
+        longtask_ms=float(bench["longtaskMs"]),
+        first_ms=first_ms,
+        dom_rate=dom_rate,
+        provider_rate=provider_rate,
+        lag_schedule_ms=lag_schedule,
+        lag_saved_ms=lag_saved,
+    )
+
+
+def report(results: Sequence[Result]) -> str:
+    rows: list[list[object]] = []
+    for r in results:
+        rows.append(
+            [
+                r.case.name + (f" #{r.run}" if r.run > 1 else ""),
+                "yes" if r.complete else "NO",
+                r.bytes_in / r.reply_bytes,
+                r.frames_in,
+                r.cpu_s * 1000 / (r.case.tokens / 1000),
+                r.dom_rate,
+                r.dom_rate / r.case.rate,
+                r.dom_rate / r.provider_rate,
+                r.provider_rate / r.case.rate,
+                r.first_ms,
+                r.lag_schedule_ms,
+                r.lag_saved_ms,
+                r.dom_steps,
+                r.longtask_ms / (r.case.tokens / 1000),
+            ]
+        )
+    headers = [
+        "tokens x tok/s",
+        "intact",
+        "wire B per reply B",
+        "frames in",
+        "CPU ms per 1k tok",
+        "DOM tok/s",
+        "DOM / nominal rate",
+        "DOM / actual rate",
+        "actual / nominal rate",
+        "first text ms",
+        "end lag vs schedule ms",
+        "end lag vs save ms",
+        "DOM steps",
+        "long-task ms per 1k tok",
+    ]
+    return table(headers, rows)
+
+
+LEGEND = """\
+- wire B per reply B: websocket payload bytes the page received from the click until the
+  reply settled, all sockets, divided by the reply's own size (tokens x 4 bytes).
+- CPU ms per 1k tok: CPU time (user+system, every process of the app's group) per 1000
+  tokens, same window. It includes the app's idle cost (see the idle rate above).
+- DOM tok/s: reply tokens over the time from the first text to the end marker in the DOM;
+  DOM / nominal rate divides it by the scripted rate, DOM / actual rate by the rate the
+  backend really streamed at: tokens over its start-to-save span (database created_at ->
+  updated_at). actual / nominal is below 1 when the scripted provider's sleeps overshoot.
+- end lag vs schedule: the end marker's first appearance in the DOM minus (reply created +
+  (tokens - 1) x the nominal interval). vs save: minus the backend's updated_at.
+- first text ms: the click on Send to the reply's first text in the DOM.
+- DOM steps: DOM changes that advanced the reply.
+- long-task ms per 1k tok: main-thread tasks over 50 ms in the page (PerformanceObserver).
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Wire, CPU and DOM cost of one streamed reply.")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true", help=f"{', '.join(QUICK_CASES)} (default)")
+    group.add_argument("--full", action="store_true", help="all 9 cases (20000x50 takes 400 s)")
+    group.add_argument("--cases", help="comma-separated, e.g. 500x50,20000x2000")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per case (1-10)")
+    parser.add_argument(
+        "--tokens-per-chunk",
+        type=int,
+        default=0,
+        help=f"tokens per scripted chunk; default 1, packed above {MAX_CHUNKS_PER_S} chunks/s",
+    )
+    parser.add_argument(
+        "--ref",
+        help="measure this commit (git archive) instead of the working tree, e.g. HEAD~3",
+    )
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="run the app in the repository itself, not a snapshot copy",
+    )
+    parser.add_argument(
+        "--app-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the app, e.g. PARLEY_STREAM_FLUSH_MS=20",
+    )
+    args = parser.parse_args(argv)
+    if args.full:
+        specs: Sequence[str] = ALL_CASES
+    elif args.cases:
+        specs = args.cases.split(",")
+    else:
+        specs = QUICK_CASES
+    cases = [Case.parse(c, max(0, int(args.tokens_per_chunk))) for c in specs]
+    repeat = max(1, min(int(args.repeat), 10))
+    extra = dict(item.split("=", 1) for item in args.app_env)
+
+    print(header("Parley: wire, CPU and DOM cost per streamed reply (bench/wire.py)"))
+    print(f"cases: {', '.join(c.name for c in cases)} x {repeat} run(s); tokens of 4 chars")
+    print(
+        "chunks: " + ", ".join(f"{c.name}: {c.per_chunk} tok per {c.delay_ms:g} ms" for c in cases)
+    )
+    print(f"measured: {'commit ' + args.ref if args.ref else 'the working tree'}")
+    if extra:
+        print(f"app environment: {extra}")
+    sys.stdout.flush()
+    rules = [case.rule() for case in {c.name: c for c in [WARMUP, *cases]}.values()]
+    with tempfile.TemporaryDirectory(prefix="parley-bench-wire-") as tmp:
+        root = ROOT if args.in_place else snapshot(Path(tmp) / "app", with_web=True, ref=args.ref)
+        with ProdApp(root, rules=rules, env=extra, workdir=Path(tmp)) as app:
+            assert_loopback(app.url)
+            print(f"app up in {app.times.page_s:.1f} s at {app.url} (root: {root})")
+            results = drive(app, cases, repeat)
+    print()
+    print(report(results))
+    print()
+    print(LEGEND)
+    return 0 if all(r.complete for r in results) else 1
+
+
+def drive(app: ProdApp, cases: Sequence[Case], repeat: int) -> list[Result]:
+    idle0 = app.usage()
+    time.sleep(3)
+    idle1 = app.usage()
+    idle_ms_per_s = (idle1.cpu_s - idle0.cpu_s) * 1000 / 3
+    print(
+        f"app processes: {idle1.processes}, RSS {idle1.rss_bytes / 2**20:.0f} MiB, "
+        f"idle CPU {idle_ms_per_s:.1f} ms/s"
+    )
+    results: list[Result] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+        page.on(
+            "console",
+            lambda msg: (
+                errors.append(f"console.error: {msg.text}") if msg.type == "error" else None
+            ),
+        )
+        wire = Wire()
+        page.on("websocket", wire.attach)
+        compression = websocket_compression(page, app.url)
+        print(f"websocket permessage-deflate: {compression}")
+        run_case(app, page, wire, WARMUP, 1)  # compiles, caches, warms the connection
+        for case in cases:
+            for run in range(1, repeat + 1):
+                result = run_case(app, page, wire, case, run)
+                results.append(result)
+                print(
+                    f"  {case.name} #{run}: {result.bytes_in / result.reply_bytes:.2f} wire B "
+                    f"per reply B, DOM {result.dom_rate:.0f} tok/s, "
+                    f"end lag {result.lag_schedule_ms:.0f} ms",
+                    flush=True,
+                )
+        usage = app.usage()
+        print(f"app RSS after the runs: {usage.rss_bytes / 2**20:.0f} MiB")
+        paths = sorted({urlsplit(u).path.rstrip("/0123456789") for u in wire.sockets})
+        print(f"websockets opened: {len(wire.sockets)}, paths: {', '.join(paths)}")
+        if errors:
+            print("page errors:\n  " + "\n  ".join(errors[:10]))
+        context.close()
+        browser.close()
+    return results
+
+
+def websocket_compression(page: Page, url: str) -> str:
+    """Whether the page's websockets negotiated compression (payload sizes are after it)."""
+    session = page.context.new_cdp_session(page)
+    seen: list[str] = []
+
+    def handshake(event: dict[str, Any]) -> None:
+        headers = {k.lower(): v for k, v in event.get("response", {}).get("headers", {}).items()}
+        seen.append(headers.get("sec-websocket-extensions", "") or "none")
+
+    session.on("Network.webSocketHandshakeResponseReceived", handshake)
+    session.send("Network.enable")
+    open_new_chat(page, url)
+    page.wait_for_timeout(500)
+    session.detach()
+    return ", ".join(sorted(set(seen))) or "no websocket seen"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
