@@ -24,6 +24,7 @@ import argparse
 import datetime as dt
 import math
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -217,15 +218,18 @@ class Wire:
     largest_in: int = 0
     last_frame_at: float = 0.0
     sockets: list[str] = field(default_factory=list)
+    by_path: dict[str, int] = field(default_factory=dict)  # bytes received per socket path
 
     def attach(self, ws: WebSocket) -> None:
         self.sockets.append(ws.url)
         assert_loopback(ws.url.replace("ws://", "http://").replace("wss://", "https://"))
-        ws.on("framereceived", self._received)
+        path = urlsplit(ws.url).path.rstrip("/0123456789") or "/"
+        ws.on("framereceived", lambda payload: self._received(path, payload))
         ws.on("framesent", self._sent)
 
-    def _received(self, payload: str | bytes) -> None:
+    def _received(self, path: str, payload: str | bytes) -> None:
         size = len(payload.encode() if isinstance(payload, str) else payload)
+        self.by_path[path] = self.by_path.get(path, 0) + size
         self.frames_in += 1
         self.bytes_in += size
         self.largest_in = max(self.largest_in, size)
@@ -248,6 +252,7 @@ class Result:
     frames_in: int
     largest_in: int
     bytes_out: int
+    by_path: dict[str, int]
     cpu_s: float
     dom_updates: int
     dom_steps: int
@@ -309,6 +314,7 @@ def run_case(app: ProdApp, page: Page, wire: Wire, case: Case, run: int) -> Resu
     page.evaluate(OBSERVER_JS)
     page.get_by_role("textbox", name="Message").fill(f"bench {case.name} run {run}")
     frames0, bytes0, _, out0 = wire.snapshot()
+    paths0 = dict(wire.by_path)
     largest0 = wire.largest_in
     wire.largest_in = 0
     cpu0 = app.usage().cpu_s
@@ -337,6 +343,7 @@ def run_case(app: ProdApp, page: Page, wire: Wire, case: Case, run: int) -> Resu
         frames_in=frames1 - frames0,
         largest_in=largest,
         bytes_out=out1 - out0,
+        by_path={k: v - paths0.get(k, 0) for k, v in wire.by_path.items() if v > paths0.get(k, 0)},
         cpu_s=cpu1 - cpu0,
         created=created,
         updated=updated,
@@ -354,6 +361,7 @@ def summarise(
     frames_in: int,
     largest_in: int,
     bytes_out: int,
+    by_path: dict[str, int],
     cpu_s: float,
     created: dt.datetime,
     updated: dt.datetime,
@@ -387,6 +395,7 @@ def summarise(
         frames_in=frames_in,
         largest_in=largest_in,
         bytes_out=bytes_out,
+        by_path=by_path,
         cpu_s=cpu_s,
         dom_updates=int(bench["updates"]),
         dom_steps=len(obs),
@@ -436,7 +445,19 @@ def report(results: Sequence[Result]) -> str:
         "DOM steps",
         "long-task ms per 1k tok",
     ]
-    return table(headers, rows)
+    paths = sorted({p for r in results for p in r.by_path})
+    split = table(
+        ["tokens x tok/s", *(f"{p} B per reply B" for p in paths), "sent B per reply B"],
+        [
+            [
+                r.case.name + (f" #{r.run}" if r.run > 1 else ""),
+                *(r.by_path.get(p, 0) / r.reply_bytes for p in paths),
+                r.bytes_out / r.reply_bytes,
+            ]
+            for r in results
+        ],
+    )
+    return table(headers, rows) + "\n\nBytes received by websocket path:\n\n" + split
 
 
 LEGEND = """\
@@ -501,6 +522,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         "chunks: " + ", ".join(f"{c.name}: {c.per_chunk} tok per {c.delay_ms:g} ms" for c in cases)
     )
+    if args.ref:
+        args.ref = resolve(args.ref)
     print(f"measured: {'commit ' + args.ref if args.ref else 'the working tree'}")
     if extra:
         print(f"app environment: {extra}")
@@ -517,6 +540,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(LEGEND)
     return 0 if all(r.complete for r in results) else 1
+
+
+def resolve(ref: str) -> str:
+    """A commit's short hash, so the output says exactly what was measured."""
+    return subprocess.run(
+        ["git", "rev-parse", "--short", f"{ref}^{{commit}}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    ).stdout.strip()
 
 
 def drive(app: ProdApp, cases: Sequence[Case], repeat: int) -> list[Result]:
