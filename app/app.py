@@ -11,6 +11,7 @@ import reflex as rx
 
 from app import services
 from app.db.session import migrate
+from app.services.titles import TitleService
 from app.services.wiring import build_chat_service
 from app.settings import get_settings
 from app.web.stream_ws import stream_app
@@ -29,7 +30,8 @@ async def _prepare_database() -> None:
         log.warning("marked %d interrupted replies as errors", recovered)
 
 
-services.configure(build_chat_service(get_settings()))
+chat_service = build_chat_service(get_settings())
+services.configure(chat_service, titles=TitleService(chat_service.engine, chat_service.models))
 
 app = rx.App(
     head_components=[rx.el.meta(name="color-scheme", content="light dark")],

@@ -15,7 +15,7 @@ from contextlib import aclosing
 import reflex as rx
 
 from app.errors import ParleyError
-from app.services import get_chat_service
+from app.services import get_chat_service, get_title_service
 from app.services.chat import ConversationSummary, MessageView, ModelOption
 
 log = logging.getLogger(__name__)
@@ -209,6 +209,7 @@ class ChatState(rx.State):
     async def stream_reply(self) -> None:
         async with self:
             message_id = self.live_id
+            conversation_id = self.live_conversation_id
         if message_id < 0:
             return
         service = get_chat_service()
@@ -243,3 +244,25 @@ class ChatState(rx.State):
             if conversations is not None:
                 self.conversations = conversations[: service.page_size]
                 self.more_conversations = len(conversations) > service.page_size
+        if final is not None and final.status == "complete":
+            await self._name_conversation(conversation_id)
+
+    async def _name_conversation(self, conversation_id: str) -> None:
+        """After the first reply, the model titles the conversation (a no-op afterwards)."""
+        titles = get_title_service()
+        if titles is None:
+            return
+        try:
+            title = await titles.generate(conversation_id)
+            if title is None:
+                return
+            service = get_chat_service()
+            conversations = await service.list_conversations(limit=service.page_size + 1)
+        except Exception:  # a title is a nicety: never let it disturb the chat
+            log.exception("naming conversation %s failed", conversation_id)
+            return
+        async with self:
+            if self.current_id == conversation_id:
+                self.current_title = title
+            self.conversations = conversations[: service.page_size]
+            self.more_conversations = len(conversations) > service.page_size

@@ -44,6 +44,18 @@ def calls_for(database: Engine, message_id: int | None) -> list[CallLog]:
         return list(session.exec(query).all())
 
 
+def title_reply(title: str, model: str = HAIKU_4) -> Reply:
+    """What the model answers when Parley asks it to title the conversation."""
+    return Reply(pieces=anthropic_events([title], model=model, input_tokens=40, output_tokens=4))
+
+
+def expect_title(page: Page, title: str) -> None:
+    """The model's title replaces the provisional one, in the heading and the sidebar."""
+    expect(page.get_by_role("heading", name=title)).to_be_visible()
+    nav = page.get_by_role("navigation", name="Conversations")
+    expect(nav.get_by_role("link", name=title)).to_be_visible()
+
+
 def expected_cost(model: str, input_tokens: int, output_tokens: int) -> Decimal:
     usage = genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens)
     return Decimal(genai_prices.calc_price(usage, model, provider_id="anthropic").total_price)
@@ -76,7 +88,8 @@ def test_a_claude_reply_streams_and_records_tokens_and_cost(
                 output_tokens=13,
             ),
             delay=0.05,
-        )
+        ),
+        title_reply("Greeting the loopback"),
     )
     open_new_chat(page, app_url)
     pick(page, HAIKU_4)
@@ -85,8 +98,10 @@ def test_a_claude_reply_streams_and_records_tokens_and_cost(
     expect(reply).to_contain_text("Hello from the loopback Claude.")
     expect(reply).to_contain_text("Claude Haiku 4.5")
     expect(reply).to_contain_text("21 in · 13 out")
+    expect_title(page, "Greeting the loopback")
 
-    request = anthropic.requests[-1]
+    request, titling = anthropic.requests
+    assert titling.body["model"] == HAIKU_4 and titling.body.get("temperature") in (0, 0.0, None)
     assert request.path.endswith("/messages")
     assert request.body["model"] == HAIKU_4 and request.body["stream"] is True
     assert request.body["messages"][-1]["content"] in (
@@ -107,6 +122,15 @@ def test_a_claude_reply_streams_and_records_tokens_and_cost(
     ]
     assert calls[0].cost == expected_cost(HAIKU_4, 21, 13) > 0
     assert ANTHROPIC_TEST_KEY not in repr(calls[0].model_dump())
+    with Session(app_database) as session:
+        title_calls = session.exec(
+            select(CallLog).where(
+                CallLog.conversation_id == row.conversation_id, CallLog.feature == "title"
+            )
+        ).all()
+    assert [(c.model, c.status, c.input_tokens, c.output_tokens) for c in title_calls] == [
+        (HAIKU_4, "ok", 40, 4)
+    ]
 
 
 def test_a_529_fails_over_to_the_next_model_and_the_log_shows_both(
@@ -115,6 +139,7 @@ def test_a_529_fails_over_to_the_next_model_and_the_log_shows_both(
     anthropic.script(
         anthropic_error(529, "overloaded_error", "Overloaded"),
         Reply(pieces=anthropic_events(["Answered ", "by the fallback."], model=HAIKU_5)),
+        title_reply("Checking presence"),
     )
     open_new_chat(page, app_url)
     pick(page, HAIKU_4)
@@ -123,7 +148,10 @@ def test_a_529_fails_over_to_the_next_model_and_the_log_shows_both(
     expect(reply).to_contain_text("Answered by the fallback.")
     expect(reply).to_contain_text("Claude Haiku 5.5")
     expect(reply.get_by_text("fallback", exact=True)).to_be_visible()
-    assert [r.body["model"] for r in anthropic.requests] == [HAIKU_4, HAIKU_5]
+    expect_title(page, "Checking presence")
+    # The reply: a 529 from the model asked for, then its fallback; then the title request,
+    # which goes to the conversation's own model again.
+    assert [r.body["model"] for r in anthropic.requests] == [HAIKU_4, HAIKU_5, HAIKU_4]
 
     row = latest_reply_row(app_database)
     assert (row.model, row.requested_model, row.status) == (HAIKU_5, HAIKU_4, "complete")
@@ -155,9 +183,13 @@ def test_an_error_after_text_keeps_the_partial_reply_and_retry_completes_it(
     expect(reply).to_contain_text("Partial answer")
     expect(page.get_by_role("log")).to_contain_text("Tell me something")
 
-    anthropic.script(Reply(pieces=anthropic_events(["A complete ", "answer."], model=HAIKU_4)))
+    anthropic.script(
+        Reply(pieces=anthropic_events(["A complete ", "answer."], model=HAIKU_4)),
+        title_reply("Something told"),
+    )
     reply.get_by_role("button", name="Retry").click()
     expect(last_reply(page)).to_contain_text("A complete answer.")
+    expect_title(page, "Something told")
     expect(last_reply(page).get_by_role("alert")).to_have_count(0)
     expect(page.get_by_role("log")).not_to_contain_text("Partial answer")
 

@@ -39,6 +39,7 @@ from app.llm.fake import ScriptedProvider, ScriptedReply
 from app.llm.registry import ModelInfo, ModelRegistry
 from app.services.chat import ChatService
 from app.services.stream_hub import StreamEnd
+from app.services.titles import TitleService
 from state.chat import ChatState
 
 ORIGIN = "http://localhost:3000"
@@ -530,3 +531,22 @@ async def test_load_more_conversations_pages_the_sidebar(tab: Tab, backend: Back
     chat = await tab.chat()
     assert [c.id for c in chat.conversations] == [ids[2], ids[1], ids[0]]
     assert not chat.more_conversations
+
+
+async def test_the_first_reply_is_followed_by_a_generated_title(tab: Tab, backend: Backend) -> None:
+    services.configure(
+        backend.service, titles=TitleService(backend.service.engine, backend.service.models)
+    )
+    backend.script(reply("Use slicing: s[::-1]."), reply('"Reversing strings."'))
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("How do I reverse a string?"), ChatState.send)
+    titled = await tab.wire.wait_for(lambda u: u.chat.get("current_title") == "Reversing strings")
+    assert [c["title"] for c in titled.chat["conversations"]] == ["Reversing strings"]
+    request = backend.provider.requests[-1]
+    assert request.metadata["feature"] == "title"
+    # The second exchange keeps the title and asks for none.
+    backend.script(reply("Or reversed()."))
+    await tab.run(ChatState.set_draft("Any other way?"), ChatState.send)
+    chat = await tab.chat()
+    assert chat.current_title == "Reversing strings"
+    assert len(backend.provider.requests) == 3
