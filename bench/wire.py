@@ -154,6 +154,16 @@ class Case:
 
 WARMUP = Case(200, 2000, 8)
 
+# Titles: after a new chat's first reply the app asks the same model for a title
+# (app/services/titles.py). Unmatched, the scripted provider would echo the whole prompt at
+# 50 chunks/s for seconds, into the next case's window; this answers at once instead.
+TITLE_RULE: dict[str, Any] = {
+    "match": r"Title for this conversation:\s*$",
+    "reply": "Bench reply",
+    "chunk_chars": 64,
+    "delay_ms": 0,
+}
+
 
 # Runs in the page. Records, at each DOM change, how far the reply has arrived: the
 # largest q<offset> marker in the last assistant message (plus its length), and whether
@@ -528,7 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:
         print(f"app environment: {extra}")
     sys.stdout.flush()
-    rules = [case.rule() for case in {c.name: c for c in [WARMUP, *cases]}.values()]
+    rules = [TITLE_RULE, *(c.rule() for c in {c.name: c for c in [WARMUP, *cases]}.values())]
     with tempfile.TemporaryDirectory(prefix="parley-bench-wire-") as tmp:
         root = ROOT if args.in_place else snapshot(Path(tmp) / "app", with_web=True, ref=args.ref)
         with ProdApp(root, rules=rules, env=extra, workdir=Path(tmp)) as app:
