@@ -1,0 +1,932 @@
+"""Concurrency sweep: many sessions streaming at once, each a client of Reflex's own protocol.
+
+    .venv/bin/python -m bench.concurrency                 # quick: 10, 50 and 200 sessions
+    .venv/bin/python -m bench.concurrency --full          # 10, 50, 200 and 400
+    .venv/bin/python -m bench.concurrency --sessions 10,400 --tokens 300
+
+Starts Parley's production build once, on 127.0.0.1, with the scripted provider as the
+default model (``PARLEY_FAKE_SCRIPT``): every bench message is answered with ``--tokens``
+4-character tokens, one every 20 ms (50 tokens/s). Then, for each N, N asyncio clients do
+what a browser tab does, over the same sockets:
+
+1. socket.io to ``/_event`` (websocket transport, ``?token=<uuid>``), with the hydrate event
+   ``reflex___state____state.hydrate_and_load`` in the CONNECT packet's ``auth`` and
+   ``router_data`` for ``/``, as ``.web/utils/state.js`` does; the backend queues the page's
+   ``on_load`` (``ChatState.load_page``) and flips ``is_hydrated`` when it is done;
+2. idle: the backend's RSS with N sessions loaded, against before they connected;
+3. ``ChatState.set_draft`` then ``ChatState.send``; ``live_id`` comes back in a delta; the
+   ``_redirect`` to ``/c/<id>`` is followed like the router does (``on_load_internal``);
+4. the live-reply websocket ``/_parley/stream/<live_id>?from=0``: every ``d`` frame is
+   timestamped, until the ``e`` frame; then the state update that ends the reply.
+
+Token delay is measured against the ideal schedule: token k (counted as characters / 4)
+should arrive at first-chunk arrival + k x 20 ms; its lateness is its frame's arrival minus
+that. The provider runs inside the server, so this includes the scripted provider's own
+timer overshoot and any time the server's event loop falls behind. ``actual/nominal`` (from
+the reply's database row, ``created_at`` to ``updated_at``) shows how much of that is the
+server emitting late. A reply is intact when the text received equals the saved reply and
+the scripted one. Backend CPU and RSS are read from /proc for the app's process group.
+
+Only 127.0.0.1 is targeted. Every wait has a deadline; the app is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+TOKEN_CHARS = 4
+RATE = 50.0  # tokens per second, per session
+INTERVAL = 1.0 / RATE
+QUICK = (10, 50, 200)
+FULL = (10, 50, 200, 400)
+STARTUP_TIMEOUT = 900.0
+CONNECT_PARALLEL = 25  # sessions connecting at once (a page load storm, but bounded)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+# Names verified against reflex 0.10.1 (reflex/state.py, reflex/app.py EventNamespace) and
+# the compiled frontend (.web/utils/state.js, context.jsx).
+NAMESPACE = "/_event"
+ROOT_STATE = "reflex___state____state"
+ON_LOAD_STATE = f"{ROOT_STATE}.reflex___state____on_load_internal_state"
+HYDRATE = f"{ROOT_STATE}.hydrate_and_load"
+ON_LOAD = f"{ON_LOAD_STATE}.on_load_internal"
+IS_HYDRATED = "is_hydrated_rx_state_"
+LIVE_ID = "live_id_rx_state_"
+MESSAGES = "messages_rx_state_"
+MODELS = "models_rx_state_"
+NOTICE = "notice_rx_state_"
+
+TITLE_RULE: dict[str, Any] = {
+    "match": r"Title for this conversation:\s*$",
+    "reply": "Concurrency bench",
+    "chunk_chars": 64,
+    "delay_ms": 0,
+}
+WARMUP_RULE: dict[str, Any] = {"match": r"^warmup\b", "reply": "ok " * 8, "delay_ms": 5}
+
+
+def chat_state_name() -> str:
+    """ChatState's full name, from the app's own class (as the compiled frontend has it)."""
+    sys.path.insert(0, str(ROOT))
+    from state.chat import ChatState
+
+    return ChatState.get_full_name()
+
+
+def reply_text(tokens: int) -> str:
+    """``tokens`` 4-character tokens, each naming its own position: "0000", "0001", ..."""
+    return "".join(f"{k % 10_000:04d}" for k in range(tokens))
+
+
+# ----- the machine and the table ----------------------------------------------------------
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def ram_gib() -> float:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1024 / 1024
+    return 0.0
+
+
+def git_revision() -> str:
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return rev + ("+dirty" if dirty else "")
+
+
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def header() -> str:
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            "# Concurrency sweep (bench/concurrency.py)",
+            f"date: {now}   code: {git_revision()}",
+            f"machine: nproc {len(os.sched_getaffinity(0))} ({os.cpu_count()} CPUs), "
+            f"{cpu_model()}, {ram_gib():.1f} GiB RAM, {platform.system()} {platform.release()}",
+            f"python {platform.python_version()}   load average before: {load_average()}",
+        ]
+    )
+
+
+def fmt(value: object) -> str:
+    if isinstance(value, float):
+        if value != value:
+            return "n/a"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [list(headers), *[[fmt(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
+    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks; NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def token_lateness(
+    frames: Sequence[tuple[float, int]],
+    *,
+    token_chars: int = TOKEN_CHARS,
+    interval: float = INTERVAL,
+) -> list[float]:
+    """Seconds each token arrived after its ideal time (first frame + k x ``interval``).
+
+    ``frames`` are (arrival time, characters in the frame), in arrival order. A token
+    arrives with the frame that completes it; a trailing partial token with the last frame.
+    """
+    if not frames:
+        return []
+    start = frames[0][0]
+    out: list[float] = []
+    received = 0
+    done = 0
+    for arrival, chars in frames:
+        received += chars
+        complete = received // token_chars
+        out.extend(arrival - (start + k * interval) for k in range(done, complete))
+        done = complete
+    if received % token_chars:
+        out.append(frames[-1][0] - (start + done * interval))
+    return out
+
+
+# ----- the app under test (after bench/_app.py, copied so this file stands alone) ------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def snapshot(dest: Path) -> Path:
+    """The working tree's files (tracked and untracked, not ignored), plus ``.web``."""
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    dest.mkdir(parents=True, exist_ok=True)
+    for rel in sorted({p for p in out.decode().split("\0") if p and (ROOT / p).is_file()}):
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target)
+    if (ROOT / ".web").is_dir():
+        subprocess.run(
+            ["cp", "-a", str(ROOT / ".web"), str(dest / ".web")], check=True, timeout=600
+        )
+    return dest
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """CPU seconds (reaped children included) and RSS of a process group; ``backend_rss``
+    leaves out the group's leader (the ``reflex run`` CLI, which only waits)."""
+
+    cpu_s: float
+    rss_bytes: int
+    backend_rss: int
+    processes: int
+
+
+def group_usage(pgid: int) -> Usage:
+    ticks = pages = leader_pages = count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            statm = Path(entry.path, "statm").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) != pgid:
+            continue
+        ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        resident = int(statm.split()[1])
+        pages += resident
+        if int(entry.name) == pgid:
+            leader_pages = resident
+        count += 1
+    return Usage(ticks / CLK_TCK, pages * PAGE_SIZE, (pages - leader_pages) * PAGE_SIZE, count)
+
+
+def own_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+@dataclass
+class ProdApp:
+    """``reflex run --env prod`` on one loopback port, in its own process group."""
+
+    root: Path
+    workdir: Path
+    rules: Sequence[Mapping[str, Any]]
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{HOST}:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "app.log"
+
+    @property
+    def database(self) -> Path:
+        return self.workdir / "data" / "parley.db"
+
+    def usage(self) -> Usage:
+        assert self.proc is not None
+        return group_usage(self.proc.pid)
+
+    def start(self) -> float:
+        self.port = free_port()
+        script = self.workdir / "script.json"
+        script.write_text(json.dumps(list(self.rules)), encoding="utf-8")
+        venv_bin = Path(sys.executable).parent
+        env = {
+            **os.environ,
+            "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PARLEY_DATA_DIR": str(self.workdir / "data"),
+            "PARLEY_FAKE_SCRIPT": str(script),
+            "PARLEY_DEFAULT_MODEL": "fake",
+            "REFLEX_USE_NPM": "1",
+            "REFLEX_TELEMETRY_ENABLED": "false",
+            "REFLEX_CHECK_LATEST_VERSION": "false",
+            "NPM_CONFIG_FUND": "false",
+            "NPM_CONFIG_AUDIT": "false",
+        }
+        for name in (
+            "DATABASE_URL",
+            "REDIS_URL",
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_BASE_URL",
+            "PARLEY_OPENAI_COMPAT_BASE_URL",
+        ):
+            env.pop(name, None)
+        command = [str(venv_bin / "reflex"), "run", "--env", "prod", "--backend-host", HOST]
+        command += ["--frontend-port", str(self.port), "--backend-port", str(self.port)]
+        started = time.monotonic()
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                command,
+                cwd=self.root,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = started + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the app exited with {self.proc.returncode}:\n{self.tail()}")
+            if _ok(self.http_url + "/ping") and _ok(self.http_url + "/"):
+                return time.monotonic() - started
+            time.sleep(0.2)
+        raise RuntimeError(f"the app did not start in {STARTUP_TIMEOUT:.0f} s:\n{self.tail()}")
+
+    def tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def log_lines(self) -> tuple[int, int]:
+        """Lines in the app's log that report (an error or a traceback, a warning)."""
+        try:
+            lines = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return 0, 0
+        errors = sum(1 for ln in lines if "Traceback" in ln or "ERROR" in ln)
+        return errors, sum(1 for ln in lines if "WARNING" in ln or "Warning" in ln)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=20)
+            except ProcessLookupError:
+                pass
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def _ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def saved_replies(database: Path, ids: Sequence[int]) -> dict[int, tuple[str, str, float]]:
+    """id -> (content, status, seconds from created_at to updated_at), read-only."""
+    if not ids:
+        return {}
+    out: dict[int, tuple[str, str, float]] = {}
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    try:
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            query = (
+                f"SELECT id, content, status, created_at, updated_at FROM message "
+                f"WHERE id IN ({marks})"
+            )
+            for row in conn.execute(query, part):
+                created = dt.datetime.fromisoformat(str(row[3]))
+                updated = dt.datetime.fromisoformat(str(row[4]))
+                out[int(row[0])] = (
+                    str(row[1]),
+                    str(row[2]),
+                    (updated - created).total_seconds(),
+                )
+    finally:
+        conn.close()
+    return out
+
+
+# ----- one session: a browser tab, minus the browser ------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What one session saw of its reply."""
+
+    live_id: int = -1
+    sent_at: float = float("nan")  # perf_counter
+    frames: list[tuple[float, int]] = field(default_factory=list)  # (perf_counter, chars)
+    text: str = ""
+    end: dict[str, Any] | None = None
+    final_content: str | None = None  # the finished message, from the state update
+    error: str = ""
+
+
+class Session:
+    def __init__(
+        self,
+        index: int,
+        app: ProdApp,
+        chat_state: str,
+        http: aiohttp.ClientSession,
+    ) -> None:
+        self.index = index
+        self.app = app
+        self.chat_state = chat_state
+        self.http = http
+        self.token = str(uuid.uuid4())
+        self.path = "/"
+        self.root: dict[str, Any] = {}
+        self.chat: dict[str, Any] = {}
+        self.changed = asyncio.Event()
+        self.updates = 0
+        self.outcome = Outcome()
+        self.sio = socketio.AsyncClient(
+            reconnection=False, handle_sigint=False, http_session=http, request_timeout=60
+        )
+        self.sio.on("event", self._on_update, namespace=NAMESPACE)
+
+    def router_data(self) -> dict[str, str]:
+        return {"pathname": self.path, "asPath": self.path}
+
+    async def _on_update(self, update: Any) -> None:
+        """A StateUpdate: {delta: {state: {var: value}}, events: [...]}."""
+        self.updates += 1
+        if not isinstance(update, dict):
+            return
+        for name, changes in (update.get("delta") or {}).items():
+            if name == ROOT_STATE:
+                self.root.update(changes)
+            elif name == self.chat_state:
+                self.chat.update(changes)
+        self.changed.set()
+        for event in update.get("events") or []:
+            if event.get("name") == "_redirect":  # the router navigates, then runs on_load
+                self.path = str((event.get("payload") or {}).get("path") or "/")
+                self.root[IS_HYDRATED] = False
+                await self._emit(ON_LOAD, {})
+
+    async def _emit(self, name: str, payload: dict[str, Any]) -> None:
+        event = {"name": name, "payload": payload, "router_data": self.router_data()}
+        await self.sio.emit("event", event, namespace=NAMESPACE)
+
+    async def wait_until(self, predicate: Callable[[], bool], within_s: float) -> bool:
+        deadline = time.monotonic() + within_s
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.changed.clear()
+            if predicate():
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), remaining)
+        return True
+
+    async def connect(self, within_s: float) -> None:
+        """Connect with the hydrate event in the CONNECT packet; wait for on_load to finish."""
+        boot = {"name": HYDRATE, "payload": {}, "router_data": self.router_data()}
+        await self.sio.connect(
+            f"{self.app.http_url}?token={self.token}",
+            auth={"event": boot},
+            transports=["websocket"],
+            namespaces=[NAMESPACE],
+            socketio_path=NAMESPACE,
+            wait_timeout=max(1, round(within_s)),
+        )
+        loaded = await self.wait_until(
+            lambda: self.root.get(IS_HYDRATED) is True and bool(self.chat.get(MODELS)), within_s
+        )
+        if not loaded:
+            raise TimeoutError("the page did not load (no is_hydrated / models)")
+
+    async def chat_once(self, message: str, within_s: float) -> Outcome:
+        out = self.outcome
+        deadline = time.monotonic() + within_s
+        try:
+            out.sent_at = time.perf_counter()
+            await self._emit(f"{self.chat_state}.set_draft", {"value": message})
+            await self._emit(f"{self.chat_state}.send", {})
+            if not await self.wait_until(lambda: int(self.chat.get(LIVE_ID, -1)) >= 0, within_s):
+                raise TimeoutError(f"no live_id (notice: {self.chat.get(NOTICE)!r})")
+            out.live_id = int(self.chat[LIVE_ID])
+            await self._read_stream(out, deadline)
+            live = out.live_id
+            finished = await self.wait_until(
+                lambda: (
+                    int(self.chat.get(LIVE_ID, -1)) != live
+                    and any(m.get("id") == live for m in self.chat.get(MESSAGES) or [])
+                ),
+                max(deadline - time.monotonic(), 0.1),
+            )
+            if not finished:
+                raise TimeoutError("no final state update after the stream ended")
+            final = next(m for m in self.chat[MESSAGES] if m.get("id") == live)
+            out.final_content = str(final.get("content"))
+        except Exception as exc:
+            out.error = f"{type(exc).__name__}: {exc}"[:200]
+        return out
+
+    async def _read_stream(self, out: Outcome, deadline: float) -> None:
+        url = f"{self.app.ws_url}/_parley/stream/{out.live_id}?from=0"
+        parts: list[str] = []
+        async with self.http.ws_connect(url, max_msg_size=0, autoping=True) as ws:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("the live-reply stream did not end in time")
+                message = await ws.receive(timeout=remaining)
+                arrived = time.perf_counter()
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    data = str(message.data)
+                    if data.startswith("d"):
+                        out.frames.append((arrived, len(data) - 1))
+                        parts.append(data[1:])
+                    elif data.startswith("e"):
+                        out.end = json.loads(data[1:])
+                        break
+                else:  # closed or failed before the end frame
+                    break
+        out.text = "".join(parts)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.sio.disconnect(), 10)
+
+
+# ----- one round: N sessions ---------------------------------------------------------------
+
+
+@dataclass
+class RoundResult:
+    sessions: int
+    loaded: int = 0
+    streamed: int = 0
+    intact: int = 0
+    complete: int = 0
+    first_text_ms: list[float] = field(default_factory=list)
+    late_ms: list[float] = field(default_factory=list)
+    own_late_ms: list[float] = field(default_factory=list)  # against the reply's own rate
+    session_p95_ms: list[float] = field(default_factory=list)
+    rate_ratio: list[float] = field(default_factory=list)
+    backlog_first: int = 0  # sessions whose first frame carried more than one token
+    cpu_pct: float = float("nan")
+    client_cpu_pct: float = float("nan")
+    rss_none: int = 0
+    rss_idle: int = 0
+    rss_peak: int = 0
+    wall_s: float = float("nan")
+    connect_s: float = float("nan")
+    load_before: str = ""
+    load_after: str = ""
+    log_errors: int = 0
+    log_warnings: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def kib_per_idle(self) -> float:
+        if not self.loaded:
+            return float("nan")
+        return (self.rss_idle - self.rss_none) / self.loaded / 1024
+
+
+async def _sample_rss(app: ProdApp, peak: list[int], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        peak[0] = max(peak[0], app.usage().backend_rss)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
+
+
+async def run_round(
+    app: ProdApp,
+    chat_state: str,
+    n: int,
+    *,
+    tokens: int,
+    spread: float,
+    settle: float,
+) -> RoundResult:
+    result = RoundResult(sessions=n, load_before=load_average())
+    expected = reply_text(tokens)
+    nominal_s = tokens * INTERVAL
+    connect_timeout = 30.0 + n * 0.5
+    stream_timeout = spread + nominal_s * 20 + 60.0
+    errors0, warnings0 = app.log_lines()
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+        sessions = [Session(i, app, chat_state, http) for i in range(n)]
+        try:
+            await asyncio.sleep(settle)
+            result.rss_none = app.usage().backend_rss
+
+            gate = asyncio.Semaphore(CONNECT_PARALLEL)
+
+            async def connect(s: Session) -> bool:
+                async with gate:
+                    try:
+                        await s.connect(connect_timeout)
+                        return True
+                    except Exception as exc:
+                        result.errors.append(f"connect: {type(exc).__name__}: {exc}"[:200])
+                        return False
+
+            t0 = time.monotonic()
+            ok = await asyncio.gather(*(connect(s) for s in sessions))
+            result.connect_s = time.monotonic() - t0
+            live = [s for s, good in zip(sessions, ok, strict=True) if good]
+            result.loaded = len(live)
+            await asyncio.sleep(settle)
+            result.rss_idle = app.usage().backend_rss
+
+            peak = [result.rss_idle]
+            stop = asyncio.Event()
+            sampler = asyncio.create_task(_sample_rss(app, peak, stop))
+            cpu0, own0, wall0 = app.usage().cpu_s, own_cpu_s(), time.monotonic()
+
+            async def chat(s: Session, delay: float) -> Outcome:
+                await asyncio.sleep(delay)
+                return await s.chat_once(f"concbench {n} session {s.index}", stream_timeout)
+
+            random.seed(n)
+            delays = sorted(random.uniform(0, spread) for _ in live)
+            outcomes = await asyncio.gather(
+                *(chat(s, d) for s, d in zip(live, delays, strict=True))
+            )
+            cpu1, own1, wall1 = app.usage().cpu_s, own_cpu_s(), time.monotonic()
+            stop.set()
+            await sampler
+            result.rss_peak = peak[0]
+            result.wall_s = wall1 - wall0
+            result.cpu_pct = 100 * (cpu1 - cpu0) / result.wall_s
+            result.client_cpu_pct = 100 * (own1 - own0) / result.wall_s
+        finally:
+            await asyncio.gather(*(s.close() for s in sessions))
+    result.load_after = load_average()
+
+    ids = [o.live_id for o in outcomes if o.live_id >= 0]
+    saved = await asyncio.to_thread(saved_replies, app.database, ids)
+    for o in outcomes:
+        if o.error:
+            result.errors.append(o.error)
+        if not o.frames:
+            continue
+        result.streamed += 1
+        row = saved.get(o.live_id)
+        if row is not None and row[1] == "complete":
+            result.complete += 1
+            if row[2] > 0:
+                result.rate_ratio.append(nominal_s / row[2])
+                own = token_lateness(o.frames, interval=row[2] / tokens)
+                result.own_late_ms.extend(1000 * x for x in own)
+        content = row[0] if row is not None else None
+        if o.text == expected and content == o.text and o.final_content == o.text:
+            result.intact += 1
+        elif not o.error:
+            result.errors.append(
+                f"reply {o.live_id}: received {len(o.text)} chars, saved "
+                f"{len(content) if content is not None else 'none'}, end {o.end}"
+            )
+        result.first_text_ms.append(1000 * (o.frames[0][0] - o.sent_at))
+        if o.frames[0][1] > TOKEN_CHARS:
+            result.backlog_first += 1
+        late = [1000 * x for x in token_lateness(o.frames)]
+        result.late_ms.extend(late)
+        result.session_p95_ms.append(percentile(late, 0.95))
+    errors1, warnings1 = app.log_lines()
+    result.log_errors, result.log_warnings = errors1 - errors0, warnings1 - warnings0
+    return result
+
+
+async def warm_up(app: ProdApp, chat_state: str) -> None:
+    """One session end to end, so lazy imports and first queries are not charged to N."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        s = Session(0, app, chat_state, http)
+        try:
+            await s.connect(120)
+            out = await s.chat_once("warmup please", 120)
+            if out.error:
+                raise RuntimeError(f"warm-up failed: {out.error}\n{app.tail()}")
+        finally:
+            await s.close()
+
+
+# ----- main ----------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--full", action="store_true", help="10, 50, 200 and 400 sessions")
+    p.add_argument("--sessions", help="comma-separated session counts (overrides --full)")
+    p.add_argument("--tokens", type=int, default=250, help="tokens per reply (250 = 5 s)")
+    p.add_argument(
+        "--spread", type=float, default=1.0, help="sends are spread over this many seconds"
+    )
+    p.add_argument("--settle", type=float, default=2.0, help="idle seconds before RSS readings")
+    p.add_argument("--in-place", action="store_true", help="run in the repository, no snapshot")
+    p.add_argument("--log", type=Path, help="copy the app's log here at the end")
+    args = p.parse_args(argv)
+    counts = FULL if args.full else QUICK
+    if args.sessions:
+        counts = tuple(int(x) for x in args.sessions.split(",") if x.strip())
+    if not counts or min(counts) < 1 or max(counts) > 2000:
+        p.error("session counts must be between 1 and 2000")
+    if not 1 <= args.tokens <= 20_000:
+        p.error("--tokens must be between 1 and 20000")
+    if not 0 <= args.spread <= 60 or not 0 <= args.settle <= 60:
+        p.error("--spread and --settle must be between 0 and 60 s")
+    args.counts = counts
+    return args
+
+
+def rules_for(tokens: int) -> list[dict[str, Any]]:
+    bench = {
+        "match": r"^concbench\b",
+        "reply": reply_text(tokens),
+        "chunk_chars": TOKEN_CHARS,
+        "delay_ms": 1000 * INTERVAL,
+    }
+    return [TITLE_RULE, WARMUP_RULE, bench]
+
+
+def report(results: Sequence[RoundResult], tokens: int, startup_s: float) -> str:
+    mib = 1024 * 1024
+    delay_rows = [
+        [
+            r.sessions,
+            f"{r.loaded}/{r.sessions}",
+            f"{r.intact}/{r.loaded}",
+            percentile(r.first_text_ms, 0.5),
+            percentile(r.first_text_ms, 0.95),
+            percentile(r.late_ms, 0.5),
+            percentile(r.late_ms, 0.95),
+            max(r.late_ms, default=float("nan")),
+            percentile(r.session_p95_ms, 0.95),
+            percentile(r.own_late_ms, 0.5),
+            percentile(r.own_late_ms, 0.95),
+            percentile(r.rate_ratio, 0.5),
+            min(r.rate_ratio, default=float("nan")),
+        ]
+        for r in results
+    ]
+    delay_headers = [
+        "sessions",
+        "loaded",
+        "intact",
+        "first text p50 ms",
+        "first text p95 ms",
+        "late p50 ms",
+        "late p95 ms",
+        "late max ms",
+        "sessions' p95, p95 ms",
+        "late vs own rate p50 ms",
+        "late vs own rate p95 ms",
+        "actual/nominal rate p50",
+        "actual/nominal rate min",
+    ]
+    resource_rows = [
+        [
+            r.sessions,
+            r.cpu_pct,
+            r.client_cpu_pct,
+            r.rss_none / mib,
+            r.rss_idle / mib,
+            r.rss_peak / mib,
+            r.kib_per_idle,
+            r.connect_s,
+            r.wall_s,
+            r.log_errors,
+            r.log_warnings,
+            f"{r.load_before.split(',')[0]} → {r.load_after.split(',')[0]}",
+        ]
+        for r in results
+    ]
+    resource_headers = [
+        "sessions",
+        "backend CPU %",
+        "client CPU %",
+        "backend RSS none MiB",
+        "RSS N idle MiB",
+        "RSS peak MiB",
+        "KiB per idle session",
+        "connect+load all s",
+        "streaming wall s",
+        "log errors",
+        "log warnings",
+        "load 1-min before → after",
+    ]
+    lines = [
+        f"reply: {tokens} tokens of {TOKEN_CHARS} chars at {RATE:g} tok/s "
+        f"({tokens * INTERVAL:.1f} s nominal) per session, sends spread over the first "
+        f"second; app start {startup_s:.1f} s",
+        "",
+        "Delay and integrity",
+        "",
+        table(delay_headers, delay_rows),
+        "",
+        "Resources",
+        "",
+        table(resource_headers, resource_rows),
+        "",
+        "- intact: received text == saved reply == scripted reply == final state message",
+        "- first text: send emitted → first d frame on the live-reply websocket",
+        "- late: each token's arrival minus (first chunk arrival + k x 20 ms), all tokens of "
+        "all sessions; sessions' p95, p95: the 95th percentile over sessions of each "
+        "session's own p95",
+        "- late vs own rate: the same against first chunk + k x (the reply row's "
+        "created_at→updated_at / tokens), i.e. without the provider's drift",
+        "- actual/nominal rate: nominal duration / the reply row's created_at→updated_at",
+        "- CPU %: CPU seconds per wall second over the streaming phase, 100 = one core "
+        "(the machine has 2); client = this load generator, on the same 2 cores",
+        "- backend RSS: the app's process group minus the idle `reflex run` CLI; KiB per idle "
+        "session = (RSS with N sessions loaded and idle - RSS before they connected) / N",
+    ]
+    for r in results:
+        notes = []
+        if r.backlog_first:
+            notes.append(f"{r.backlog_first} sessions' first frame held more than one token")
+        if r.errors:
+            notes.append(f"{len(r.errors)} problems, e.g. {r.errors[0]}")
+        if notes:
+            lines.append(f"- N={r.sessions}: " + "; ".join(notes))
+    return "\n".join(lines)
+
+
+async def sweep(app: ProdApp, chat_state: str, args: argparse.Namespace) -> list[RoundResult]:
+    await warm_up(app, chat_state)
+    results: list[RoundResult] = []
+    for n in args.counts:
+        print(f"... {n} sessions (load average {load_average()})", flush=True)
+        budget = 120 + n * 2.0 + args.tokens * INTERVAL * 25
+        async with asyncio.timeout(budget):
+            r = await run_round(
+                app, chat_state, n, tokens=args.tokens, spread=args.spread, settle=args.settle
+            )
+        results.append(r)
+        print(
+            f"    loaded {r.loaded}, intact {r.intact}, late p95 "
+            f"{percentile(r.late_ms, 0.95):.0f} ms, CPU {r.cpu_pct:.0f} %",
+            flush=True,
+        )
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    chat_state = chat_state_name()
+    print(header(), flush=True)
+    with tempfile.TemporaryDirectory(prefix="parley-bench-conc-") as tmp:
+        workdir = Path(tmp)
+        root = ROOT if args.in_place else snapshot(workdir / "app")
+        app = ProdApp(root, workdir, rules_for(args.tokens))
+        try:
+            startup_s = app.start()
+            assert app.http_url.startswith(f"http://{HOST}:")
+            print(f"app up on {app.http_url} in {startup_s:.1f} s; state {chat_state}", flush=True)
+            results = asyncio.run(sweep(app, chat_state, args))
+        finally:
+            app.stop()
+            if args.log is not None:
+                with contextlib.suppress(OSError):
+                    shutil.copy(app.log, args.log)
+    print()
+    print(report(results, args.tokens, startup_s))
+    print(f"load average after: {load_average()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
