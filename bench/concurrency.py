@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.concurrency                 # quick: 10, 50 and 200 sessions
     .venv/bin/python -m bench.concurrency --full          # 10, 50, 200 and 400
     .venv/bin/python -m bench.concurrency --sessions 10,400 --tokens 300
+    .venv/bin/python -m bench.concurrency --ref HEAD     # a commit, not the working tree
 
 Starts Parley's production build once, on 127.0.0.1, with the scripted provider as the
 default model (``PARLEY_FAKE_SCRIPT``): every bench message is answered with ``--tokens``
@@ -124,10 +125,11 @@ def ram_gib() -> float:
     return 0.0
 
 
-def git_revision() -> str:
+def git_revision(ref: str | None = None) -> str:
+    """The commit measured: ``ref``, or HEAD marked "+dirty" when tracked files differ."""
     try:
         rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
+            ["git", "rev-parse", "--short", ref or "HEAD"],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -144,19 +146,19 @@ def git_revision() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return rev + ("+dirty" if dirty else "")
+    return rev + ("+dirty" if dirty and ref is None else "")
 
 
 def load_average() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def header() -> str:
+def header(ref: str | None) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
         [
             "# Concurrency sweep (bench/concurrency.py)",
-            f"date: {now}   code: {git_revision()}",
+            f"date: {now}   code: {git_revision(ref)}" + ("" if ref is None else f" (--ref {ref})"),
             f"machine: nproc {len(os.sched_getaffinity(0))} ({os.cpu_count()} CPUs), "
             f"{cpu_model()}, {ram_gib():.1f} GiB RAM, {platform.system()} {platform.release()}",
             f"python {platform.python_version()}   load average before: {load_average()}",
@@ -236,20 +238,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def snapshot(dest: Path) -> Path:
-    """The working tree's files (tracked and untracked, not ignored), plus ``.web``."""
-    out = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-        timeout=30,
-    ).stdout
+def snapshot(dest: Path, ref: str | None) -> Path:
+    """Commit ``ref``'s files (``git archive``), or the working tree's (tracked and
+    untracked, not ignored); then ``.web`` from the working tree, so npm is not needed."""
     dest.mkdir(parents=True, exist_ok=True)
-    for rel in sorted({p for p in out.decode().split("\0") if p and (ROOT / p).is_file()}):
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / rel, target)
+    if ref is not None:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", ref],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True, timeout=120)
+    else:
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout
+        for rel in sorted({p for p in out.decode().split("\0") if p and (ROOT / p).is_file()}):
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, target)
     if (ROOT / ".web").is_dir():
         subprocess.run(
             ["cp", "-a", str(ROOT / ".web"), str(dest / ".web")], check=True, timeout=600
@@ -756,6 +769,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--spread", type=float, default=1.0, help="sends are spread over this many seconds"
     )
     p.add_argument("--settle", type=float, default=2.0, help="idle seconds before RSS readings")
+    p.add_argument("--ref", help="measure this commit (git archive) instead of the working tree")
     p.add_argument("--in-place", action="store_true", help="run in the repository, no snapshot")
     p.add_argument("--log", type=Path, help="copy the app's log here at the end")
     args = p.parse_args(argv)
@@ -768,6 +782,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         p.error("--tokens must be between 1 and 20000")
     if not 0 <= args.spread <= 60 or not 0 <= args.settle <= 60:
         p.error("--spread and --settle must be between 0 and 60 s")
+    if args.in_place and args.ref:
+        p.error("--in-place runs the working tree; it cannot be combined with --ref")
     args.counts = counts
     return args
 
@@ -907,10 +923,10 @@ async def sweep(app: ProdApp, chat_state: str, args: argparse.Namespace) -> list
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     chat_state = chat_state_name()
-    print(header(), flush=True)
+    print(header(args.ref), flush=True)
     with tempfile.TemporaryDirectory(prefix="parley-bench-conc-") as tmp:
         workdir = Path(tmp)
-        root = ROOT if args.in_place else snapshot(workdir / "app")
+        root = ROOT if args.in_place else snapshot(workdir / "app", args.ref)
         app = ProdApp(root, workdir, rules_for(args.tokens))
         try:
             startup_s = app.start()
