@@ -83,6 +83,8 @@ LIVE_ID = "live_id_rx_state_"
 MESSAGES = "messages_rx_state_"
 MODELS = "models_rx_state_"
 NOTICE = "notice_rx_state_"
+TITLE = "current_title_rx_state_"
+TITLE_WAIT_S = 30.0
 
 TITLE_RULE: dict[str, Any] = {
     "match": r"Title for this conversation:\s*$",
@@ -465,6 +467,7 @@ class Outcome:
     text: str = ""
     end: dict[str, Any] | None = None
     final_content: str | None = None  # the finished message, from the state update
+    titled: bool = False
     error: str = ""
 
 
@@ -569,6 +572,12 @@ class Session:
                 raise TimeoutError("no final state update after the stream ended")
             final = next(m for m in self.chat[MESSAGES] if m.get("id") == live)
             out.final_content = str(final.get("content"))
+            # After the first reply the model titles the conversation; a tab sees that too.
+            # Wait for it (briefly), so its work is not left running into the next round.
+            out.titled = await self.wait_until(
+                lambda: self.chat.get(TITLE) == TITLE_RULE["reply"],
+                min(max(deadline - time.monotonic(), 0.1), TITLE_WAIT_S),
+            )
         except Exception as exc:
             out.error = f"{type(exc).__name__}: {exc}"[:200]
         return out
@@ -609,6 +618,7 @@ class RoundResult:
     loaded: int = 0
     streamed: int = 0
     intact: int = 0
+    titled: int = 0
     complete: int = 0
     first_text_ms: list[float] = field(default_factory=list)
     late_ms: list[float] = field(default_factory=list)
@@ -724,6 +734,7 @@ async def run_round(
         if not o.frames:
             continue
         result.streamed += 1
+        result.titled += o.titled
         row = saved.get(o.live_id)
         if row is not None and row[1] == "complete":
             result.complete += 1
@@ -913,6 +924,8 @@ def report(results: Sequence[RoundResult], tokens: int, startup_s: float) -> str
     ]
     for r in results:
         notes = []
+        if r.titled < r.loaded:
+            notes.append(f"{r.loaded - r.titled} sessions saw no generated title in time")
         if r.backlog_first:
             notes.append(f"{r.backlog_first} sessions' first frame held more than one token")
         if r.errors:
