@@ -8,63 +8,11 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from app.services.chat import ConversationSummary, MessageView, ModelOption
+from app.services.chat import MessageView, ModelOption
 from components.live_reply import live_reply
 from components.markdown import safe_markdown
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
-
-
-def sidebar(
-    conversations: rx.Var[Sequence[ConversationSummary]],
-    current_id: rx.Var[str],
-    more: rx.Var[bool],
-    on_new_chat: Handler,
-    on_load_more: Handler,
-) -> rx.Component:
-    def item(conversation: ObjectVar[ConversationSummary]) -> rx.Component:
-        active = conversation.id == current_id
-        return rx.el.li(
-            rx.link(
-                conversation.title,
-                href=f"/c/{conversation.id}",
-                aria_current=rx.cond(active, "page", "false"),
-                display="block",
-                padding="0.4em 0.6em",
-                border_radius="6px",
-                color=rx.color("gray", 12),
-                background=rx.cond(active, rx.color("accent", 4), "transparent"),
-                overflow="hidden",
-                text_overflow="ellipsis",
-                white_space="nowrap",
-                underline="none",
-                _hover={"background": rx.color("accent", 3)},
-            ),
-            list_style="none",
-        )
-
-    return rx.el.nav(
-        rx.button(
-            rx.icon("square-pen", size=16),
-            "New chat",
-            on_click=on_new_chat,
-            width="100%",
-            variant="soft",
-        ),
-        rx.el.ul(rx.foreach(conversations, item), padding="0", margin="0.75em 0 0 0"),
-        rx.cond(
-            more,
-            rx.button("Show more", on_click=on_load_more, variant="ghost", width="100%"),
-        ),
-        aria_label="Conversations",
-        width="260px",
-        min_width="260px",
-        height="100vh",
-        overflow_y="auto",
-        padding="1em",
-        border_right=f"1px solid {rx.color('gray', 5)}",
-        background=rx.color("gray", 2),
-    )
 
 
 def status_note(status: rx.Var[str], error: rx.Var[str]) -> rx.Component:

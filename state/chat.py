@@ -15,8 +15,9 @@ from contextlib import aclosing
 import reflex as rx
 
 from app.errors import ParleyError
-from app.services import get_chat_service, get_title_service
+from app.services import get_chat_service, get_conversation_service, get_title_service
 from app.services.chat import ConversationSummary, MessageView, ModelOption
+from app.services.conversations import SearchHit, SidebarPage
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,17 @@ def _id_from_path(path: str) -> str:
 
 
 class ChatState(rx.State):
+    # The sidebar: pinned conversations, then pages of the others, newest first.
+    pinned: rx.Field[list[ConversationSummary]] = rx.field(default_factory=list)
     conversations: rx.Field[list[ConversationSummary]] = rx.field(default_factory=list)
     more_conversations: rx.Field[bool] = rx.field(False)
+    sidebar_next: rx.Field[str] = rx.field("")  # where the next page starts
+    search_query: rx.Field[str] = rx.field("")
+    search_results: rx.Field[list[SearchHit]] = rx.field(default_factory=list)
+    renaming_id: rx.Field[str] = rx.field("")
+    rename_value: rx.Field[str] = rx.field("")
+    undo_id: rx.Field[str] = rx.field("")  # the conversation just deleted, for Undo
+    undo_title: rx.Field[str] = rx.field("")
     current_id: rx.Field[str] = rx.field("")
     current_title: rx.Field[str] = rx.field("")
     messages: rx.Field[list[MessageView]] = rx.field(default_factory=list)
@@ -57,22 +67,104 @@ class ChatState(rx.State):
 
     # ----- loading ------------------------------------------------------------------------
 
+    def _show_sidebar(self, page: SidebarPage, *, append: bool = False) -> None:
+        if append:
+            self.conversations = self.conversations + page.conversations
+        else:
+            self.pinned = page.pinned
+            self.conversations = page.conversations
+        self.sidebar_next = page.next_before or ""
+        self.more_conversations = page.next_before is not None
+
     async def _refresh_sidebar(self) -> None:
-        limit = get_chat_service().page_size
-        page = await get_chat_service().list_conversations(limit=limit + 1)
-        self.conversations = page[:limit]
-        self.more_conversations = len(page) > limit
+        self._show_sidebar(await get_conversation_service().sidebar())
 
     @rx.event
     async def load_more_conversations(self) -> None:
-        if not self.conversations:
+        if not self.sidebar_next:
             return
-        service = get_chat_service()
-        page = await service.list_conversations(
-            limit=service.page_size + 1, updated_before=self.conversations[-1].updated_at
-        )
-        self.conversations = self.conversations + page[: service.page_size]
-        self.more_conversations = len(page) > service.page_size
+        page = await get_conversation_service().sidebar(updated_before=self.sidebar_next)
+        self._show_sidebar(page, append=True)
+
+    # ----- managing conversations ---------------------------------------------------------
+
+    @rx.event
+    async def set_search(self, value: str) -> None:
+        self.search_query = value
+        try:
+            self.search_results = (
+                await get_conversation_service().search(value) if value.strip() else []
+            )
+        except ParleyError as exc:
+            self.notice = exc.message
+
+    @rx.event
+    def clear_search(self) -> None:
+        self.search_query = ""
+        self.search_results = []
+
+    @rx.event
+    async def set_pinned(self, conversation_id: str, pinned: bool) -> None:
+        try:
+            await get_conversation_service().set_pinned(conversation_id, pinned)
+        except ParleyError as exc:
+            self.notice = exc.message
+        await self._refresh_sidebar()
+
+    @rx.event
+    def start_rename(self, conversation_id: str, title: str) -> None:
+        self.renaming_id = conversation_id
+        self.rename_value = title
+
+    @rx.event
+    def set_rename_value(self, value: str) -> None:
+        self.rename_value = value
+
+    @rx.event
+    def cancel_rename(self) -> None:
+        self.renaming_id = ""
+
+    @rx.event
+    async def save_rename(self) -> None:
+        if not self.renaming_id:
+            return
+        try:
+            renamed = await get_conversation_service().rename(self.renaming_id, self.rename_value)
+        except ParleyError as exc:
+            self.notice = exc.message
+            return
+        self.renaming_id = ""
+        self.notice = ""
+        if renamed.id == self.current_id:
+            self.current_title = renamed.title
+        await self._refresh_sidebar()
+
+    @rx.event
+    async def delete_conversation(self, conversation_id: str) -> rx.event.EventType[()] | None:
+        try:
+            deleted = await get_conversation_service().delete(conversation_id)
+        except ParleyError as exc:
+            self.notice = exc.message
+            return None
+        self.undo_id = deleted.conversation.id
+        self.undo_title = deleted.conversation.title
+        self.search_results = [h for h in self.search_results if h.id != conversation_id]
+        await self._refresh_sidebar()
+        if conversation_id == self.current_id:
+            return rx.redirect("/")
+        return None
+
+    @rx.event
+    async def undo_delete(self) -> None:
+        if not self.undo_id:
+            return
+        try:
+            await get_conversation_service().undo_delete(self.undo_id)
+        except ParleyError as exc:
+            self.notice = exc.message
+        self.undo_id = ""
+        self.undo_title = ""
+        await self._refresh_sidebar()
 
     def _clear_live(self) -> None:
         self.live_id = -1
@@ -231,19 +323,18 @@ class ChatState(rx.State):
                 exc.message if isinstance(exc, ParleyError) else "The reply failed unexpectedly."
             )
         try:
-            conversations = await service.list_conversations(limit=service.page_size + 1)
+            sidebar: SidebarPage | None = await get_conversation_service().sidebar()
         except Exception:
             log.exception("refreshing the sidebar failed")
-            conversations = None
+            sidebar = None
         async with self:
             if self.live_id == message_id:  # else a reload already settled this reply
                 if final is not None and self.current_id == self.live_conversation_id:
                     self.messages = [*self.messages, final]
                 self.notice = problem
                 self._clear_live()
-            if conversations is not None:
-                self.conversations = conversations[: service.page_size]
-                self.more_conversations = len(conversations) > service.page_size
+            if sidebar is not None:
+                self._show_sidebar(sidebar)
         if final is not None and final.status == "complete":
             await self._name_conversation(conversation_id)
 
@@ -256,13 +347,11 @@ class ChatState(rx.State):
             title = await titles.generate(conversation_id)
             if title is None:
                 return
-            service = get_chat_service()
-            conversations = await service.list_conversations(limit=service.page_size + 1)
+            sidebar = await get_conversation_service().sidebar()
         except Exception:  # a title is a nicety: never let it disturb the chat
             log.exception("naming conversation %s failed", conversation_id)
             return
         async with self:
             if self.current_id == conversation_id:
                 self.current_title = title
-            self.conversations = conversations[: service.page_size]
-            self.more_conversations = len(conversations) > service.page_size
+            self._show_sidebar(sidebar)

@@ -82,16 +82,19 @@ class ScriptedProvider:
         reply = self._choose(request)
         if reply.first_delay:
             await asyncio.sleep(reply.first_delay)
-        for i, chunk in enumerate(reply.chunks):
+        # Like a real model, stop at max_tokens (a chunk counts as a token here).
+        limit = request.max_tokens or len(reply.chunks)
+        chunks = reply.chunks[:limit]
+        for i, chunk in enumerate(chunks):
             if i and reply.delay:
                 await asyncio.sleep(reply.delay)
             yield TextDelta(chunk)
         if reply.error is not None:
             raise reply.error
-        text = "".join(reply.chunks)
+        text = "".join(chunks)
         prompt = sum(len(m.content.split()) for m in request.messages)
         yield reply.usage or Usage(input_tokens=prompt, output_tokens=len(text.split()))
-        yield Finish(reply.finish)
+        yield Finish("length" if len(chunks) < len(reply.chunks) else reply.finish)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from app.services.chat import ChatService
+from app.services.conversations import ConversationService
 from app.services.titles import TitleService
 
 _chat: ChatService | None = None
 _titles: TitleService | None = None
+_conversations: ConversationService | None = None
 
 
-def configure(chat: ChatService, *, titles: TitleService | None = None) -> None:
+def configure(
+    chat: ChatService,
+    *,
+    titles: TitleService | None = None,
+    conversations: ConversationService | None = None,
+) -> None:
     """Install the services this process uses (the composition root and tests call this).
 
     Without ``titles``, conversations keep the provisional title from their first message.
+    Without ``conversations``, one is made on the chat service's database.
     """
-    global _chat, _titles
+    global _chat, _titles, _conversations
     _chat, _titles = chat, titles
+    _conversations = conversations or ConversationService(chat.engine, page_size=chat.page_size)
 
 
 def get_chat_service() -> ChatService:
@@ -35,4 +44,18 @@ def get_title_service() -> TitleService | None:
     return _titles
 
 
-__all__ = ["ChatService", "TitleService", "configure", "get_chat_service", "get_title_service"]
+def get_conversation_service() -> ConversationService:
+    get_chat_service()
+    assert _conversations is not None
+    return _conversations
+
+
+__all__ = [
+    "ChatService",
+    "ConversationService",
+    "TitleService",
+    "configure",
+    "get_chat_service",
+    "get_conversation_service",
+    "get_title_service",
+]

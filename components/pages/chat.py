@@ -4,18 +4,37 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.chat import composer, message_log, model_picker, sidebar
+from components.chat import composer, message_log, model_picker
+from components.sidebar import SidebarActions, sidebar
 from state.chat import ChatState
 
 
 def chat_page() -> rx.Component:
     return rx.hstack(
         sidebar(
-            ChatState.conversations,
-            ChatState.current_id,
-            ChatState.more_conversations,
-            on_new_chat=ChatState.new_chat,
-            on_load_more=ChatState.load_more_conversations,
+            pinned=ChatState.pinned,
+            conversations=ChatState.conversations,
+            current_id=ChatState.current_id,
+            more=ChatState.more_conversations,
+            search_query=ChatState.search_query,
+            search_results=ChatState.search_results,
+            renaming_id=ChatState.renaming_id,
+            rename_value=ChatState.rename_value,
+            undo_id=ChatState.undo_id,
+            undo_title=ChatState.undo_title,
+            actions=SidebarActions(
+                new_chat=ChatState.new_chat,
+                load_more=ChatState.load_more_conversations,
+                search=ChatState.set_search,
+                clear_search=ChatState.clear_search,
+                set_pinned=ChatState.set_pinned,
+                start_rename=ChatState.start_rename,
+                set_rename_value=ChatState.set_rename_value,
+                save_rename=ChatState.save_rename,
+                cancel_rename=ChatState.cancel_rename,
+                delete=ChatState.delete_conversation,
+                undo_delete=ChatState.undo_delete,
+            ),
         ),
         rx.el.main(
             rx.hstack(

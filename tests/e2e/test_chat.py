@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 def send(page: Page, text: str) -> None:
     box = page.get_by_role("textbox", name="Message")
     box.fill(text)
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()
 
 
 def last_reply(page: Page):
@@ -45,7 +45,7 @@ def test_a_reply_grows_in_steps_then_settles(page: Page, app_url: str) -> None:
     send(page, "count slowly")
     expect(page).to_have_url(re.compile(r"/c/[0-9a-f]{32}$"))
     expect(last_reply(page)).to_contain_text("word119", timeout=20_000)
-    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
     lengths: list[int] = page.evaluate("window.__lengths")
     distinct = sorted(set(lengths))
     assert len(distinct) >= 3, f"the reply appeared in {len(distinct)} steps: {distinct}"
@@ -61,9 +61,9 @@ def test_stop_keeps_the_partial_reply_marked_stopped(page: Page, app_url: str) -
     send(page, "stop me")
     reply = last_reply(page)
     expect(reply).to_contain_text("word3", timeout=15_000)
-    page.get_by_role("button", name="Stop").click()
+    page.get_by_role("button", name="Stop", exact=True).click()
     # Stop acts within a second: Send is back and the reply is marked.
-    expect(page.get_by_role("button", name="Send")).to_be_visible(timeout=1_000)
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible(timeout=1_000)
     expect(reply).to_contain_text("Stopped")
     partial = reply.inner_text()
     assert "word119" not in partial
@@ -95,7 +95,7 @@ def test_two_conversations_switch_back_and_forth(page: Page, app_url: str) -> No
     send(page, "first topic alpha")
     expect(last_reply(page)).to_contain_text("You said: first topic alpha", timeout=15_000)
     first_url = page.url
-    page.get_by_role("button", name="New chat").click()
+    page.get_by_role("button", name="New chat", exact=True).click()
     expect(page).to_have_url(app_url + "/")
     expect(page.get_by_role("log")).not_to_contain_text("alpha")
     send(page, "second topic beta")
@@ -121,7 +121,7 @@ def test_a_provider_error_keeps_the_message_and_says_why(page: Page, app_url: st
     expect(log.get_by_role("alert")).to_contain_text("overloaded (scripted)", timeout=15_000)
     expect(log).to_contain_text("break please")
     expect(last_reply(page)).to_contain_text("Half a")
-    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
 
 
 def test_html_in_a_reply_stays_inert(page: Page, app_url: str) -> None:
@@ -129,7 +129,7 @@ def test_html_in_a_reply_stays_inert(page: Page, app_url: str) -> None:
     send(page, "show xss")
     reply = last_reply(page)
     expect(reply).to_contain_text("print('safe')", timeout=15_000)
-    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
     assert page.evaluate("window.__xss === undefined")
     assert reply.locator("img").count() == 0
     assert reply.locator("script").count() == 0
@@ -148,7 +148,7 @@ def test_html_in_a_reply_stays_inert(page: Page, app_url: str) -> None:
 def test_empty_message_is_refused_clearly(page: Page, app_url: str) -> None:
     open_new_chat(page, app_url)
     page.get_by_role("textbox", name="Message").fill("   ")
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text("Type a message first")
     expect(page).to_have_url(app_url + "/")
 
@@ -179,13 +179,13 @@ def test_a_long_reply_costs_each_byte_about_once_on_the_wire(page: Page, app_url
 
     page.on("websocket", on_websocket)
     open_new_chat(page, app_url)
-    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
     page.wait_for_timeout(300)  # let hydration's frames arrive before counting
     before = {url: len(sizes) for url, sizes in received.items()}
     send(page, "measure the wire")
     reply = last_reply(page)
     expect(reply).to_contain_text("t1999", timeout=30_000)
-    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
     expect(reply.locator(".reply-caption")).to_be_visible()  # the finished message
     page.wait_for_timeout(300)
 
@@ -214,5 +214,5 @@ def test_a_reload_mid_reply_picks_the_stream_up_and_finishes_it(page: Page, app_
     reply = last_reply(page)
     expect(reply).to_contain_text("word3", timeout=30_000)
     expect(reply).to_contain_text("word119", timeout=30_000)
-    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
     assert LONG_REPLY in " ".join(reply.inner_text().split())

@@ -187,7 +187,7 @@ def test_an_error_after_text_keeps_the_partial_reply_and_retry_completes_it(
         Reply(pieces=anthropic_events(["A complete ", "answer."], model=HAIKU_4)),
         title_reply("Something told"),
     )
-    reply.get_by_role("button", name="Retry").click()
+    reply.get_by_role("button", name="Retry", exact=True).click()
     expect(last_reply(page)).to_contain_text("A complete answer.")
     expect_title(page, "Something told")
     expect(last_reply(page).get_by_role("alert")).to_have_count(0)
@@ -200,7 +200,7 @@ def test_the_built_in_model_answers_with_no_key(page: Page, app_url: str) -> Non
     send(page, "Say hello in one short sentence.")
     reply = last_reply(page)
     expect(reply).to_contain_text("SmolLM2", timeout=60_000)
-    expect(page.get_by_role("button", name="Send")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible(timeout=60_000)
     text = reply.inner_text().replace("Assistant", "").replace("SmolLM2 135M (built-in)", "")
     assert len(text.strip()) > 3
     expect(reply).to_contain_text(" out")  # token counts recorded
