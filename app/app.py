@@ -22,12 +22,16 @@ log = logging.getLogger("parley")
 
 
 async def _prepare_database() -> None:
-    """Start-up: apply migrations, then mark replies a dead process left streaming."""
+    """Start-up: apply migrations, mark replies a dead process left streaming, and empty
+    the trash of conversations deleted over 30 days ago."""
     settings = get_settings()
     migrate(settings.resolved_database_url)
     recovered = await services.get_chat_service().recover_interrupted()
     if recovered:
         log.warning("marked %d interrupted replies as errors", recovered)
+    purged = await services.get_conversation_service().purge_deleted()
+    if purged:
+        log.info("purged %d conversations deleted over 30 days ago", purged)
 
 
 chat_service = build_chat_service(get_settings())
