@@ -267,9 +267,10 @@ class ChatState(rx.State):
         self.live_id = posted.reply.id
         self.live_conversation_id = posted.conversation.id
         self.stop_requested = False
-        await self._refresh_sidebar()
         events: list[rx.event.IndividualEventType[()]] = []
         if posted.created:
+            # A new conversation joins the sidebar now; otherwise the reply's end refreshes it.
+            await self._refresh_sidebar()
             events.append(rx.redirect(conversation_path(posted.conversation.id), replace=True))
         events.append(ChatState.stream_reply)
         return events
