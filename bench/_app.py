@@ -113,11 +113,14 @@ def app_env(
 
 @dataclass(frozen=True, slots=True)
 class GroupUsage:
-    """CPU seconds (user + system, reaped children included) and RSS of a process group."""
+    """CPU seconds (user + system, reaped children included) and RSS of a process group;
+    ``backend_rss`` leaves out the group's leader (the ``reflex run`` CLI, which only waits).
+    """
 
     cpu_s: float
     rss_bytes: int
     processes: int
+    backend_rss: int
 
 
 def group_usage(pgid: int) -> GroupUsage:
@@ -128,6 +131,7 @@ def group_usage(pgid: int) -> GroupUsage:
     """
     ticks = 0
     pages = 0
+    leader_pages = 0
     count = 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -142,9 +146,12 @@ def group_usage(pgid: int) -> GroupUsage:
             continue
         utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
         ticks += utime + stime + cutime + cstime
-        pages += int(statm.split()[1])
+        resident = int(statm.split()[1])
+        pages += resident
+        if int(entry.name) == pgid:
+            leader_pages = resident
         count += 1
-    return GroupUsage(ticks / CLK_TCK, pages * PAGE_SIZE, count)
+    return GroupUsage(ticks / CLK_TCK, pages * PAGE_SIZE, count, (pages - leader_pages) * PAGE_SIZE)
 
 
 @dataclass

@@ -32,11 +32,11 @@ def ram_gib() -> float:
     return 0.0
 
 
-def git_revision(root: Path = ROOT) -> str:
-    """The commit measured, marked "+dirty" when tracked files differ from it."""
+def git_revision(root: Path = ROOT, *, ref: str | None = None) -> str:
+    """The commit measured: ``ref``, or HEAD marked "+dirty" when tracked files differ."""
     try:
         rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
+            ["git", "rev-parse", "--short", ref or "HEAD"],
             cwd=root,
             capture_output=True,
             text=True,
@@ -53,19 +53,25 @@ def git_revision(root: Path = ROOT) -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return rev + ("+dirty" if dirty else "")
+    return rev + ("+dirty" if dirty and ref is None else "")
 
 
-def header(title: str) -> str:
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, e.g. "0.91, 1.20, 1.35"."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def header(title: str, *, ref: str | None = None) -> str:
+    """The title, date, code (commit ``ref`` when given, else the working tree) and machine."""
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    code = git_revision(ref=ref) + ("" if ref is None else f" (--ref {ref})")
     return "\n".join(
         [
             f"# {title}",
-            f"date: {now}   code: {git_revision()}",
+            f"date: {now}   code: {code}",
             f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
             f"{cpu_model()}, {ram_gib():.1f} GiB RAM, {platform.system()} {platform.release()}",
-            f"python {platform.python_version()}   load average before: {load}",
+            f"python {platform.python_version()}   load average before: {load_average()}",
         ]
     )
 

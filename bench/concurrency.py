@@ -39,19 +39,14 @@ import contextlib
 import datetime as dt
 import json
 import os
-import platform
 import random
 import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,17 +54,15 @@ from typing import Any
 import aiohttp
 import socketio
 
-ROOT = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
+from bench._app import HOST, ProdApp, assert_loopback, snapshot
+from bench._common import ROOT, header, load_average, table
+
 TOKEN_CHARS = 4
 RATE = 50.0  # tokens per second, per session
 INTERVAL = 1.0 / RATE
 QUICK = (10, 50, 200)
 FULL = (10, 50, 200, 400)
-STARTUP_TIMEOUT = 900.0
 CONNECT_PARALLEL = 25  # sessions connecting at once (a page load storm, but bounded)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 # Names verified against reflex 0.10.1 (reflex/state.py, reflex/app.py EventNamespace) and
 # the compiled frontend (.web/utils/state.js, context.jsx).
@@ -108,89 +101,7 @@ def reply_text(tokens: int) -> str:
     return "".join(f"{k % 10_000:04d}" for k in range(tokens))
 
 
-# ----- the machine and the table ----------------------------------------------------------
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def ram_gib() -> float:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) / 1024 / 1024
-    return 0.0
-
-
-def git_revision(ref: str | None = None) -> str:
-    """The commit measured: ``ref``, or HEAD marked "+dirty" when tracked files differ."""
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", ref or "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return rev + ("+dirty" if dirty and ref is None else "")
-
-
-def load_average() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def header(ref: str | None) -> str:
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return "\n".join(
-        [
-            "# Concurrency sweep (bench/concurrency.py)",
-            f"date: {now}   code: {git_revision(ref)}" + ("" if ref is None else f" (--ref {ref})"),
-            f"machine: nproc {len(os.sched_getaffinity(0))} ({os.cpu_count()} CPUs), "
-            f"{cpu_model()}, {ram_gib():.1f} GiB RAM, {platform.system()} {platform.release()}",
-            f"python {platform.python_version()}   load average before: {load_average()}",
-        ]
-    )
-
-
-def fmt(value: object) -> str:
-    if isinstance(value, float):
-        if value != value:
-            return "n/a"
-        if abs(value) >= 100:
-            return f"{value:,.0f}"
-        if abs(value) >= 10:
-            return f"{value:.1f}"
-        return f"{value:.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [list(headers), *[[fmt(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-
-    def line(row: Sequence[str]) -> str:
-        return "| " + " | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
-    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
+# ----- arithmetic -------------------------------------------------------------------------
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -231,78 +142,16 @@ def token_lateness(
     return out
 
 
-# ----- the app under test (after bench/_app.py, copied so this file stands alone) ------------
+# ----- the app under test (bench/_app.py's ProdApp) -----------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+def http_url(app: ProdApp) -> str:
+    """The app on 127.0.0.1 (not ``localhost``, which may try ::1 first)."""
+    return f"http://{HOST}:{app.port}"
 
 
-def snapshot(dest: Path, ref: str | None) -> Path:
-    """Commit ``ref``'s files (``git archive``), or the working tree's (tracked and
-    untracked, not ignored); then ``.web`` from the working tree, so npm is not needed."""
-    dest.mkdir(parents=True, exist_ok=True)
-    if ref is not None:
-        archive = subprocess.run(
-            ["git", "archive", "--format=tar", ref],
-            cwd=ROOT,
-            capture_output=True,
-            check=True,
-            timeout=120,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True, timeout=120)
-    else:
-        out = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=ROOT,
-            capture_output=True,
-            check=True,
-            timeout=30,
-        ).stdout
-        for rel in sorted({p for p in out.decode().split("\0") if p and (ROOT / p).is_file()}):
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, target)
-    if (ROOT / ".web").is_dir():
-        subprocess.run(
-            ["cp", "-a", str(ROOT / ".web"), str(dest / ".web")], check=True, timeout=600
-        )
-    return dest
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """CPU seconds (reaped children included) and RSS of a process group; ``backend_rss``
-    leaves out the group's leader (the ``reflex run`` CLI, which only waits)."""
-
-    cpu_s: float
-    rss_bytes: int
-    backend_rss: int
-    processes: int
-
-
-def group_usage(pgid: int) -> Usage:
-    ticks = pages = leader_pages = count = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-            statm = Path(entry.path, "statm").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) != pgid:
-            continue
-        ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
-        resident = int(statm.split()[1])
-        pages += resident
-        if int(entry.name) == pgid:
-            leader_pages = resident
-        count += 1
-    return Usage(ticks / CLK_TCK, pages * PAGE_SIZE, (pages - leader_pages) * PAGE_SIZE, count)
+def ws_url(app: ProdApp) -> str:
+    return f"ws://{HOST}:{app.port}"
 
 
 def own_cpu_s() -> float:
@@ -310,121 +159,14 @@ def own_cpu_s() -> float:
     return t.user + t.system
 
 
-@dataclass
-class ProdApp:
-    """``reflex run --env prod`` on one loopback port, in its own process group."""
-
-    root: Path
-    workdir: Path
-    rules: Sequence[Mapping[str, Any]]
-    port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def http_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{HOST}:{self.port}"
-
-    @property
-    def log(self) -> Path:
-        return self.workdir / "app.log"
-
-    @property
-    def database(self) -> Path:
-        return self.workdir / "data" / "parley.db"
-
-    def usage(self) -> Usage:
-        assert self.proc is not None
-        return group_usage(self.proc.pid)
-
-    def start(self) -> float:
-        self.port = free_port()
-        script = self.workdir / "script.json"
-        script.write_text(json.dumps(list(self.rules)), encoding="utf-8")
-        venv_bin = Path(sys.executable).parent
-        env = {
-            **os.environ,
-            "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PARLEY_DATA_DIR": str(self.workdir / "data"),
-            "PARLEY_FAKE_SCRIPT": str(script),
-            "PARLEY_DEFAULT_MODEL": "fake",
-            "REFLEX_USE_NPM": "1",
-            "REFLEX_TELEMETRY_ENABLED": "false",
-            "REFLEX_CHECK_LATEST_VERSION": "false",
-            "NPM_CONFIG_FUND": "false",
-            "NPM_CONFIG_AUDIT": "false",
-        }
-        for name in (
-            "DATABASE_URL",
-            "REDIS_URL",
-            "OPENAI_API_KEY",
-            "OPENAI_BASE_URL",
-            "ANTHROPIC_API_KEY",
-            "ANTHROPIC_BASE_URL",
-            "PARLEY_OPENAI_COMPAT_BASE_URL",
-        ):
-            env.pop(name, None)
-        command = [str(venv_bin / "reflex"), "run", "--env", "prod", "--backend-host", HOST]
-        command += ["--frontend-port", str(self.port), "--backend-port", str(self.port)]
-        started = time.monotonic()
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                command,
-                cwd=self.root,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = started + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the app exited with {self.proc.returncode}:\n{self.tail()}")
-            if _ok(self.http_url + "/ping") and _ok(self.http_url + "/"):
-                return time.monotonic() - started
-            time.sleep(0.2)
-        raise RuntimeError(f"the app did not start in {STARTUP_TIMEOUT:.0f} s:\n{self.tail()}")
-
-    def tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def log_lines(self) -> tuple[int, int]:
-        """Lines in the app's log that report (an error or a traceback, a warning)."""
-        try:
-            lines = self.log.read_text(errors="replace").splitlines()
-        except OSError:
-            return 0, 0
-        errors = sum(1 for ln in lines if "Traceback" in ln or "ERROR" in ln)
-        return errors, sum(1 for ln in lines if "WARNING" in ln or "Warning" in ln)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=20)
-            except ProcessLookupError:
-                pass
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-
-
-def _ok(url: str) -> bool:
+def log_lines(app: ProdApp) -> tuple[int, int]:
+    """Lines in the app's log that report (an error or a traceback, a warning)."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
+        lines = app.log.read_text(errors="replace").splitlines()
     except OSError:
-        return False
+        return 0, 0
+    errors = sum(1 for ln in lines if "Traceback" in ln or "ERROR" in ln)
+    return errors, sum(1 for ln in lines if "WARNING" in ln or "Warning" in ln)
 
 
 def saved_replies(database: Path, ids: Sequence[int]) -> dict[int, tuple[str, str, float]]:
@@ -536,7 +278,7 @@ class Session:
         """Connect with the hydrate event in the CONNECT packet; wait for on_load to finish."""
         boot = {"name": HYDRATE, "payload": {}, "router_data": self.router_data()}
         await self.sio.connect(
-            f"{self.app.http_url}?token={self.token}",
+            f"{http_url(self.app)}?token={self.token}",
             auth={"event": boot},
             transports=["websocket"],
             namespaces=[NAMESPACE],
@@ -583,7 +325,7 @@ class Session:
         return out
 
     async def _read_stream(self, out: Outcome, deadline: float) -> None:
-        url = f"{self.app.ws_url}/_parley/stream/{out.live_id}?from=0"
+        url = f"{ws_url(self.app)}/_parley/stream/{out.live_id}?from=0"
         parts: list[str] = []
         async with self.http.ws_connect(url, max_msg_size=0, autoping=True) as ws:
             while True:
@@ -671,7 +413,7 @@ async def run_round(
     nominal_s = tokens * INTERVAL
     connect_timeout = 30.0 + n * 0.5
     stream_timeout = spread + nominal_s * 20 + 60.0
-    errors0, warnings0 = app.log_lines()
+    errors0, warnings0 = log_lines(app)
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
@@ -762,7 +504,7 @@ async def run_round(
         late = [1000 * x for x in token_lateness(o.frames)]
         result.late_ms.extend(late)
         result.session_p95_ms.append(percentile(late, 0.95))
-    errors1, warnings1 = app.log_lines()
+    errors1, warnings1 = log_lines(app)
     result.log_errors, result.log_warnings = errors1 - errors0, warnings1 - warnings0
     return result
 
@@ -957,15 +699,16 @@ async def sweep(app: ProdApp, chat_state: str, args: argparse.Namespace) -> list
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     chat_state = chat_state_name()
-    print(header(args.ref), flush=True)
+    print(header("Concurrency sweep (bench/concurrency.py)", ref=args.ref), flush=True)
     with tempfile.TemporaryDirectory(prefix="parley-bench-conc-") as tmp:
         workdir = Path(tmp)
-        root = ROOT if args.in_place else snapshot(workdir / "app", args.ref)
-        app = ProdApp(root, workdir, rules_for(args.tokens))
+        root = ROOT if args.in_place else snapshot(workdir / "app", with_web=True, ref=args.ref)
+        app = ProdApp(root, rules=rules_for(args.tokens), workdir=workdir)
         try:
-            startup_s = app.start()
-            assert app.http_url.startswith(f"http://{HOST}:")
-            print(f"app up on {app.http_url} in {startup_s:.1f} s; state {chat_state}", flush=True)
+            app.start()
+            startup_s = app.times.page_s
+            assert_loopback(http_url(app))
+            print(f"app up on {http_url(app)} in {startup_s:.1f} s; state {chat_state}", flush=True)
             results = asyncio.run(sweep(app, chat_state, args))
         finally:
             app.stop()
