@@ -10,6 +10,7 @@ runs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import aclosing
 
 import reflex as rx
@@ -29,6 +30,10 @@ def conversation_path(conversation_id: str) -> str:
 def _id_from_path(path: str) -> str:
     parts = [p for p in path.split("/") if p]
     return parts[1] if len(parts) == 2 and parts[0] == "c" else ""
+
+
+def _shown(rows: Sequence[ConversationSummary]) -> list[tuple[str, str]]:
+    return [(row.id, row.title) for row in rows]
 
 
 class ChatState(rx.State):
@@ -68,13 +73,21 @@ class ChatState(rx.State):
     # ----- loading ------------------------------------------------------------------------
 
     def _show_sidebar(self, page: SidebarPage, *, append: bool = False) -> None:
+        """Show a sidebar page. Reflex resends a list whole whenever it is assigned, so a
+        list is assigned only when what it shows (ids and titles, in order) has changed:
+        after most replies the sidebar looks the same and nothing travels."""
         if append:
             self.conversations = self.conversations + page.conversations
         else:
-            self.pinned = page.pinned
-            self.conversations = page.conversations
-        self.sidebar_next = page.next_before or ""
-        self.more_conversations = page.next_before is not None
+            if _shown(page.pinned) != _shown(self.pinned):
+                self.pinned = page.pinned
+            if _shown(page.conversations) != _shown(self.conversations):
+                self.conversations = page.conversations
+        next_before = page.next_before or ""
+        if next_before != self.sidebar_next:
+            self.sidebar_next = next_before
+        if self.more_conversations != (page.next_before is not None):
+            self.more_conversations = page.next_before is not None
 
     async def _refresh_sidebar(self) -> None:
         self._show_sidebar(await get_conversation_service().sidebar())

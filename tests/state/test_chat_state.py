@@ -550,3 +550,22 @@ async def test_the_first_reply_is_followed_by_a_generated_title(tab: Tab, backen
     chat = await tab.chat()
     assert chat.current_title == "Reversing strings"
     assert len(backend.provider.requests) == 3
+
+
+async def test_a_reply_that_leaves_the_sidebar_unchanged_does_not_resend_it(
+    tab: Tab, backend: Backend
+) -> None:
+    backend.script(reply("First answer."), reply("Second answer."))
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("first question"), ChatState.send)
+    chat = await tab.chat()
+    assert [c.title for c in chat.conversations] == ["first question"]
+    sent_before = len(tab.wire.updates)
+    await tab.run(ChatState.set_draft("second question"), ChatState.send)
+    later = tab.wire.updates[sent_before:]
+    assert later, "the second exchange sent no updates"
+    assert all("conversations" not in u.chat and "pinned" not in u.chat for u in later), [
+        sorted(u.chat) for u in later
+    ]
+    chat = await tab.chat()
+    assert [m.content for m in chat.messages][-1] == "Second answer."
