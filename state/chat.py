@@ -215,10 +215,8 @@ class ChatState(rx.State):
         self.models = service.available_models()
         if self.model not in {m.id for m in self.models}:
             self.model = service.default_model()
+        self._close_conversation()
         self.current_id = conversation_id
-        self.messages = []
-        self.more_history = False
-        self.current_title = ""
         if not conversation_id:
             return
         try:
@@ -256,8 +254,17 @@ class ChatState(rx.State):
     def set_model(self, value: str) -> None:
         self.model = value
 
+    def _close_conversation(self) -> None:
+        self.current_id = ""
+        self.current_title = ""
+        self.messages = []
+        self.more_history = False
+
     @rx.event
     def new_chat(self) -> rx.event.EventSpec:
+        # Close the conversation here rather than in the page's on_load: a message sent
+        # before that runs must start a new conversation, not join the old one.
+        self._close_conversation()
         return rx.redirect("/")
 
     @rx.event

@@ -569,3 +569,17 @@ async def test_a_reply_that_leaves_the_sidebar_unchanged_does_not_resend_it(
     ]
     chat = await tab.chat()
     assert [m.content for m in chat.messages][-1] == "Second answer."
+
+
+async def test_new_chat_closes_the_conversation_before_the_page_reloads(
+    tab: Tab, backend: Backend
+) -> None:
+    backend.script(reply("First answer."), reply("Fresh answer."))
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("first question"), ChatState.send)
+    first = (await tab.chat()).current_id
+    # New chat, then a message at once: before the new page's on_load has run.
+    await tab.run(ChatState.new_chat, ChatState.set_draft("a new topic"), ChatState.send)
+    chat = await tab.chat()
+    assert chat.current_id and chat.current_id != first
+    assert [m.content for m in chat.messages] == ["a new topic", "Fresh answer."]
