@@ -317,6 +317,7 @@ class ChatState(rx.State):
     async def stop(self) -> None:
         if self.streaming and not await self._settle_orphaned_reply():
             self.stop_requested = True
+            get_chat_service().request_stop(self.live_id)
 
     @rx.event(background=True)
     async def stream_reply(self) -> None:
@@ -329,13 +330,11 @@ class ChatState(rx.State):
         final: MessageView | None = None
         problem = ""
         try:
-            # The batches only pace the Stop check: the text reaches the browser over the
-            # live-reply channel, so nothing here changes state (and nothing is sent).
+            # The text reaches the browser over the live-reply channel, and Stop reaches the
+            # service directly, so streaming takes no state lock and sends nothing.
             async with aclosing(service.stream_reply(message_id)) as batches:
                 async for _ in batches:
-                    async with self:
-                        if self.stop_requested or self.live_id != message_id:
-                            break
+                    pass
             # The generator is closed: the reply is saved (complete, stopped or error).
             final = await service.get_message(message_id)
         except Exception as exc:  # never leave this session stuck in "streaming"

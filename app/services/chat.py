@@ -131,6 +131,8 @@ class ChatService:
         self.models = models
         # Each reply's text as it arrives, for the browser's live-reply channel.
         self.hub = hub if hub is not None else StreamHub()
+        # Replies the user asked to stop; each stream checks at every event and heartbeat.
+        self._stop_requests: set[int] = set()
         self.flush_interval = flush_interval
         self.first_token_timeout = first_token_timeout
         self.call_timeout = call_timeout
@@ -332,6 +334,8 @@ class ChatService:
         pending: list[str] = []
         try:
             while True:
+                if message_id in self._stop_requests:
+                    break  # saved as stopped, with the text so far
                 now = time.monotonic()
                 deadline = call_deadline if parts else min(first_token_deadline, call_deadline)
                 if now >= deadline:
@@ -379,6 +383,7 @@ class ChatService:
             status, error = MessageStatus.error, f"Internal error: {exc!r}"
             raise
         finally:
+            self._stop_requests.discard(message_id)
             producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)
             content = "".join(parts)
@@ -430,6 +435,11 @@ class ChatService:
         view = await self._db(write)
         self.hub.open(message_id)
         return view
+
+    def request_stop(self, message_id: int) -> None:
+        """Stop a reply streaming in this process: its stream ends within one flush interval
+        and the reply is saved as stopped. (The tab's events and its stream share a worker.)"""
+        self._stop_requests.add(message_id)
 
     async def recover_interrupted(self) -> int:
         """Mark replies a dead process left 'streaming' as errors (run at start-up)."""

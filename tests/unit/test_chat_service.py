@@ -267,3 +267,33 @@ async def test_only_the_latest_reply_can_be_retried(engine: Engine) -> None:
     await drain(service, second.reply.id)
     with pytest.raises(InvalidInput, match="latest"):
         await service.retry(first.reply.id)
+
+
+async def test_request_stop_ends_the_stream_as_stopped_with_the_text_so_far(
+    engine: Engine,
+) -> None:
+    reply = ScriptedReply.of("one two three four five six", chunk_chars=4, delay=0.05)
+    service, _ = service_with(engine, reply, flush_interval=0.01)
+    posted = await service.post_message(None, "count")
+    seen = ""
+    async for batch in service.stream_reply(posted.reply.id):
+        seen += batch.text
+        if len(seen) >= 8:
+            service.request_stop(posted.reply.id)
+    saved = await service.get_message(posted.reply.id)
+    assert saved.status == "stopped"
+    assert saved.content == seen and 8 <= len(seen) < 27
+
+
+async def test_request_stop_acts_while_the_provider_is_silent(engine: Engine) -> None:
+    service, _ = service_with(engine, ScriptedReply.of("late", first_delay=30), flush_interval=0.02)
+    posted = await service.post_message(None, "hello")
+    loop = asyncio.get_running_loop()
+    stopped_at = None
+    async for _ in service.stream_reply(posted.reply.id):
+        if stopped_at is None:
+            service.request_stop(posted.reply.id)
+            stopped_at = loop.time()
+    assert stopped_at is not None and loop.time() - stopped_at < 0.5
+    saved = await service.get_message(posted.reply.id)
+    assert (saved.status, saved.content) == ("stopped", "")
