@@ -20,6 +20,7 @@ class SidebarActions:
     """The events the sidebar raises; the page binds them to state."""
 
     new_chat: Handler
+    open: Callable[..., Any]  # (conversation id), as its link is followed
     load_more: Handler
     search: Handler  # (query)
     clear_search: Handler
@@ -119,6 +120,7 @@ def _item(
                 rx.link(
                     conversation.title,
                     href=f"/c/{conversation.id}",
+                    on_click=actions.open(conversation.id),
                     aria_current=rx.cond(active, "page", "false"),
                     **_link_style(active),
                 ),
@@ -132,7 +134,7 @@ def _item(
     )
 
 
-def _search_hit(hit: ObjectVar[SearchHit]) -> rx.Component:
+def _search_hit(hit: ObjectVar[SearchHit], actions: SidebarActions) -> rx.Component:
     return rx.el.li(
         rx.link(
             rx.text(hit.title, weight="medium", size="2", trim="both"),
@@ -149,6 +151,7 @@ def _search_hit(hit: ObjectVar[SearchHit]) -> rx.Component:
                 color=rx.color("gray", 11),
             ),
             href=f"/c/{hit.id}",
+            on_click=actions.open(hit.id),
             display="block",
             padding="0.4em 0.6em",
             border_radius="6px",
@@ -222,7 +225,7 @@ def sidebar(
             searching,
             rx.box(
                 rx.el.ul(
-                    rx.foreach(search_results, _search_hit),
+                    rx.foreach(search_results, lambda hit: _search_hit(hit, actions)),
                     aria_label="Search results",
                     padding="0",
                     margin="0.5em 0 0 0",

@@ -261,6 +261,14 @@ class ChatState(rx.State):
         self.more_history = False
 
     @rx.event
+    def open_conversation(self, conversation_id: str) -> None:
+        """A link to a conversation was clicked: switch at once, so a message sent before the
+        page's on_load has loaded the history goes to this conversation, not the last one."""
+        if conversation_id != self.current_id:
+            self._close_conversation()
+            self.current_id = conversation_id
+
+    @rx.event
     def new_chat(self) -> rx.event.EventSpec:
         # Close the conversation here rather than in the page's on_load: a message sent
         # before that runs must start a new conversation, not join the old one.

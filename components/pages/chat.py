@@ -24,6 +24,7 @@ def chat_page() -> rx.Component:
             undo_title=ChatState.undo_title,
             actions=SidebarActions(
                 new_chat=ChatState.new_chat,
+                open=ChatState.open_conversation,
                 load_more=ChatState.load_more_conversations,
                 search=ChatState.set_search,
                 clear_search=ChatState.clear_search,

@@ -583,3 +583,23 @@ async def test_new_chat_closes_the_conversation_before_the_page_reloads(
     chat = await tab.chat()
     assert chat.current_id and chat.current_id != first
     assert [m.content for m in chat.messages] == ["a new topic", "Fresh answer."]
+
+
+async def test_a_message_sent_right_after_opening_a_conversation_goes_to_it(
+    tab: Tab, backend: Backend
+) -> None:
+    older = await _saved_conversation(backend, ("older question", "older answer"))
+    backend.script(reply("Newer answer."), reply("Follow-up answer."))
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("newer question"), ChatState.send)
+    newer = (await tab.chat()).current_id
+    # The link's click, then a message at once: before the page's on_load has run.
+    await tab.run(
+        ChatState.open_conversation(older),
+        ChatState.set_draft("follow-up"),
+        ChatState.send,
+    )
+    chat = await tab.chat()
+    assert chat.current_id == older != newer
+    history = await backend.service.history(older, limit=10)
+    assert [m.content for m in history.messages][-2:] == ["follow-up", "Follow-up answer."]
