@@ -40,7 +40,10 @@ services.configure(chat_service, titles=TitleService(chat_service.engine, chat_s
 app = rx.App(
     head_components=[rx.el.meta(name="color-scheme", content="light dark")],
     # The live-reply websocket (/_parley/stream/<id>) on the same backend as Reflex.
-    api_transformer=stream_app(lambda: services.get_chat_service().hub),
+    api_transformer=stream_app(
+        lambda: services.get_chat_service().hub,
+        max_fps=1000 / get_settings().live_frame_ms,
+    ),
 )
 app.register_lifespan_task(_prepare_database)
 app.add_page(chat_page, route="/", title="Parley", on_load=ChatState.load_page)

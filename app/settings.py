@@ -57,6 +57,9 @@ class Settings(BaseSettings):
 
     # Streaming and timeouts (seconds unless the name says otherwise).
     stream_flush_ms: int = Field(default=80, ge=10, le=2000)
+    # The live-reply channel sends at most one frame per this many ms (the first at once):
+    # tokens that arrive meanwhile share a frame, so a slow stream is not a frame per token.
+    live_frame_ms: int = Field(default=40, ge=1, le=1000)
     # The chat service's outer limits; they cover a reply's whole fallback chain (the router
     # applies each model's own budgets from the catalogue), so they are generous.
     first_token_timeout: float = Field(default=180.0, gt=0)

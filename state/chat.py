@@ -350,19 +350,14 @@ class ChatState(rx.State):
             problem = (
                 exc.message if isinstance(exc, ParleyError) else "The reply failed unexpectedly."
             )
-        try:
-            sidebar: SidebarPage | None = await get_conversation_service().sidebar()
-        except Exception:
-            log.exception("refreshing the sidebar failed")
-            sidebar = None
         async with self:
             if self.live_id == message_id:  # else a reload already settled this reply
                 if final is not None and self.current_id == self.live_conversation_id:
                     self.messages = [*self.messages, final]
                 self.notice = problem
                 self._clear_live()
-            if sidebar is not None:
-                self._show_sidebar(sidebar)
+            # Read under the lock, so a rename or delete this tab made meanwhile is seen.
+            await self._refresh_sidebar_quietly()
         if final is not None and final.status == "complete":
             await self._name_conversation(conversation_id)
 
@@ -373,13 +368,25 @@ class ChatState(rx.State):
             return
         try:
             title = await titles.generate(conversation_id)
-            if title is None:
-                return
-            sidebar = await get_conversation_service().sidebar()
         except Exception:  # a title is a nicety: never let it disturb the chat
             log.exception("naming conversation %s failed", conversation_id)
             return
+        if title is None:
+            return
         async with self:
             if self.current_id == conversation_id:
-                self.current_title = title
-            self._show_sidebar(sidebar)
+                # From the database, under the lock: a rename made since the title was
+                # written must win over it.
+                try:
+                    conversation = await get_chat_service().get_conversation(conversation_id)
+                    self.current_title = conversation.title
+                except ParleyError:
+                    pass  # deleted meanwhile
+            await self._refresh_sidebar_quietly()
+
+    async def _refresh_sidebar_quietly(self) -> None:
+        """Refresh the sidebar from a background task: a failure is logged, not shown."""
+        try:
+            await self._refresh_sidebar()
+        except Exception:
+            log.exception("refreshing the sidebar failed")

@@ -10,11 +10,11 @@ framing per frame:
 - ``e{"status": ..., "error": ...}``: the end (status "complete", "stopped", "error", or
   "gone" for a stream this process does not know); the server then closes.
 
-Frames are coalesced adaptively: whatever is pending goes out as soon as the previous frame
-is sent, at most ``max_fps`` frames a second. So a slow provider gets one frame per token
-and a fast one gets a few large frames, and the bytes stay within a small factor of the
-reply's own. ``from`` counts Unicode code points, so a reconnecting client resumes exactly
-where it stopped.
+Frames are coalesced: the first text goes out at once, then at most ``max_fps`` frames a
+second (the app sets 25, from ``PARLEY_LIVE_FRAME_MS``), each carrying whatever arrived
+meanwhile. So tokens share frames at any provider rate, a token waits at most one frame
+interval, and the bytes stay within a small factor of the reply's own. ``from`` counts
+Unicode code points, so a reconnecting client resumes exactly where it stopped.
 
 Plain Starlette: the composition root mounts it on Reflex's backend (``api_transformer``).
 """

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import Engine, create_engine
 
 from tests.providers.loopback import LoopbackServer
@@ -86,6 +86,9 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 ANTHROPIC_TEST_KEY = "sk-ant-e2e-not-a-real-key"
 
+# Assertions wait up to 15 s (Playwright's default is 5 s): CI machines can be busy.
+expect.set_options(timeout=15_000)
+
 
 @pytest.fixture(scope="package")
 def anthropic_server() -> Iterator[LoopbackServer]:
@@ -128,6 +131,8 @@ def app_url(app_workdir: Path, anthropic_server: LoopbackServer) -> Iterator[str
         "PARLEY_DATA_DIR": str(workdir / "data"),
         "PARLEY_FAKE_SCRIPT": str(script),
         "PARLEY_DEFAULT_MODEL": "fake",
+        # Short local replies, so the built-in model's test is quick even on a busy machine.
+        "PARLEY_LOCAL_MAX_TOKENS": "64",
         "ANTHROPIC_API_KEY": ANTHROPIC_TEST_KEY,
         "ANTHROPIC_BASE_URL": anthropic_server.url,
         # One attempt per model, so a scripted 529 fails over at once; no cooldown.
