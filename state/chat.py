@@ -60,7 +60,6 @@ class ChatState(rx.State):
     # The reply being streamed in this session (one at a time).
     live_id: rx.Field[int] = rx.field(-1)
     live_conversation_id: rx.Field[str] = rx.field("")
-    stop_requested: rx.Field[bool] = rx.field(False)
 
     @rx.var
     def streaming(self) -> bool:
@@ -182,7 +181,6 @@ class ChatState(rx.State):
     def _clear_live(self) -> None:
         self.live_id = -1
         self.live_conversation_id = ""
-        self.stop_requested = False
 
     async def _settle_orphaned_reply(self) -> bool:
         """Forget a reply whose stream is gone. True if there was one.
@@ -294,7 +292,6 @@ class ChatState(rx.State):
         self.messages = [*self.messages, posted.user]
         self.live_id = posted.reply.id
         self.live_conversation_id = posted.conversation.id
-        self.stop_requested = False
         events: list[rx.event.IndividualEventType[()]] = []
         if posted.created:
             # A new conversation joins the sidebar now; otherwise the reply's end refreshes it.
@@ -318,13 +315,11 @@ class ChatState(rx.State):
         self.messages = [m for m in self.messages if m.id != message_id]
         self.live_id = reply.id
         self.live_conversation_id = self.current_id
-        self.stop_requested = False
         return ChatState.stream_reply
 
     @rx.event
     async def stop(self) -> None:
         if self.streaming and not await self._settle_orphaned_reply():
-            self.stop_requested = True
             get_chat_service().request_stop(self.live_id)
 
     @rx.event(background=True)

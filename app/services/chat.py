@@ -10,7 +10,6 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Engine
@@ -149,15 +148,6 @@ class ChatService:
         return await asyncio.to_thread(run)
 
     # ----- reading -----------------------------------------------------------------------
-
-    async def list_conversations(
-        self, *, limit: int, updated_before: str | None = None
-    ) -> list[ConversationSummary]:
-        before = datetime.fromisoformat(updated_before) if updated_before else None
-        rows = await self._db(
-            lambda s: crud.list_conversations(session=s, limit=limit, updated_before=before)
-        )
-        return [ConversationSummary.of(r) for r in rows]
 
     async def get_conversation(self, conversation_id: str) -> ConversationSummary:
         row = await self._db(

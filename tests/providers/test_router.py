@@ -132,6 +132,19 @@ def make_router(
     )
 
 
+def claude_then_local(
+    claude: Provider, *, policy: RetryPolicy, sleeps: Sleeps, sink: ListSink
+) -> Router:
+    """The commonest chain: Claude (through the loopback server), then the local model."""
+    return make_router(
+        (entry("claude", "anthropic"), claude),
+        (entry("local", "local"), local()),
+        policy=policy,
+        sleeps=sleeps,
+        sink=sink,
+    )
+
+
 async def run(router: Router, request: ChatRequest = REQUEST) -> list[StreamEvent]:
     return [event async for event in router.stream(request)]
 
@@ -262,13 +275,7 @@ async def test_a_retry_after_above_the_cap_fails_over_at_once(
     sink: ListSink,
 ) -> None:
     server.script(anthropic_error(429, "rate_limit_error", headers={"retry-after": "30"}))
-    router = make_router(
-        (entry("claude", "anthropic"), claude),
-        (entry("local", "local"), local()),
-        policy=policy,
-        sleeps=sleeps,
-        sink=sink,
-    )
+    router = claude_then_local(claude, policy=policy, sleeps=sleeps, sink=sink)
     events = await run(router)
     assert text_of(events) == "Local answer."
     assert sleeps.delays == [] and len(server.requests) == 1
@@ -411,13 +418,7 @@ async def test_overloaded_mid_stream_after_text_raises_and_keeps_the_text(
 ) -> None:
     overloaded = {"type": "overloaded_error", "message": "Overloaded"}
     server.script(Reply(pieces=anthropic_events(["Partial ", "reply"], error=overloaded)), OK)
-    router = make_router(
-        (entry("claude", "anthropic"), claude),
-        (entry("local", "local"), local()),
-        policy=policy,
-        sleeps=sleeps,
-        sink=sink,
-    )
+    router = claude_then_local(claude, policy=policy, sleeps=sleeps, sink=sink)
     seen: list[StreamEvent] = []
     with pytest.raises(ProviderOverloaded):
         await run_into(router, seen)
@@ -434,13 +435,7 @@ async def test_a_truncated_stream_after_text_raises(
     sink: ListSink,
 ) -> None:
     server.script(Reply(pieces=anthropic_events(["Half"], complete=False), truncate=True))
-    router = make_router(
-        (entry("claude", "anthropic"), claude),
-        (entry("local", "local"), local()),
-        policy=policy,
-        sleeps=sleeps,
-        sink=sink,
-    )
+    router = claude_then_local(claude, policy=policy, sleeps=sleeps, sink=sink)
     seen: list[StreamEvent] = []
     with pytest.raises(StreamInterrupted):
         await run_into(router, seen)

@@ -38,6 +38,7 @@ from app.errors import ProviderOverloaded
 from app.llm.fake import ScriptedProvider, ScriptedReply
 from app.llm.registry import ModelInfo, ModelRegistry
 from app.services.chat import ChatService
+from app.services.conversations import ConversationService
 from app.services.stream_hub import StreamEnd
 from app.services.titles import TitleService
 from state.chat import ChatState
@@ -223,7 +224,7 @@ async def test_send_with_an_empty_draft_explains_and_creates_nothing(
     assert chat.notice == "Type a message first."
     assert (chat.current_id, chat.messages, chat.live_id) == ("", [], -1)
     assert chat.draft == "   "  # the draft is left for the user to fix
-    assert await backend.service.list_conversations(limit=10) == []
+    assert (await ConversationService(backend.service.engine).sidebar()).conversations == []
     assert tab.wire.redirects() == []
     assert backend.provider.requests == []
 
@@ -286,7 +287,6 @@ async def test_send_starts_a_conversation_and_streams_the_reply(tab: Tab, backen
     chat = await tab.chat()
     assert (chat.live_id, chat.live_conversation_id) == (-1, "")
     assert not chat.streaming
-    assert not chat.stop_requested
     assert [(m.role, m.content, m.status) for m in chat.messages] == [
         ("user", "Hi!", "complete"),
         ("assistant", text, "complete"),
@@ -349,7 +349,7 @@ async def test_stop_mid_stream_keeps_the_partial_reply_as_stopped(
         await sent.wait_all()
 
     chat = await tab.chat()
-    assert (chat.live_id, chat.stop_requested) == (-1, False)
+    assert chat.live_id == -1
     user, assistant = chat.messages
     assert (user.role, user.content) == ("user", "count")
     assert assistant.status == "stopped"

@@ -14,6 +14,7 @@ from app.llm.base import ChatRequest, Finish, ModelUsed, Provider, StreamEvent, 
 from app.llm.fake import ScriptedProvider, ScriptedReply
 from app.llm.registry import ModelInfo, ModelRegistry
 from app.services.chat import ChatService, ReplyBatch
+from app.services.conversations import ConversationService
 
 
 def service_with(
@@ -140,7 +141,7 @@ async def test_bad_input_is_refused_with_a_clear_message(engine: Engine) -> None
         await service.post_message(None, "x" * 11)
     with pytest.raises(NotFound):
         await service.post_message("nope", "hello")
-    assert await service.list_conversations(limit=10) == []
+    assert (await ConversationService(engine).sidebar()).conversations == []
 
 
 async def test_interrupted_replies_are_recovered_as_errors(engine: Engine) -> None:
@@ -151,18 +152,20 @@ async def test_interrupted_replies_are_recovered_as_errors(engine: Engine) -> No
     assert saved.status == "error" and "Interrupted" in saved.error
 
 
-async def test_conversations_list_newest_first_and_page(engine: Engine) -> None:
+async def test_posted_conversations_page_newest_first_in_the_sidebar(engine: Engine) -> None:
     service, _ = service_with(engine, *[ScriptedReply.of("ok") for _ in range(3)])
     ids = []
     for i in range(3):
         posted = await service.post_message(None, f"topic {i}")
         await drain(service, posted.reply.id)
         ids.append(posted.conversation.id)
-    page = await service.list_conversations(limit=2)
-    assert [c.id for c in page] == [ids[2], ids[1]]
-    rest = await service.list_conversations(limit=2, updated_before=page[-1].updated_at)
-    assert [c.id for c in rest] == [ids[0]]
-    assert page[0].title == "topic 2"
+    conversations = ConversationService(engine)
+    page = await conversations.sidebar(limit=2)
+    assert [c.id for c in page.conversations] == [ids[2], ids[1]]
+    assert page.next_before is not None
+    rest = await conversations.sidebar(limit=2, updated_before=page.next_before)
+    assert [c.id for c in rest.conversations] == [ids[0]] and rest.next_before is None
+    assert page.conversations[0].title == "topic 2"
 
 
 async def test_a_cancelled_stream_is_saved_as_interrupted_not_stopped(engine: Engine) -> None:
