@@ -9,7 +9,7 @@ messages and titles). The rules, as shown:
 - every billed row priced: the sum, e.g. ``$0.0123``; the built-in model's rows cost 0, so
   its replies show ``free``;
 - some rows priced, some unknown: ``≥ $0.0123`` (at least that much);
-- no row priced: ``cost unknown``, never ``$0``.
+- no row priced (or under $0.0001 priced, some unknown): ``cost unknown``, never ``$0``.
 
 An attempt that failed before any output with no usage reported (a 429, a 529) was not
 billed; its NULL cost counts as nothing, not as unknown (``app.db.crud`` applies that rule).
@@ -57,7 +57,7 @@ def reply_spend(calls: int, known: Decimal, unknown: int) -> SpendText:
     if calls <= 0:
         return SpendText()
     attempts = "attempt" if calls == 1 else f"{calls} attempts"
-    if unknown and known <= 0:
+    if unknown and known < SMALLEST:
         return SpendText("cost unknown", f"Cost unknown: no price is known for this {attempts}")
     if unknown:
         amount = format_usd(known)
@@ -77,7 +77,7 @@ def conversation_spend(calls: int, known: Decimal, unknown: int) -> SpendText:
     if calls <= 0:
         return SpendText()
     what = "replies, their other versions and titles"
-    if unknown and known <= 0:
+    if unknown and known < SMALLEST:
         return SpendText(
             "cost unknown", f"Spent on this conversation: unknown, no price is known ({what})"
         )
