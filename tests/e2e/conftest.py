@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -33,6 +34,13 @@ XSS_REPLY = (
 )
 # A 2000-token reply (2000 chunks of about 6 characters, in paragraphs), to count wire bytes.
 WIRE_REPLY = "".join(f"t{i:04d}" + ("\n\n" if i % 40 == 39 else " ") for i in range(2000))
+# Tables, a task list and two fenced blocks, one without a language.
+MARKDOWN_REPLY = (
+    "| Model | Speed |\n|---|---|\n| fake | fast |\n\n"
+    "- [x] write the tests\n- [ ] ship it\n\n"
+    "```python\ndef greet(name):\n    return f'hi {name}'\n```\n\n"
+    "```\nplain text block\n```\n"
+)
 WIRE_CHUNK_CHARS = 6
 LONG_REPLY_CHUNK_CHARS = 6
 RULES: list[dict[str, Any]] = [
@@ -50,6 +58,7 @@ RULES: list[dict[str, Any]] = [
     },
     {"match": "^stop me", "reply": LONG_REPLY, "chunk_chars": 4, "delay_ms": 120},
     {"match": "^show xss", "reply": XSS_REPLY, "chunk_chars": 8, "delay_ms": 5},
+    {"match": "^show markdown", "reply": MARKDOWN_REPLY, "chunk_chars": 9, "delay_ms": 2},
     {
         "match": "^break please",
         "reply": "Half a ",
@@ -168,7 +177,8 @@ def app_url(app_workdir: Path, anthropic_server: LoopbackServer) -> Iterator[str
         _wait_until_up(url, proc, log)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited already
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -28,7 +28,10 @@ def _add_reference(table: str, column: str, target: str, ondelete: str) -> None:
     """Add a nullable integer column referencing ``target(id)``.
 
     Plain ALTER on SQLite (which takes an inline REFERENCES clause on a nullable column),
-    not batch mode: a batch rebuild of ``message`` would drop the full-text triggers of 0004.
+    not batch mode: a rebuild drops the tables' full-text triggers (0004), and with foreign
+    keys enforced, dropping the old ``conversation`` would take its messages along.
+    SQLAlchemy cannot reflect ON DELETE from inline clauses, so
+    tests/unit/test_migrations.py checks these with PRAGMA foreign_key_list.
     """
     if op.get_bind().dialect.name == 'sqlite':
         op.execute(
@@ -118,10 +121,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    sqlite = op.get_bind().dialect.name == 'sqlite'
+    if sqlite:
+        op.execute('PRAGMA foreign_keys=OFF')  # see below
     op.drop_index(op.f('ix_message_parent_id'), table_name='message')
-    if op.get_bind().dialect.name == 'sqlite':
+    if sqlite:
         # SQLite cannot DROP a column with a REFERENCES clause: these go with a rebuild of
-        # each table, which drops its triggers, so 0004's full-text triggers are made again.
+        # each table. Foreign keys are off meanwhile (else dropping the old conversation
+        # table would delete its messages; the pragma takes effect because nothing has
+        # been written yet in this transaction), checked after, and 0004's full-text
+        # triggers, dropped with the old tables, are made again.
         with op.batch_alter_table('message', schema=None) as batch_op:
             batch_op.drop_column('prompt_version_id')
             batch_op.drop_column('parent_id')
@@ -129,6 +138,10 @@ def downgrade() -> None:
             batch_op.drop_column('prompt_id')
         for statement in _search_triggers():
             op.execute(statement)
+        problems = op.get_bind().exec_driver_sql('PRAGMA foreign_key_check').all()
+        if problems:
+            raise RuntimeError(f'foreign keys broken by the downgrade: {problems[:5]}')
+        op.execute('PRAGMA foreign_keys=ON')
     else:
         op.drop_constraint('fk_message_prompt_version_id_prompt_version', 'message', type_='foreignkey')
         op.drop_constraint('fk_message_parent_id_message', 'message', type_='foreignkey')
