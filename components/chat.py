@@ -98,16 +98,17 @@ def reply_caption(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Comp
 
 
 def version_switcher(
-    message: ObjectVar[MessageView], on_switch: Callable[..., Any]
+    message: ObjectVar[MessageView], on_switch: Callable[..., Any], busy: rx.Var[bool]
 ) -> rx.Component:
-    """ "Previous version", "2 / 3", "Next version": shown when the turn has versions."""
+    """The turn's versions: Previous version, "2 / 3", Next version. Shown when there are
+    several; the buttons wait while a reply streams."""
     return rx.cond(
         message.versions.to(int) > 1,
         rx.hstack(
             rx.icon_button(
                 rx.icon("chevron-left", size=14),
                 on_click=on_switch(message.previous_version),
-                disabled=message.previous_version.to(int) < 0,
+                disabled=busy | (message.previous_version.to(int) < 0),
                 aria_label="Previous version",
                 title="Previous version",
                 size="1",
@@ -123,7 +124,7 @@ def version_switcher(
             rx.icon_button(
                 rx.icon("chevron-right", size=14),
                 on_click=on_switch(message.next_version),
-                disabled=message.next_version.to(int) < 0,
+                disabled=busy | (message.next_version.to(int) < 0),
                 aria_label="Next version",
                 title="Next version",
                 size="1",
@@ -159,7 +160,7 @@ def message_actions(
     Actions that change the conversation are hidden while a reply streams."""
     is_user = message.role == "user"
     return rx.hstack(
-        version_switcher(message, controls.switch_version),
+        version_switcher(message, controls.switch_version, busy),
         _action("copy", "Copy", rx.set_clipboard(message.content)),
         rx.cond(
             busy,

@@ -772,7 +772,7 @@ async def test_actions_wait_for_the_streaming_reply(tab: Tab, backend: Backend) 
     answer = shown(await tab.chat())[-1]
     await tab.run(ChatState.set_draft("second"))
     sent = await tab.send(ChatState.send)
-    started = await tab.wire.wait_for(lambda u: u.chat.get("live_id", -1) >= 0)
+    started = await tab.wire.wait_for(lambda u: u.chat.get("live_id", -1) not in (-1, answer.id))
     await backend.live_chunks(started.chat["live_id"], at_least=1)
     await tab.run(ChatState.regenerate(answer.id))
     chat = await tab.chat()
