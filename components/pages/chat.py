@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.chat import composer, message_log, model_picker
+from components.chat import (
+    MessageControls,
+    composer,
+    conversation_spend,
+    delete_dialog,
+    message_log,
+    model_picker,
+)
 from components.sidebar import SidebarActions, sidebar
 from state.chat import ChatState
 
@@ -48,6 +55,7 @@ def chat_page() -> rx.Component:
                     text_overflow="ellipsis",
                     white_space="nowrap",
                 ),
+                conversation_spend(ChatState.spent, ChatState.spent_label),
                 model_picker(ChatState.models, ChatState.model, on_change=ChatState.set_model),
                 align="center",
                 padding="0.75em 1em",
@@ -56,11 +64,30 @@ def chat_page() -> rx.Component:
             ),
             message_log(
                 ChatState.messages,
+                ChatState.recent,
+                ChatState.hidden_from,
                 ChatState.live_id,
                 ChatState.streaming_here,
                 ChatState.more_history,
                 on_load_earlier=ChatState.load_earlier,
-                on_retry=ChatState.retry,
+                controls=MessageControls(
+                    editing_id=ChatState.editing_id,
+                    edit_draft=ChatState.edit_draft,
+                    retry=ChatState.retry,
+                    regenerate=ChatState.regenerate,
+                    start_edit=ChatState.start_edit,
+                    set_edit_draft=ChatState.set_edit_draft,
+                    save_edit=ChatState.save_edit,
+                    cancel_edit=ChatState.cancel_edit,
+                    ask_delete=ChatState.ask_delete,
+                    switch_version=ChatState.switch_version,
+                ),
+                busy=ChatState.streaming,
+            ),
+            delete_dialog(
+                ChatState.deleting_id,
+                on_confirm=ChatState.confirm_delete,
+                on_cancel=ChatState.cancel_delete,
             ),
             composer(
                 ChatState.draft,
