@@ -7,9 +7,12 @@ in a producer task so a silent provider never stalls the caller's Stop check.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import tempfile
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine
@@ -20,7 +23,6 @@ from app.db.models import Conversation, Message, MessageStatus
 from app.db.session import session_scope
 from app.errors import InvalidInput, NotFound, ProviderError, ProviderTimeout
 from app.llm.base import (
-    ChatMessage,
     ChatRequest,
     ErrorEvent,
     Finish,
@@ -31,6 +33,8 @@ from app.llm.base import (
     with_error_event,
 )
 from app.llm.registry import ModelRegistry
+from app.services.attachments import AttachmentService, AttachmentView
+from app.services.context import ContextBuilder, PostExtras, apply_on_post, message_extras
 from app.services.stream_hub import StreamHub
 
 T = TypeVar("T")
@@ -62,6 +66,8 @@ class MessageView:
     output_tokens: int
     model_name: str = ""  # the answering model's display name
     fallback: bool = False  # a fallback answered, not the model asked for
+    attachments: tuple[AttachmentView, ...] = ()  # files sent with a user message
+    prompt_label: str = ""  # the system prompt version a reply used, e.g. "Reviewer v2"
 
     @classmethod
     def of(cls, row: Message, names: Mapping[str, str] | None = None) -> MessageView:
@@ -125,8 +131,14 @@ class ChatService:
         page_size: int = 50,
         history_page_size: int = 50,
         hub: StreamHub | None = None,
+        attachments: AttachmentService | None = None,
     ) -> None:
         self.engine = engine
+        # Uploads, and the context builder that puts them (and prompts) into requests.
+        self.attachments = attachments or AttachmentService(
+            engine, Path(tempfile.gettempdir()) / "parley-uploads"
+        )
+        self.context = ContextBuilder(engine, self.attachments)
         self.models = models
         # Each reply's text as it arrives, for the browser's live-reply channel.
         self.hub = hub if hub is not None else StreamHub()
@@ -166,13 +178,13 @@ class ChatService:
             )
         )
         has_more = len(rows) > limit
-        return HistoryPage([self._view(r) for r in rows[-limit:]], has_more)
+        return HistoryPage(await self._decorated(rows[-limit:]), has_more)
 
     async def get_message(self, message_id: int) -> MessageView:
         row = await self._db(lambda s: crud.get_message(session=s, message_id=message_id))
         if row is None:
             raise NotFound("That message does not exist.")
-        return self._view(row)
+        return (await self._decorated([row]))[0]
 
     # ----- writing -----------------------------------------------------------------------
 
@@ -190,6 +202,20 @@ class ChatService:
     def _view(self, row: Message) -> MessageView:
         return MessageView.of(row, self._names)
 
+    def _views(self, session: Session, rows: Sequence[Message]) -> list[MessageView]:
+        """Views with their attachments and prompt captions."""
+        extras = message_extras(session=session, messages=rows)
+        views = []
+        for row in rows:
+            files, label = extras.get(row.id or -1, ((), ""))
+            views.append(
+                dataclasses.replace(self._view(row), attachments=files, prompt_label=label)
+            )
+        return views
+
+    async def _decorated(self, rows: Sequence[Message]) -> list[MessageView]:
+        return await self._db(lambda s: self._views(s, rows))
+
     @property
     def _names(self) -> dict[str, str]:
         return {m.id: m.display_name for m in self.models.available()}
@@ -202,14 +228,21 @@ class ChatService:
         return self.models.default_model()
 
     async def post_message(
-        self, conversation_id: str | None, text: str, *, model: str | None = None
+        self,
+        conversation_id: str | None,
+        text: str,
+        *,
+        model: str | None = None,
+        extras: PostExtras | None = None,
     ) -> Posted:
         """Save the user's message and an empty reply to stream into. Validates first.
 
         ``model`` (a catalogue id) becomes the conversation's model; by default a new
         conversation gets the default model and an existing one keeps its own.
         """
-        text = self.validate(text)
+        extras = extras or PostExtras()
+        # A message may be only attached files.
+        text = self.validate(text) if text.strip() or not extras.attachment_ids else ""
         if model:
             try:
                 self.models.resolve(model)
@@ -248,14 +281,19 @@ class ChatService:
                 model=info.id,
                 provider=info.provider,
             )
+            apply_on_post(
+                session=session,
+                conversation=conversation,
+                created=created,
+                user=user,
+                reply=reply,
+                extras=extras,
+                model=info,
+            )
             crud.touch_conversation(session=session, conversation_id=conversation.id)
             session.refresh(conversation)
-            return Posted(
-                ConversationSummary.of(conversation),
-                created,
-                self._view(user),
-                self._view(reply),
-            )
+            user_view, reply_view = self._views(session, [user, reply])
+            return Posted(ConversationSummary.of(conversation), created, user_view, reply_view)
 
         posted = await self._db(write)
         self.hub.open(posted.reply.id)  # a reader arriving before the first token waits
@@ -270,18 +308,13 @@ class ChatService:
                 before_id=reply.id,
             )
         )
-        messages = tuple(
-            ChatMessage(role="user" if r.role == "user" else "assistant", content=r.content)
-            for r in rows
-            if r.content and r.role in ("user", "assistant")
-        )
         info, _ = self.models.resolve(reply.requested_model or self.models.default_model())
         metadata = {
             "feature": "chat",
             "conversation_id": reply.conversation_id,
             "message_id": str(reply.id),
         }
-        return ChatRequest(model=info.provider_model, messages=messages, metadata=metadata)
+        return await self.context.request_for(reply=reply, path=rows, model=info, metadata=metadata)
 
     async def stream_reply(self, message_id: int) -> AsyncGenerator[ReplyBatch, None]:
         """Stream the reply into message ``message_id``, in batches of at most one per
