@@ -14,9 +14,13 @@ from app.db.session import migrate
 from app.services.titles import TitleService
 from app.services.wiring import build_chat_service
 from app.settings import get_settings
+from app.web.attachments import attachment_app
 from app.web.stream_ws import stream_app
 from components.pages.chat import chat_page
+from components.pages.prompts import prompts_page
 from state.chat import ChatState
+from state.composer import ComposerState
+from state.prompts import PromptsState
 
 log = logging.getLogger("parley")
 
@@ -40,16 +44,23 @@ services.configure(chat_service, titles=TitleService(chat_service.engine, chat_s
 app = rx.App(
     head_components=[rx.el.meta(name="color-scheme", content="light dark")],
     # The live-reply websocket (/_parley/stream/<id>) on the same backend as Reflex.
-    api_transformer=stream_app(
-        lambda: services.get_chat_service().hub,
-        max_fps=1000 / get_settings().live_frame_ms,
-    ),
+    api_transformer=[
+        stream_app(
+            lambda: services.get_chat_service().hub,
+            max_fps=1000 / get_settings().live_frame_ms,
+        ),
+        # Attached files, by attachment id only (/_parley/attachment/<id>).
+        attachment_app(services.get_attachment_service),
+    ],
 )
 app.register_lifespan_task(_prepare_database)
-app.add_page(chat_page, route="/", title="Parley", on_load=ChatState.load_page)
+app.add_page(
+    chat_page, route="/", title="Parley", on_load=[ChatState.load_page, ComposerState.load_options]
+)
 app.add_page(
     chat_page,
     route="/c/[conversation_id]",
     title="Parley",
-    on_load=ChatState.load_page,
+    on_load=[ChatState.load_page, ComposerState.load_options],
 )
+app.add_page(prompts_page, route="/prompts", title="Prompts · Parley", on_load=PromptsState.load)

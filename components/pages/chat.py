@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.chat import composer, message_log, model_picker
+from components.pages.composer import attach, header_options, pending
 from components.sidebar import SidebarActions, sidebar
 from state.chat import ChatState
 
@@ -49,6 +50,7 @@ def chat_page() -> rx.Component:
                     white_space="nowrap",
                 ),
                 model_picker(ChatState.models, ChatState.model, on_change=ChatState.set_model),
+                header_options(),
                 align="center",
                 padding="0.75em 1em",
                 border_bottom=f"1px solid {rx.color('gray', 5)}",
@@ -69,6 +71,8 @@ def chat_page() -> rx.Component:
                 on_change=ChatState.set_draft,
                 on_send=ChatState.send,
                 on_stop=ChatState.stop,
+                attach=attach(),
+                pending=pending(),
             ),
             display="flex",
             flex_direction="column",
