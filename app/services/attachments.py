@@ -255,7 +255,6 @@ def check_size(name: str, size: int, limit: int, kind: str = "file") -> None:
 def classify(name: str, data: bytes, limits: AttachmentLimits) -> Checked:
     """Decide by content whether ``data`` may be attached, and as what. Raises
     :class:`AttachmentRefused` with a message naming ``name``."""
-    check_size(name, len(data), limits.max_bytes)
     media_type = sniff_image(data)
     if media_type is not None:
         check_size(name, len(data), limits.image_max_bytes, "image")
@@ -377,8 +376,13 @@ class AttachmentService:
     ) -> AttachmentView:
         """Like :meth:`add`, for an upload whose size is known before reading it: a file
         over every limit is refused unread."""
-        if size is not None:
-            check_size(display_name(filename), size, self.limits.max_bytes)
+        if size is not None and size > self.limits.max_bytes:  # too big for any kind
+            limits = self.limits
+            raise AttachmentRefused(
+                f"{display_name(filename)} is {format_size(size)}; the limit is "
+                f"{format_size(limits.text_max_bytes)} for text and "
+                f"{format_size(limits.image_max_bytes)} for images. Attach a smaller file."
+            )
         return await self.add(filename, await read(), pending=pending)
 
     async def add_many(
