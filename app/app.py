@@ -6,6 +6,7 @@ This is the one module in app/ that imports Reflex.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import reflex as rx
 
@@ -36,6 +37,9 @@ async def _prepare_database() -> None:
     purged = await services.get_conversation_service().purge_deleted()
     if purged:
         log.info("purged %d conversations deleted over 30 days ago", purged)
+    swept = await services.get_attachment_service().sweep(datetime.now(UTC) - timedelta(days=1))
+    if swept:
+        log.info("deleted %d attached files never sent or no longer used", swept)
 
 
 chat_service = build_chat_service(get_settings())

@@ -539,6 +539,25 @@ def delete_pending_attachment(*, session: Session, attachment_id: str) -> Attach
     return row
 
 
+def delete_pending_attachments(*, session: Session, older_than: datetime) -> list[Attachment]:
+    """Delete attachments never sent with a message, uploaded before ``older_than``."""
+    rows = list(
+        session.exec(
+            select(Attachment).where(
+                col(Attachment.message_id).is_(None), col(Attachment.created_at) < older_than
+            )
+        ).all()
+    )
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return rows
+
+
+def list_attachment_stored_names(*, session: Session) -> list[str]:
+    return list(session.exec(select(Attachment.stored_name)).all())
+
+
 def claim_attachment(
     *, session: Session, attachment_id: str, conversation_id: str, message_id: int
 ) -> None:

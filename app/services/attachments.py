@@ -20,6 +20,7 @@ import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
@@ -421,3 +422,36 @@ class AttachmentService:
 
     def read_bytes(self, stored_name: str) -> bytes:
         return self.path_of(stored_name).read_bytes()
+
+    async def sweep(self, older_than: datetime) -> int:
+        """Start-up housekeeping: forget files attached but never sent before ``older_than``,
+        and delete stored files no row refers to any more (their conversation was purged)
+        that are older than that too. Returns how many files were deleted."""
+        stale = await self._db(
+            lambda s: [
+                row.stored_name
+                for row in crud.delete_pending_attachments(session=s, older_than=older_than)
+            ]
+        )
+        known = set(await self._db(lambda s: crud.list_attachment_stored_names(session=s)))
+
+        def delete() -> int:
+            deleted = 0
+            for name in stale:
+                self.path_of(name).unlink(missing_ok=True)
+                deleted += 1
+            if not self.root.is_dir():
+                return deleted
+            cutoff = older_than.timestamp()
+            for path in self.root.iterdir():
+                if (
+                    _STORED_NAME.fullmatch(path.name)
+                    and path.name not in known
+                    and path.is_file()
+                    and path.stat().st_mtime < cutoff
+                ):
+                    path.unlink(missing_ok=True)
+                    deleted += 1
+            return deleted
+
+        return await asyncio.to_thread(delete)

@@ -3,7 +3,9 @@ a real database (SQLite and PostgreSQL) and a real upload directory."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -240,3 +242,42 @@ async def test_claimed_files_join_the_message_and_images_need_a_vision_model(
         await chat.post_message(posted.conversation.id, "again", extras=PostExtras((text.id,)))
     await service.remove_pending(text.id)
     assert (await service.get(text.id))[0].id == text.id
+
+
+def age_files(root: Path, seconds: float) -> None:
+    for path in root.iterdir():
+        stamp = path.stat().st_mtime - seconds
+        os.utime(path, (stamp, stamp))
+
+
+async def test_sweep_forgets_abandoned_uploads_and_unreferenced_files(
+    engine: Engine, service: AttachmentService, root: Path
+) -> None:
+    from app.llm.fake import ScriptedProvider
+    from app.llm.registry import ModelInfo, ModelRegistry
+    from app.services.chat import ChatService
+    from app.services.context import PostExtras
+
+    registry = ModelRegistry(default="fake")
+    registry.register(ModelInfo("fake", "Fake", "fake", "f"), ScriptedProvider([]))
+    chat = ChatService(engine, registry, attachments=service)
+    sent = await service.add("sent.txt", b"kept")
+    await chat.post_message(None, "with a file", extras=PostExtras((sent.id,)))
+    abandoned = await service.add("abandoned.txt", b"never sent")
+    with Session(engine) as session:  # uploaded an hour ago
+        row = session.get(Attachment, abandoned.id)
+        assert row is not None
+        row.created_at = datetime.now(UTC) - timedelta(hours=1)
+        session.add(row)
+        session.commit()
+    (root / ("f" * 32 + ".txt")).write_bytes(b"orphan")  # its conversation was purged
+    await asyncio.to_thread(age_files, root, 3600)
+    fresh = await service.add("fresh.txt", b"just uploaded")
+
+    deleted = await service.sweep(datetime.now(UTC) - timedelta(minutes=30))
+    assert deleted == 2  # the abandoned upload and the orphan
+    remaining = {(await service.get(i))[0].filename for i in (sent.id, fresh.id)}
+    assert remaining == {"sent.txt", "fresh.txt"}
+    with pytest.raises(NotFound):
+        await service.get(abandoned.id)
+    assert len(os.listdir(root)) == 2
