@@ -149,7 +149,7 @@ def upload_errors(errors: rx.Var[Sequence[str]], on_dismiss: Handler) -> rx.Comp
     )
 
 
-def attach_button(upload_id: str, on_drop: Handler, disabled: rx.Var[bool]) -> rx.Component:
+def attach_button(upload_id: str, on_drop: Handler) -> rx.Component:
     """The paperclip: opens the file picker; files dropped on it are attached too. Each
     file uploads at once (``on_drop``) and is checked on the server."""
     return rx.upload.root(
@@ -160,13 +160,11 @@ def attach_button(upload_id: str, on_drop: Handler, disabled: rx.Var[bool]) -> r
             title="Attach files",
             variant="soft",
             size="3",
-            disabled=disabled,
         ),
         id=upload_id,
         multiple=True,
         no_keyboard=True,  # the button inside takes focus and Enter/Space
         on_drop=on_drop,
-        disabled=disabled,
     )
 
 

@@ -261,7 +261,7 @@ class ChatService:
             created = conversation is None
             if conversation is None:
                 conversation = crud.create_conversation(
-                    session=session, title=_title_from(text), model=model_id
+                    session=session, title=_title_from(text or "Attached files"), model=model_id
                 )
             elif model and model != conversation.model:
                 crud.set_conversation_model(

@@ -19,7 +19,6 @@ def attach() -> rx.Component:
     return attach_button(
         UPLOAD_ID,
         on_drop=ComposerState.upload(rx.upload_files(upload_id=UPLOAD_ID)),
-        disabled=ComposerState.streaming,
     )
 
 

@@ -236,6 +236,7 @@ async def test_claimed_files_join_the_message_and_images_need_a_vision_model(
         None, "", model="seer", extras=PostExtras(attachment_ids=(text.id, image.id))
     )
     assert [a.filename for a in posted.user.attachments] == ["n.txt", "p.png"]
+    assert posted.conversation.title == "Attached files"  # a message of files only
     assert posted.user.attachments[0].size_label == "4 bytes"
     # A sent file cannot be claimed again, or removed from its message.
     with pytest.raises(InvalidInput, match="no longer available"):
