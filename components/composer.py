@@ -165,6 +165,9 @@ def attach_button(upload_id: str, on_drop: Handler) -> rx.Component:
         multiple=True,
         no_keyboard=True,  # the button inside takes focus and Enter/Space
         on_drop=on_drop,
+        # The dropzone's own file input stays out of the tab order and the accessibility
+        # tree: the button is the control (the picker still opens from it).
+        style={"& input[type=file]": {"display": "none !important"}},
     )
 
 

@@ -59,6 +59,14 @@ def attach(page: Page, *files: tuple[str, str, bytes]) -> None:
     )
 
 
+def attach_by_button(page: Page, name: str, mime: str, data: bytes) -> None:
+    """Press Attach files (keyboard) and pick a file in the chooser it opens."""
+    button = page.get_by_role("button", name="Attach files")
+    with page.expect_file_chooser() as chooser:
+        button.click()
+    chooser.value.set_files([{"name": name, "mimeType": mime, "buffer": data}])
+
+
 def chips(page: Page):
     return page.get_by_label("Files to send")
 
@@ -69,8 +77,10 @@ def test_a_text_file_goes_into_the_message_as_a_fenced_block(
     anthropic.script(claude("Read ", "it."), title_reply("Notes"))
     open_new_chat(page, app_url)
     pick(page, HAIKU_4)
-    attach(page, ("notes.md", "text/markdown", b"# Plan\n\n- ship the composer\n"))
+    attach_by_button(page, "notes.md", "text/markdown", b"# Plan\n\n- ship the composer\n")
     expect(chips(page).get_by_text("notes.md")).to_be_visible()
+    # The button is the only file control a screen reader meets.
+    expect(page.get_by_role("button", name=re.compile("choose file", re.I))).to_have_count(0)
     send(page, "Summarise my notes")
     expect(last_reply(page)).to_contain_text("Read it.")
     expect_title(page, "Notes")
