@@ -188,7 +188,7 @@ def version_history(
                 versions,
                 lambda v: rx.el.li(
                     rx.text(f"v{v.version}", weight="bold", size="2"),
-                    rx.moment(v.created_at, from_now=True, size="1"),
+                    rx.text(v.created_at, size="1", color=rx.color("gray", 10)),
                     rx.code_block(v.body, language="markdown", wrap_long_lines=True),
                     list_style="none",
                     margin_bottom="0.75em",

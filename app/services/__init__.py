@@ -62,7 +62,8 @@ def get_prompt_service() -> PromptService:
 
 
 def get_conversation_options() -> ConversationOptions:
-    return ConversationOptions(get_chat_service().engine)
+    chat = get_chat_service()
+    return ConversationOptions(chat.engine, chat.models)
 
 
 __all__ = [

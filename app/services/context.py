@@ -27,9 +27,9 @@ from sqlmodel import Session
 from app.db import crud
 from app.db.models import Attachment, AttachmentKind, Conversation, Message
 from app.db.session import session_scope
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput, NotFound, ProviderError
 from app.llm.base import ChatMessage, ChatRequest, ImageMediaType, ImagePart
-from app.llm.registry import ModelInfo
+from app.llm.registry import ModelInfo, ModelRegistry
 from app.services.attachments import (
     AttachmentService,
     AttachmentView,
@@ -352,8 +352,17 @@ def message_extras(
 
 
 class ConversationOptions:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, models: ModelRegistry) -> None:
         self.engine = engine
+        self.models = models
+
+    def check_parameters(self, model_id: str, temperature: str, max_tokens: str) -> Parameters:
+        """The Parameters dialog's fields, checked against the model the chat uses."""
+        try:
+            info, _ = self.models.resolve(model_id or self.models.default_model())
+        except ProviderError as exc:
+            raise InvalidInput(exc.message) from exc
+        return parse_parameters(temperature, max_tokens, info)
 
     async def _db(self, fn: Callable[[Session], T]) -> T:
         def run() -> T:

@@ -42,7 +42,7 @@ class PromptVersionView:
     id: int
     version: int
     body: str
-    created_at: str  # ISO 8601, UTC
+    created_at: str  # "2026-11-21 17:05 UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +172,10 @@ class PromptService:
             lambda s: list(crud.list_prompt_versions(session=s, prompt_id=prompt_id))
         )
         return [
-            PromptVersionView(r.id or 0, r.version, r.body, r.created_at.isoformat()) for r in rows
+            PromptVersionView(
+                r.id or 0, r.version, r.body, r.created_at.strftime("%Y-%m-%d %H:%M UTC")
+            )
+            for r in rows
         ]
 
     async def set_archived(self, prompt_id: int, archived: bool) -> PromptView:
