@@ -86,7 +86,7 @@ def message_attachments(attachments: rx.Var[Sequence[AttachmentView]]) -> rx.Com
             wrap="wrap",
             spacing="2",
             margin_top="0.4em",
-            role="list",
+            role="group",
             aria_label="Attachments",
         ),
     )
@@ -117,6 +117,7 @@ def pending_attachments(
             wrap="wrap",
             spacing="2",
             width="100%",
+            role="group",
             aria_label="Files to send",
         ),
     )
