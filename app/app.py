@@ -46,7 +46,11 @@ chat_service = build_chat_service(get_settings())
 services.configure(chat_service, titles=TitleService(chat_service.engine, chat_service.models))
 
 app = rx.App(
-    head_components=[rx.el.meta(name="color-scheme", content="light dark")],
+    head_components=[
+        rx.el.meta(name="color-scheme", content="light dark"),
+        # Paste or drop files on the composer to attach them (assets/composer_files.js).
+        rx.script(src="/composer_files.js"),
+    ],
     # The live-reply websocket (/_parley/stream/<id>) on the same backend as Reflex.
     api_transformer=[
         stream_app(

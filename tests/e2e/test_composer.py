@@ -288,3 +288,27 @@ def test_enter_sends_and_shift_enter_adds_a_line(page: Page, app_url: str) -> No
     expect(user).to_contain_text("line two")
     expect(last_reply(page)).to_contain_text("line two")
     expect(box).to_have_value("")
+
+
+def test_pasted_and_dropped_files_are_attached_too(page: Page, app_url: str) -> None:
+    open_new_chat(page, app_url)
+    box = page.get_by_role("textbox", name="Message")
+    box.fill("draft")
+    box.evaluate(
+        """(box) => {
+          const data = new DataTransfer();
+          data.items.add(new File(["pasted text"], "clip.txt", {type: "text/plain"}));
+          box.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true}));
+        }"""
+    )
+    expect(chips(page).get_by_text("clip.txt")).to_be_visible()
+    box.evaluate(
+        """(box) => {
+          const data = new DataTransfer();
+          data.items.add(new File(["dropped"], "drop.py", {type: "text/x-python"}));
+          box.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true}));
+        }"""
+    )
+    expect(chips(page).get_by_text("drop.py")).to_be_visible()
+    expect(chips(page).get_by_text("clip.txt")).to_be_visible()
+    expect(box).to_have_value("draft")
