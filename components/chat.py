@@ -10,6 +10,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from app.services.chat import MessageView, ModelOption
+from components.composer import message_attachments
 from components.live_reply import live_reply
 from components.markdown import safe_markdown
 
@@ -56,6 +57,10 @@ def reply_caption(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Comp
     """Under a reply: which model answered (marked when a fallback did), tokens, cost, Retry."""
     return rx.hstack(
         rx.text(message.model_name, size="1", color=rx.color("gray", 10)),
+        rx.cond(
+            message.prompt_label != "",
+            rx.badge(message.prompt_label, variant="soft", size="1", title="System prompt"),
+        ),
         rx.cond(
             message.fallback,
             rx.badge("fallback", color_scheme="amber", variant="soft", size="1"),
@@ -302,6 +307,7 @@ def message_item(
             rx.cond(editing, edit_form(controls), rx.text(message.content, white_space="pre-wrap")),
         ),
         safe_markdown(rx.cond(is_user, "", message.content)),
+        message_attachments(message.attachments),
         status_note(message.status, message.error),
         rx.cond(is_user, rx.fragment(), reply_caption(message, controls.retry)),
         rx.cond(editing, rx.fragment(), message_actions(message, controls, busy)),
@@ -363,13 +369,17 @@ def composer(
     on_change: Handler,
     on_send: Handler,
     on_stop: Handler,
+    attach: rx.Component | None = None,
+    pending: rx.Component | None = None,
 ) -> rx.Component:
     return rx.form(
         rx.cond(
             notice != "",
             rx.callout(notice, icon="info", color_scheme="red", role="alert", size="1"),
         ),
+        pending or rx.fragment(),
         rx.hstack(
+            attach or rx.fragment(),
             rx.text_area(
                 value=draft,
                 on_change=on_change,

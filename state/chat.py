@@ -352,13 +352,20 @@ class ChatState(rx.State):
         if self.streaming:
             self.notice = "Wait for the current reply to finish, or press Stop."
             return None
+        from state.composer import ComposerState  # a substate of this one
+
+        composer = await self.get_state(ComposerState)
         try:
             posted = await get_chat_service().post_message(
-                self.current_id or None, self.draft, model=self.model or None
+                self.current_id or None,
+                self.draft,
+                model=self.model or None,
+                extras=composer.extras(),
             )
         except ParleyError as exc:
             self.notice = exc.message
             return None
+        composer.sent()
         self.notice = ""
         self.draft = ""
         self.current_id = posted.conversation.id

@@ -12,7 +12,16 @@ from sqlalchemy import and_, case, delete, func, not_, or_, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from app.db.models import Attachment, CallLog, Conversation, Message, MessageStatus, utcnow
+from app.db.models import (
+    Attachment,
+    CallLog,
+    Conversation,
+    Message,
+    MessageStatus,
+    Prompt,
+    PromptVersion,
+    utcnow,
+)
 
 
 def create_conversation(*, session: Session, title: str, model: str) -> Conversation:
@@ -734,3 +743,182 @@ def search_conversations(*, session: Session, query: str, limit: int) -> list[Co
         for id_, mid, title_match, snippet in rows
         if id_ in by_id
     ]
+
+
+# ----- attachments, prompts and conversation parameters (issue 4, parts 5 and 6) ------------
+
+
+def add_attachment(*, session: Session, attachment: Attachment) -> Attachment:
+    session.add(attachment)
+    session.flush()
+    session.refresh(attachment)
+    return attachment
+
+
+def get_attachment(*, session: Session, attachment_id: str) -> Attachment | None:
+    return session.get(Attachment, attachment_id)
+
+
+def delete_pending_attachment(*, session: Session, attachment_id: str) -> Attachment | None:
+    """Delete an attachment not yet sent with a message; returns the deleted row."""
+    row = session.get(Attachment, attachment_id)
+    if row is None or row.message_id is not None:
+        return None
+    session.delete(row)
+    session.flush()
+    return row
+
+
+def delete_pending_attachments(*, session: Session, older_than: datetime) -> list[Attachment]:
+    """Delete attachments never sent with a message, uploaded before ``older_than``."""
+    rows = list(
+        session.exec(
+            select(Attachment).where(
+                col(Attachment.message_id).is_(None), col(Attachment.created_at) < older_than
+            )
+        ).all()
+    )
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return rows
+
+
+def list_attachment_stored_names(*, session: Session) -> list[str]:
+    return list(session.exec(select(Attachment.stored_name)).all())
+
+
+def claim_attachment(
+    *, session: Session, attachment_id: str, conversation_id: str, message_id: int
+) -> None:
+    session.execute(
+        update(Attachment)
+        .where(col(Attachment.id) == attachment_id)
+        .values(conversation_id=conversation_id, message_id=message_id)
+    )
+
+
+def list_message_attachments(
+    *, session: Session, message_ids: Sequence[int]
+) -> Sequence[Attachment]:
+    """The attachments of these messages, in the order they were attached."""
+    if not message_ids:
+        return []
+    query = (
+        select(Attachment)
+        .where(col(Attachment.message_id).in_(list(message_ids)))
+        .order_by(col(Attachment.created_at), col(Attachment.id))
+    )
+    return session.exec(query).all()
+
+
+def set_conversation_parameters(
+    *, session: Session, conversation_id: str, temperature: float | None, max_tokens: int | None
+) -> None:
+    session.execute(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation_id)
+        .values(temperature=temperature, max_tokens=max_tokens)
+    )
+
+
+def set_conversation_prompt(
+    *, session: Session, conversation_id: str, prompt_id: int | None
+) -> None:
+    session.execute(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation_id)
+        .values(prompt_id=prompt_id)
+    )
+
+
+def set_message_prompt_version(
+    *, session: Session, message_id: int, prompt_version_id: int | None
+) -> None:
+    session.execute(
+        update(Message)
+        .where(col(Message.id) == message_id)
+        .values(prompt_version_id=prompt_version_id)
+    )
+
+
+def create_prompt(*, session: Session, name: str) -> Prompt:
+    prompt = Prompt(name=name)
+    session.add(prompt)
+    session.flush()
+    return prompt
+
+
+def get_prompt(*, session: Session, prompt_id: int) -> Prompt | None:
+    return session.get(Prompt, prompt_id)
+
+
+def list_prompts(*, session: Session, include_archived: bool = False) -> Sequence[Prompt]:
+    query = select(Prompt).order_by(func.lower(Prompt.name), col(Prompt.id))
+    if not include_archived:
+        query = query.where(col(Prompt.archived_at).is_(None))
+    return session.exec(query).all()
+
+
+def update_prompt(
+    *, session: Session, prompt_id: int, name: str | None = None, archived: bool | None = None
+) -> Prompt | None:
+    prompt = session.get(Prompt, prompt_id)
+    if prompt is None:
+        return None
+    if name is not None:
+        prompt.name = name
+    if archived is not None:
+        prompt.archived_at = utcnow() if archived else None
+    prompt.updated_at = utcnow()
+    session.add(prompt)
+    session.flush()
+    return prompt
+
+
+def add_prompt_version(*, session: Session, prompt_id: int, body: str) -> PromptVersion:
+    """Append version N+1 (the unique (prompt_id, version) makes a racing writer fail)."""
+    latest = latest_prompt_version(session=session, prompt_id=prompt_id)
+    version = PromptVersion(
+        prompt_id=prompt_id, version=(latest.version if latest else 0) + 1, body=body
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def latest_prompt_version(*, session: Session, prompt_id: int) -> PromptVersion | None:
+    query = (
+        select(PromptVersion)
+        .where(col(PromptVersion.prompt_id) == prompt_id)
+        .order_by(col(PromptVersion.version).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def list_prompt_versions(*, session: Session, prompt_id: int) -> Sequence[PromptVersion]:
+    query = (
+        select(PromptVersion)
+        .where(col(PromptVersion.prompt_id) == prompt_id)
+        .order_by(col(PromptVersion.version).desc())
+    )
+    return session.exec(query).all()
+
+
+def get_prompt_version(*, session: Session, version_id: int) -> PromptVersion | None:
+    return session.get(PromptVersion, version_id)
+
+
+def prompt_version_labels(
+    *, session: Session, version_ids: Sequence[int]
+) -> dict[int, tuple[str, int]]:
+    """Version id -> (prompt name, version number), for reply captions."""
+    if not version_ids:
+        return {}
+    query = (
+        select(PromptVersion.id, Prompt.name, PromptVersion.version)
+        .join(Prompt, col(Prompt.id) == col(PromptVersion.prompt_id))
+        .where(col(PromptVersion.id).in_(list(version_ids)))
+    )
+    return {vid: (name, number) for vid, name, number in session.exec(query).all() if vid}

@@ -7,10 +7,13 @@ in a producer task so a silent provider never stalls the caller's Stop check.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import tempfile
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine
@@ -21,7 +24,6 @@ from app.db.models import Conversation, Message, MessageStatus, utcnow
 from app.db.session import session_scope
 from app.errors import InvalidInput, NotFound, ProviderError, ProviderTimeout
 from app.llm.base import (
-    ChatMessage,
     ChatRequest,
     ErrorEvent,
     Finish,
@@ -32,6 +34,14 @@ from app.llm.base import (
     with_error_event,
 )
 from app.llm.registry import ModelRegistry
+from app.services.attachments import AttachmentService, AttachmentView
+from app.services.context import (
+    ContextBuilder,
+    PostExtras,
+    apply_on_post,
+    message_extras,
+    record_prompt_version,
+)
 from app.services.cost import SpendText, conversation_spend, reply_spend
 from app.services.stream_hub import StreamHub
 
@@ -75,6 +85,8 @@ class MessageView:
     next_version: int = -1
     cost: str = ""  # what its model calls cost, as shown ("" when none was logged)
     cost_label: str = ""  # the same, in words, for screen readers
+    attachments: tuple[AttachmentView, ...] = ()  # files sent with a user message
+    prompt_label: str = ""  # the system prompt version a reply used, e.g. "Reviewer v2"
 
     @classmethod
     def of(
@@ -153,8 +165,14 @@ class ChatService:
         page_size: int = 50,
         history_page_size: int = 50,
         hub: StreamHub | None = None,
+        attachments: AttachmentService | None = None,
     ) -> None:
         self.engine = engine
+        # Uploads, and the context builder that puts them (and prompts) into requests.
+        self.attachments = attachments or AttachmentService(
+            engine, Path(tempfile.gettempdir()) / "parley-uploads"
+        )
+        self.context = ContextBuilder(engine, self.attachments)
         self.models = models
         # Each reply's text as it arrives, for the browser's live-reply channel.
         self.hub = hub if hub is not None else StreamHub()
@@ -241,17 +259,21 @@ class ChatService:
     def _views(
         self, session: Session, conversation_id: str, rows: Sequence[Message]
     ) -> list[MessageView]:
-        """Views of messages of one conversation, with their versions and costs."""
+        """Views of messages of one conversation, with their versions, costs, attachments
+        and prompt captions."""
         ids = [row.id for row in rows if row.id is not None]
         versions = crud.sibling_versions(
             session=session, conversation_id=conversation_id, message_ids=ids
         )
         spend = crud.spend_by_message(session=session, message_ids=ids)
+        extras = message_extras(session=session, messages=rows)
         names = self._names
-        return [
-            MessageView.of(row, names, versions=versions.get(i), spend=spend.get(i))
-            for row, i in zip(rows, ids, strict=True)
-        ]
+        views = []
+        for row, i in zip(rows, ids, strict=True):
+            files, label = extras.get(i, ((), ""))
+            view = MessageView.of(row, names, versions=versions.get(i), spend=spend.get(i))
+            views.append(dataclasses.replace(view, attachments=files, prompt_label=label))
+        return views
 
     @staticmethod
     def _conversation(session: Session, conversation_id: str) -> Conversation:
@@ -306,6 +328,8 @@ class ChatService:
         )
         crud.set_current_leaf(session=session, conversation_id=conversation.id, leaf_id=reply.id)
         crud.touch_conversation(session=session, conversation_id=conversation.id)
+        # The prompt version in force now, so a later change to the prompt never rewrites it.
+        record_prompt_version(session=session, conversation=conversation, reply=reply)
         return reply
 
     @property
@@ -320,15 +344,23 @@ class ChatService:
         return self.models.default_model()
 
     async def post_message(
-        self, conversation_id: str | None, text: str, *, model: str | None = None
+        self,
+        conversation_id: str | None,
+        text: str,
+        *,
+        model: str | None = None,
+        extras: PostExtras | None = None,
     ) -> Posted:
         """Save the user's message under the branch on screen, and an empty reply to stream
         into, which becomes the leaf on screen. Validates first.
 
         ``model`` (a catalogue id) becomes the conversation's model; by default a new
-        conversation gets the default model and an existing one keeps its own.
+        conversation gets the default model and an existing one keeps its own. ``extras``
+        carries the files attached in the composer and a new chat's options.
         """
-        text = self.validate(text)
+        extras = extras or PostExtras()
+        # A message may be only attached files.
+        text = self.validate(text) if text.strip() or not extras.attachment_ids else ""
         if model:
             try:
                 self.models.resolve(model)
@@ -347,7 +379,7 @@ class ChatService:
             created = conversation is None
             if conversation is None:
                 conversation = crud.create_conversation(
-                    session=session, title=_title_from(text), model=model_id
+                    session=session, title=_title_from(text or "Attached files"), model=model_id
                 )
             else:
                 self._refuse_while_streaming(session, conversation.id)
@@ -361,6 +393,16 @@ class ChatService:
             )
             assert user.id is not None
             reply = self._add_reply(session, conversation, user.id)
+            info, _ = self.models.resolve(conversation.model or model_id)
+            apply_on_post(
+                session=session,
+                conversation=conversation,
+                created=created,
+                user=user,
+                reply=reply,
+                extras=extras,
+                model=info,
+            )
             session.refresh(conversation)
             return Posted(
                 ConversationSummary.of(conversation),
@@ -382,18 +424,13 @@ class ChatService:
                 limit=self.history_limit,
             )
         )
-        messages = tuple(
-            ChatMessage(role="user" if r.role == "user" else "assistant", content=r.content)
-            for r in rows
-            if r.content and r.role in ("user", "assistant")
-        )
         info, _ = self.models.resolve(reply.requested_model or self.models.default_model())
         metadata = {
             "feature": "chat",
             "conversation_id": reply.conversation_id,
             "message_id": str(reply.id),
         }
-        return ChatRequest(model=info.provider_model, messages=messages, metadata=metadata)
+        return await self.context.request_for(reply=reply, path=rows, model=info, metadata=metadata)
 
     async def stream_reply(self, message_id: int) -> AsyncGenerator[ReplyBatch, None]:
         """Stream the reply into message ``message_id``, in batches of at most one per

@@ -12,6 +12,7 @@ from components.chat import (
     message_log,
     model_picker,
 )
+from components.pages.composer import attach, header_options, pending
 from components.sidebar import SidebarActions, sidebar
 from state.chat import ChatState
 
@@ -57,6 +58,7 @@ def chat_page() -> rx.Component:
                 ),
                 conversation_spend(ChatState.spent, ChatState.spent_label),
                 model_picker(ChatState.models, ChatState.model, on_change=ChatState.set_model),
+                header_options(),
                 align="center",
                 padding="0.75em 1em",
                 border_bottom=f"1px solid {rx.color('gray', 5)}",
@@ -96,6 +98,8 @@ def chat_page() -> rx.Component:
                 on_change=ChatState.set_draft,
                 on_send=ChatState.send,
                 on_stop=ChatState.stop,
+                attach=attach(),
+                pending=pending(),
             ),
             display="flex",
             flex_direction="column",

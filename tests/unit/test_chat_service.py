@@ -126,6 +126,20 @@ async def test_the_second_turn_sends_the_history(engine: Engine) -> None:
     assert contents == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2")]
 
 
+async def test_a_question_left_without_its_reply_joins_the_next_one_in_one_turn(
+    engine: Engine,
+) -> None:
+    """After its reply is deleted, a question stays on screen; the next question goes under
+    it, and the model gets both as one user turn (providers expect turns to alternate)."""
+    service, provider = service_with(engine, ScriptedReply.of("A1"), ScriptedReply.of("A2"))
+    first = await service.post_message(None, "Q1")
+    await drain(service, first.reply.id)
+    await service.delete_message(first.reply.id)
+    second = await service.post_message(first.conversation.id, "Q2")
+    await drain(service, second.reply.id)
+    assert [(m.role, m.content) for m in provider.requests[1].messages] == [("user", "Q1\n\nQ2")]
+
+
 async def test_history_pages_newest_last(engine: Engine) -> None:
     service, _ = service_with(engine, *[ScriptedReply.of(f"A{i}") for i in range(3)])
     cid = None
