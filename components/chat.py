@@ -11,6 +11,7 @@ from reflex.vars import ObjectVar
 from app.services.chat import MessageView, ModelOption
 from components.live_reply import live_reply
 from components.markdown import safe_markdown
+from components.shell import scroll_follow
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
 
@@ -119,22 +120,32 @@ def message_log(
     on_load_earlier: Handler,
     on_retry: Handler,
 ) -> rx.Component:
-    return rx.auto_scroll(
-        rx.cond(
-            more_history,
-            rx.button("Load earlier messages", on_click=on_load_earlier, variant="ghost"),
+    # A polite log that announces each message once, when it is added: text changing in
+    # place is not announced (aria-relevant), and the streaming reply is busy, so its tokens
+    # are not read one by one; the finished reply replaces it and is read then.
+    return scroll_follow(
+        rx.box(
+            rx.cond(
+                more_history,
+                rx.button("Load earlier messages", on_click=on_load_earlier, variant="ghost"),
+            ),
+            rx.foreach(messages, lambda message: message_item(message, on_retry)),
+            rx.cond(
+                streaming_here,
+                rx.box(
+                    live_item(live_id), aria_busy="true", display="flex", flex_direction="column"
+                ),
+            ),
+            display="flex",
+            flex_direction="column",
+            gap="0.75em",
+            padding="1em",
         ),
-        rx.foreach(messages, lambda message: message_item(message, on_retry)),
-        rx.cond(streaming_here, live_item(live_id)),
         role="log",
         aria_label="Messages",
         aria_live="polite",
-        display="flex",
-        flex_direction="column",
-        gap="0.75em",
+        aria_relevant="additions",
         flex="1",
-        overflow_y="auto",
-        padding="1em",
         width="100%",
     )
 

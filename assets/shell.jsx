@@ -1,0 +1,409 @@
+// The chat page's keyboard shell: global shortcuts, the command palette, the shortcut help
+// dialog, and the message log's scroll-follow. Wrapped for Python in components/shell.py.
+//
+// Dialogs are native <dialog> elements opened with showModal(): the rest of the page is inert
+// while one is open, Esc closes it natively, and focus goes back to where it was.
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+
+const PALETTE_EVENT = "parley:palette";
+const HELP_EVENT = "parley:shortcuts";
+
+// Ctrl on Windows and Linux, Cmd on macOS; both are accepted everywhere.
+const isMac = () =>
+  typeof navigator !== "undefined" && /Mac|iPhone|iPad/.test(navigator.platform || "");
+
+export const SHORTCUTS = [
+  { keys: ["Mod", "K"], action: "Open the command palette" },
+  { keys: ["Mod", "/"], action: "Show keyboard shortcuts" },
+  { keys: ["Mod", "Shift", "O"], action: "New chat" },
+  { keys: ["Mod", "Shift", "L"], action: "Show or hide the code panel" },
+  { keys: ["Esc"], action: "Stop the reply while it streams; otherwise close a dialog" },
+  { keys: ["Enter"], action: "Send the message" },
+  { keys: ["Shift", "Enter"], action: "New line in the message" },
+];
+
+const keyName = (key) => (key === "Mod" ? (isMac() ? "⌘" : "Ctrl") : key);
+
+export const openPalette = () => window.dispatchEvent(new Event(PALETTE_EVENT));
+export const openShortcutHelp = () => window.dispatchEvent(new Event(HELP_EVENT));
+
+// An open modal layer (a dialog, a menu, a drawer) handles Esc itself.
+const modalLayerOpen = () =>
+  document.querySelector(
+    "dialog[open], [role='dialog'], [role='alertdialog'], [role='menu'], [role='listbox']:not(dialog [role='listbox'])",
+  ) !== null;
+
+const isComposer = (el) => el instanceof HTMLTextAreaElement && el.name === "message";
+
+const isEditable = (el) =>
+  el instanceof HTMLElement &&
+  (el.isContentEditable ||
+    el instanceof HTMLTextAreaElement ||
+    el instanceof HTMLSelectElement ||
+    (el instanceof HTMLInputElement && !["button", "checkbox", "radio", "submit"].includes(el.type)));
+
+// One keydown listener for the whole page. Chords with Ctrl/Cmd work even while typing (they
+// insert nothing); Esc stops a streaming reply unless another field or a dialog wants it.
+export function Shortcuts({ streaming, onStop, onNewChat, onTogglePanel }) {
+  const latest = useRef({});
+  latest.current = { streaming, onStop, onNewChat, onTogglePanel };
+
+  useEffect(() => {
+    const onKeyDown = (event) => {
+      if (event.isComposing || event.repeat) return;
+      const props = latest.current;
+      if (event.key === "Escape") {
+        if (event.defaultPrevented || !props.streaming || modalLayerOpen()) return;
+        if (isEditable(event.target) && !isComposer(event.target)) return;
+        event.preventDefault();
+        props.onStop?.();
+        return;
+      }
+      const mod = isMac() ? event.metaKey || event.ctrlKey : event.ctrlKey || event.metaKey;
+      if (!mod || event.altKey) return;
+      const key = (event.key || "").toLowerCase();
+      if (!event.shiftKey && (key === "k" || event.code === "KeyK")) {
+        event.preventDefault();
+        openPalette();
+      } else if (key === "/" || event.code === "Slash") {
+        event.preventDefault();
+        openShortcutHelp();
+      } else if (event.shiftKey && (key === "o" || event.code === "KeyO")) {
+        event.preventDefault();
+        props.onNewChat?.();
+      } else if (event.shiftKey && (key === "l" || event.code === "KeyL")) {
+        event.preventDefault();
+        props.onTogglePanel?.();
+      }
+    };
+    window.addEventListener("keydown", onKeyDown);
+    return () => window.removeEventListener("keydown", onKeyDown);
+  }, []);
+  return null;
+}
+
+// A modal <dialog> that opens on a window event and gives focus back when it closes.
+function useModal(eventName) {
+  const ref = useRef(null);
+  const returnTo = useRef(null);
+  const [open, setOpen] = useState(false);
+
+  const show = useCallback(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (dialog.open) {
+      dialog.close();
+      return;
+    }
+    returnTo.current = document.activeElement;
+    // Another dialog (the palette opening help, say) steps aside first.
+    document.querySelectorAll("dialog[open]").forEach((other) => other.close());
+    dialog.showModal();
+    setOpen(true);
+  }, []);
+
+  useEffect(() => {
+    window.addEventListener(eventName, show);
+    return () => window.removeEventListener(eventName, show);
+  }, [eventName, show]);
+
+  const onClose = useCallback(() => {
+    setOpen(false);
+    const target = returnTo.current;
+    returnTo.current = null;
+    if (target instanceof HTMLElement && target.isConnected && target !== document.body) {
+      target.focus();
+    } else {
+      document.querySelector("textarea[name='message']")?.focus();
+    }
+  }, []);
+
+  const close = useCallback(() => ref.current?.close(), []);
+  return { ref, open, close, onClose };
+}
+
+const matches = (label, query) => {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  const text = label.toLowerCase();
+  return words.every((word) => text.includes(word));
+};
+
+// Ctrl/Cmd+K: commands and conversations in one list, searched as you type.
+// `conversations` ({id, title}) come from the server, for the query sent with onQuery.
+export function CommandPalette({
+  models,
+  conversations,
+  onQuery,
+  onOpenConversation,
+  onNewChat,
+  onSetModel,
+  onToggleTheme,
+  onTogglePanel,
+}) {
+  const { ref, open, close, onClose } = useModal(PALETTE_EVENT);
+  const [query, setQuery] = useState("");
+  const [active, setActive] = useState(0);
+  const listRef = useRef(null);
+
+  useEffect(() => {
+    if (!open) return;
+    setQuery("");
+    setActive(0);
+    onQuery?.("");
+  }, [open]);
+
+  // The server searches conversations a moment after typing stops.
+  useEffect(() => {
+    if (!open) return;
+    const timer = setTimeout(() => onQuery?.(query), 150);
+    return () => clearTimeout(timer);
+  }, [query]);
+
+  const options = useMemo(() => {
+    const commands = [
+      { id: "new-chat", label: "New chat", group: "Commands", run: () => onNewChat?.() },
+      { id: "toggle-theme", label: "Toggle theme", group: "Commands", run: () => onToggleTheme?.() },
+      { id: "toggle-panel", label: "Toggle code panel", group: "Commands", run: () => onTogglePanel?.() },
+      { id: "shortcuts", label: "Keyboard shortcuts", group: "Commands", run: () => setTimeout(openShortcutHelp, 0) },
+      ...(models || []).map((model) => ({
+        id: `model-${model.id}`,
+        label: `Switch model to ${model.name}`,
+        group: "Commands",
+        run: () => onSetModel?.(model.id),
+      })),
+    ].filter((option) => matches(option.label, query));
+    const found = (conversations || []).map((c) => ({
+      id: `conversation-${c.id}`,
+      label: c.title,
+      group: "Conversations",
+      run: () => onOpenConversation?.(c.id),
+    }));
+    return [...commands, ...found];
+  }, [models, conversations, query]);
+
+  const current = options.length ? Math.min(active, options.length - 1) : -1;
+
+  useEffect(() => {
+    if (current < 0 || !listRef.current) return;
+    listRef.current
+      .querySelector(`[data-index="${current}"]`)
+      ?.scrollIntoView({ block: "nearest" });
+  }, [current]);
+
+  const choose = (option) => {
+    close();
+    option.run();
+  };
+
+  const onKeyDown = (event) => {
+    const count = options.length;
+    if (event.key === "ArrowDown" && count) {
+      event.preventDefault();
+      setActive((current + 1) % count);
+    } else if (event.key === "ArrowUp" && count) {
+      event.preventDefault();
+      setActive((current - 1 + count) % count);
+    } else if (event.key === "Home" && count && event.ctrlKey) {
+      event.preventDefault();
+      setActive(0);
+    } else if (event.key === "End" && count && event.ctrlKey) {
+      event.preventDefault();
+      setActive(count - 1);
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      if (current >= 0) choose(options[current]);
+    }
+  };
+
+  const optionId = (index) => `palette-option-${index}`;
+  const groups = ["Commands", "Conversations"]
+    .map((name) => ({
+      name,
+      items: options.map((option, index) => ({ option, index })).filter(({ option }) => option.group === name),
+    }))
+    .filter((group) => group.items.length);
+
+  return (
+    <dialog
+      ref={ref}
+      className="parley-dialog parley-palette"
+      aria-label="Command palette"
+      onClose={onClose}
+      onClick={(event) => event.target === ref.current && close()}
+    >
+      {open ? (
+        <div className="parley-palette-body">
+          <input
+            type="text"
+            role="combobox"
+            aria-label="Search commands and conversations"
+            aria-expanded="true"
+            aria-controls="palette-options"
+            aria-autocomplete="list"
+            aria-activedescendant={current >= 0 ? optionId(current) : undefined}
+            placeholder="Search commands and conversations…"
+            autoComplete="off"
+            spellCheck={false}
+            autoFocus
+            value={query}
+            onChange={(event) => {
+              setQuery(event.target.value);
+              setActive(0);
+            }}
+            onKeyDown={onKeyDown}
+          />
+          <div id="palette-options" role="listbox" aria-label="Commands and conversations" ref={listRef}>
+            {groups.map((group) => (
+              <div role="group" aria-labelledby={`palette-group-${group.name}`} key={group.name}>
+                <div className="parley-palette-group" id={`palette-group-${group.name}`} role="presentation">
+                  {group.name}
+                </div>
+                {group.items.map(({ option, index }) => (
+                  <div
+                    key={option.id}
+                    id={optionId(index)}
+                    data-index={index}
+                    role="option"
+                    aria-selected={index === current}
+                    className="parley-palette-option"
+                    onMouseMove={() => index !== current && setActive(index)}
+                    onClick={() => choose(option)}
+                  >
+                    {option.label}
+                  </div>
+                ))}
+              </div>
+            ))}
+          </div>
+          {options.length === 0 ? (
+            <p className="parley-palette-empty" role="status">
+              Nothing matches “{query}”.
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+    </dialog>
+  );
+}
+
+// Ctrl/Cmd+/: every shortcut in a table.
+export function ShortcutHelp() {
+  const { ref, open, close, onClose } = useModal(HELP_EVENT);
+  return (
+    <dialog
+      ref={ref}
+      className="parley-dialog parley-help"
+      aria-labelledby="shortcut-help-title"
+      onClose={onClose}
+      onClick={(event) => event.target === ref.current && close()}
+    >
+      {open ? (
+        <div className="parley-help-body">
+          <h2 id="shortcut-help-title">Keyboard shortcuts</h2>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Keys</th>
+                <th scope="col">Action</th>
+              </tr>
+            </thead>
+            <tbody>
+              {SHORTCUTS.map((shortcut) => (
+                <tr key={shortcut.action}>
+                  <td>
+                    {shortcut.keys.map((key, index) => (
+                      <span key={key}>
+                        {index ? " + " : ""}
+                        <kbd>{keyName(key)}</kbd>
+                      </span>
+                    ))}
+                  </td>
+                  <td>{shortcut.action}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <button type="button" className="parley-button" onClick={close} autoFocus>
+            Close
+          </button>
+        </div>
+      ) : null}
+    </dialog>
+  );
+}
+
+const FOLLOW_SLACK_PX = 48;
+
+// The message log's scroller: it follows new content only while the reader is at the
+// bottom; scrolled up, it stays put and offers "Jump to latest".
+export function ScrollFollow({ children, className, ...rest }) {
+  const scroller = useRef(null);
+  const content = useRef(null);
+  const following = useRef(true);
+  const [showJump, setShowJump] = useState(false);
+
+  const toBottom = useCallback(() => {
+    const el = scroller.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, []);
+
+  useEffect(() => {
+    const el = scroller.current;
+    const inner = content.current;
+    if (!el || !inner) return;
+    const atBottom = () => el.scrollHeight - el.scrollTop - el.clientHeight <= FOLLOW_SLACK_PX;
+    const onScroll = () => {
+      following.current = atBottom();
+      setShowJump(!following.current);
+    };
+    const onResize = () => {
+      if (el.scrollHeight <= el.clientHeight) following.current = true; // nothing to scroll
+      if (following.current) toBottom();
+      setShowJump(!following.current);
+    };
+    const observer = new ResizeObserver(onResize);
+    observer.observe(inner);
+    observer.observe(el);
+    el.addEventListener("scroll", onScroll, { passive: true });
+    toBottom();
+    return () => {
+      observer.disconnect();
+      el.removeEventListener("scroll", onScroll);
+    };
+  }, [toBottom]);
+
+  const jump = () => {
+    following.current = true;
+    setShowJump(false);
+    toBottom();
+    scroller.current?.focus({ preventScroll: true });
+  };
+
+  return (
+    <div className={["parley-scroll-follow", className].filter(Boolean).join(" ")}>
+      <div ref={scroller} className="parley-scroller" tabIndex={0} {...rest}>
+        <div ref={content}>{children}</div>
+      </div>
+      {showJump ? (
+        <button type="button" className="parley-button parley-jump" onClick={jump}>
+          Jump to latest ↓
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+// The first thing Tab reaches: straight to the message box.
+export function SkipLink({ label }) {
+  const onClick = (event) => {
+    const box = document.querySelector("textarea[name='message']");
+    if (!box) return;
+    event.preventDefault();
+    box.focus();
+  };
+  return (
+    <a className="parley-skip" href="#composer" onClick={onClick}>
+      {label}
+    </a>
+  );
+}
