@@ -6,8 +6,13 @@ from typing import Any
 
 import reflex as rx
 
+# Highlighting themes whose every token meets WCAG AA contrast (Reflex's default one-light
+# does not).
+_CODE_THEME = rx.color_mode_cond(light=rx.code_block.themes.vs, dark=rx.code_block.themes.a11y_dark)
+
 
 def _code_block(value: Any, **props: Any) -> rx.Component:
+    props.setdefault("theme", _CODE_THEME)
     return rx.code_block(value, can_copy=True, wrap_long_lines=True, margin_y="0.75em", **props)
 
 

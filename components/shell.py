@@ -249,6 +249,12 @@ SHELL_CSS = """
   font: inherit; font-size: 0.8rem; padding: 0.1em 0.4em; border: 1px solid var(--gray-7);
   border-radius: 4px; background: var(--gray-3);
 }
+/* Contrast (WCAG AA, checked by axe in tests/e2e/test_a11y.py): small grey captions one step
+   darker, soft badges and callouts in their darkest shade, solid red (Stop) a deeper red. */
+.reply-caption .rt-Text { color: var(--gray-11); }
+.message .rt-Badge.rt-variant-soft, .rt-CalloutText { color: var(--accent-12); }
+.rt-Button.rt-variant-solid[data-accent-color='red'] { background-color: #c62a2f; color: #fff; }
+.rt-Button.rt-variant-solid[data-accent-color='red']:hover { background-color: #a8191e; }
 .parley-drawer-button { display: none; }
 @media (max-width: 767px) {
   .parley-desktop-sidebar { display: none !important; }
