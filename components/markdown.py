@@ -6,8 +6,8 @@ from typing import Any
 
 import reflex as rx
 
-# Highlighting themes whose every token meets WCAG AA contrast (Reflex's default one-light
-# does not).
+# Highlighting themes with stronger token colours: Reflex's default one-light fails WCAG AA
+# contrast on a plain Python function (axe, tests/e2e/test_a11y.py); these pass it.
 _CODE_THEME = rx.color_mode_cond(light=rx.code_block.themes.vs, dark=rx.code_block.themes.a11y_dark)
 
 
