@@ -352,8 +352,14 @@ export function ScrollFollow({ children, className, ...rest }) {
     const inner = content.current;
     if (!el || !inner) return;
     const atBottom = () => el.scrollHeight - el.scrollTop - el.clientHeight <= FOLLOW_SLACK_PX;
+    // Only the reader scrolls up: content growing between our scroll and its event must not
+    // count as leaving the bottom.
+    let lastTop = el.scrollTop;
     const onScroll = () => {
-      following.current = atBottom();
+      const top = el.scrollTop;
+      if (atBottom()) following.current = true;
+      else if (top < lastTop - 1) following.current = false;
+      lastTop = top;
       setShowJump(!following.current);
     };
     const onResize = () => {

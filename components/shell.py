@@ -216,8 +216,10 @@ SHELL_CSS = """
   background: var(--color-panel-solid); color: var(--gray-12);
   width: min(560px, calc(100vw - 2em)); box-shadow: 0 12px 40px var(--black-a7);
 }
+.parley-header select { max-width: 12em; min-width: 0; text-overflow: ellipsis; }
 .parley-dialog::backdrop { background: rgba(0, 0, 0, 0.45); }
-.parley-palette { margin-top: 12vh; }
+.parley-dialog { margin: auto; }
+.parley-palette { margin: 12vh auto auto; }
 .parley-palette-body input {
   width: 100%; box-sizing: border-box; font: inherit; font-size: 1rem; padding: 0.85em 1em;
   border: 0; border-bottom: 1px solid var(--gray-6); background: transparent;
@@ -245,6 +247,7 @@ SHELL_CSS = """
   text-align: left; padding: 0.4em 0.5em; border-bottom: 1px solid var(--gray-5);
   font-size: 0.9rem;
 }
+.parley-help-body td:first-child { white-space: nowrap; }
 .parley-help-body kbd {
   font: inherit; font-size: 0.8rem; padding: 0.1em 0.4em; border: 1px solid var(--gray-7);
   border-radius: 4px; background: var(--gray-3);
@@ -255,10 +258,10 @@ SHELL_CSS = """
 .message .rt-Badge.rt-variant-soft, .rt-CalloutText { color: var(--accent-12); }
 .rt-Button.rt-variant-solid[data-accent-color='red'] { background-color: #c62a2f; color: #fff; }
 .rt-Button.rt-variant-solid[data-accent-color='red']:hover { background-color: #a8191e; }
-.parley-drawer-button { display: none; }
+.parley-phone-only { display: none; }
 @media (max-width: 767px) {
   .parley-desktop-sidebar { display: none !important; }
-  .parley-drawer-button { display: inline-flex; }
+  .parley-phone-only { display: inline-flex; }
   .parley-wide-only { display: none !important; }
 }
 """

@@ -75,13 +75,13 @@ def _drawer() -> rx.Component:
                 variant="ghost",
                 color_scheme="gray",
                 aria_label="Conversations",
-                class_name="parley-drawer-button",
+                class_name="parley-phone-only",
                 type="button",
             )
         ),
         rx.dialog.content(
             rx.hstack(
-                rx.dialog.title("Parley", size="3", margin="0"),
+                rx.dialog.title("Conversations", size="3", margin="0"),
                 rx.dialog.close(
                     rx.icon_button(
                         rx.icon("x", size=18),
@@ -119,28 +119,47 @@ def _drawer() -> rx.Component:
 
 
 def _header() -> rx.Component:
+    # On a phone the controls wrap under the title rather than squeezing it out.
     return rx.el.header(
         _drawer(),
         rx.heading(
             rx.cond(ChatState.current_title != "", ChatState.current_title, "New chat"),
             as_="h1",
             size="4",
-            flex="1",
+            flex="1 1 8em",
             min_width="0",
             overflow="hidden",
             text_overflow="ellipsis",
             white_space="nowrap",
         ),
-        model_picker(ChatState.models, ChatState.model, on_change=ChatState.set_model),
-        theme_picker(color_mode, lambda mode: set_color_mode(mode)),
-        palette_button(),
-        rx.box(help_button(), class_name="parley-wide-only"),
+        rx.box(
+            model_picker(ChatState.models, ChatState.model, on_change=ChatState.set_model),
+            theme_picker(color_mode, lambda mode: set_color_mode(mode)),
+            palette_button(),
+            rx.box(help_button(), class_name="parley-wide-only"),
+            # Phones: New chat without opening the drawer (wide screens have the sidebar's).
+            rx.icon_button(
+                rx.icon("square-pen", size=18),
+                on_click=ChatState.new_chat,
+                variant="ghost",
+                aria_label="New chat",
+                class_name="parley-phone-only",
+                type="button",
+            ),
+            display="flex",
+            align_items="center",
+            gap="0.5em",
+            margin_left="auto",
+            min_width="0",
+        ),
         display="flex",
+        flex_wrap="wrap",
         align_items="center",
         gap="0.5em",
         padding="0.75em 1em",
         border_bottom=f"1px solid {rx.color('gray', 5)}",
         width="100%",
+        class_name="parley-header",
     )
 
 
