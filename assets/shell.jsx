@@ -12,16 +12,6 @@ const HELP_EVENT = "parley:shortcuts";
 const isMac = () =>
   typeof navigator !== "undefined" && /Mac|iPhone|iPad/.test(navigator.platform || "");
 
-export const SHORTCUTS = [
-  { keys: ["Mod", "K"], action: "Open the command palette" },
-  { keys: ["Mod", "/"], action: "Show keyboard shortcuts" },
-  { keys: ["Mod", "Shift", "O"], action: "New chat" },
-  { keys: ["Mod", "Shift", "L"], action: "Show or hide the code panel" },
-  { keys: ["Esc"], action: "Stop the reply while it streams; otherwise close a dialog" },
-  { keys: ["Enter"], action: "Send the message" },
-  { keys: ["Shift", "Enter"], action: "New line in the message" },
-];
-
 const keyName = (key) => (key === "Mod" ? (isMac() ? "⌘" : "Ctrl") : key);
 
 export const openPalette = () => window.dispatchEvent(new Event(PALETTE_EVENT));
@@ -159,26 +149,31 @@ export function CommandPalette({
     return () => clearTimeout(timer);
   }, [query]);
 
+  // In the order shown: commands, conversations, then the models to switch to.
   const options = useMemo(() => {
     const commands = [
       { id: "new-chat", label: "New chat", group: "Commands", run: () => onNewChat?.() },
       { id: "toggle-theme", label: "Toggle theme", group: "Commands", run: () => onToggleTheme?.() },
       { id: "toggle-panel", label: "Toggle code panel", group: "Commands", run: () => onTogglePanel?.() },
       { id: "shortcuts", label: "Keyboard shortcuts", group: "Commands", run: () => setTimeout(openShortcutHelp, 0) },
-      ...(models || []).map((model) => ({
-        id: `model-${model.id}`,
-        label: `Switch model to ${model.name}`,
-        group: "Commands",
-        run: () => onSetModel?.(model.id),
-      })),
-    ].filter((option) => matches(option.label, query));
+    ];
     const found = (conversations || []).map((c) => ({
       id: `conversation-${c.id}`,
       label: c.title,
       group: "Conversations",
       run: () => onOpenConversation?.(c.id),
     }));
-    return [...commands, ...found];
+    const switches = (models || []).map((model) => ({
+      id: `model-${model.id}`,
+      label: `Switch model to ${model.name}`,
+      group: "Models",
+      run: () => onSetModel?.(model.id),
+    }));
+    return [
+      ...commands.filter((option) => matches(option.label, query)),
+      ...found,
+      ...switches.filter((option) => matches(option.label, query)),
+    ];
   }, [models, conversations, query]);
 
   const current = options.length ? Math.min(active, options.length - 1) : -1;
@@ -216,7 +211,7 @@ export function CommandPalette({
   };
 
   const optionId = (index) => `palette-option-${index}`;
-  const groups = ["Commands", "Conversations"]
+  const groups = ["Commands", "Conversations", "Models"]
     .map((name) => ({
       name,
       items: options.map((option, index) => ({ option, index })).filter(({ option }) => option.group === name),
@@ -286,8 +281,9 @@ export function CommandPalette({
   );
 }
 
-// Ctrl/Cmd+/: every shortcut in a table.
-export function ShortcutHelp() {
+// Ctrl/Cmd+/: every shortcut in a table. `shortcuts`: [{keys: ["Mod", "K"], action}], where
+// "Mod" shows as ⌘ on macOS and Ctrl elsewhere.
+export function ShortcutHelp({ shortcuts }) {
   const { ref, open, close, onClose } = useModal(HELP_EVENT);
   return (
     <dialog
@@ -308,7 +304,7 @@ export function ShortcutHelp() {
               </tr>
             </thead>
             <tbody>
-              {SHORTCUTS.map((shortcut) => (
+              {(shortcuts || []).map((shortcut) => (
                 <tr key={shortcut.action}>
                   <td>
                     {shortcut.keys.map((key, index) => (
@@ -392,7 +388,7 @@ export function ScrollFollow({ children, className, ...rest }) {
       </div>
       {showJump ? (
         <button type="button" className="parley-button parley-jump" onClick={jump}>
-          Jump to latest ↓
+          Jump to latest <span aria-hidden="true">↓</span>
         </button>
       ) : null}
     </div>

@@ -21,13 +21,15 @@ _LIBRARY = rx.asset("shell.jsx").importable_path
 OPEN_PALETTE = "window.dispatchEvent(new Event('parley:palette'))"
 OPEN_SHORTCUT_HELP = "window.dispatchEvent(new Event('parley:shortcuts'))"
 
-# Shown in the help dialog (assets/shell.jsx keeps the same list) and the README.
-SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("Ctrl/⌘ + K", "Open the command palette"),
-    ("Ctrl/⌘ + /", "Show keyboard shortcuts"),
-    ("Ctrl/⌘ + Shift + O", "New chat"),
-    ("Ctrl/⌘ + Shift + L", "Show or hide the code panel"),
-    ("Esc", "Stop the reply while it streams; otherwise close a dialog"),
+# What the help dialog lists ("Mod" is ⌘ on macOS, Ctrl elsewhere); the README's table too.
+SHORTCUTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("Mod", "K"), "Open the command palette"),
+    (("Mod", "/"), "Show keyboard shortcuts"),
+    (("Mod", "Shift", "O"), "New chat"),
+    (("Mod", "Shift", "L"), "Show or hide the code panel"),
+    (("Esc",), "Stop the reply while it streams; otherwise close a dialog"),
+    (("Enter",), "Send the message"),
+    (("Shift", "Enter"), "New line in the message"),
 )
 
 
@@ -65,6 +67,8 @@ class ShortcutHelp(rx.Component):
 
     library = _LIBRARY
     tag = "ShortcutHelp"
+
+    shortcuts: rx.Var[Sequence[dict[str, Any]]]
 
 
 class ScrollFollow(rx.Component):
@@ -117,7 +121,9 @@ def command_palette(
 
 
 def shortcut_help() -> rx.Component:
-    return ShortcutHelp.create()
+    return ShortcutHelp.create(
+        shortcuts=[{"keys": list(keys), "action": action} for keys, action in SHORTCUTS]
+    )
 
 
 def scroll_follow(*children: rx.Component, **attrs: Any) -> rx.Component:
