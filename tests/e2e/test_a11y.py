@@ -101,6 +101,7 @@ def rich_conversation(browser: Any, app_url: str) -> str:
     send(page, "break please")
     expect(last_reply(page).get_by_role("alert")).to_be_visible()
     idle(page)
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f]{32}$"))
     url = page.url
     context.close()
     return url

@@ -24,6 +24,7 @@ def chat_about(page: Page, app_url: str, text: str) -> str:
     send(page, text)
     expect(last_reply(page)).to_contain_text(f"You said: {text}")
     expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f]{32}$"))
     return page.url
 
 

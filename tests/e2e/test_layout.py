@@ -11,6 +11,7 @@ from tests.e2e.test_chat import last_reply, open_new_chat, send
 
 pytestmark = pytest.mark.e2e
 
+CONVERSATION_URL = re.compile(r"/c/[0-9a-f]{32}$")
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
@@ -41,6 +42,7 @@ def test_phone_layout_puts_the_sidebar_in_a_drawer(page: Page, app_url: str) -> 
     send(page, "phone first topic")
     expect(last_reply(page)).to_contain_text("You said: phone first topic")
     idle(page)
+    expect(page).to_have_url(CONVERSATION_URL)
     first = page.url
     page.get_by_role("button", name="New chat", exact=True).click()
     expect(page).to_have_url(re.compile(r"/$"))
