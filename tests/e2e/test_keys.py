@@ -219,7 +219,7 @@ def test_escape_stops_a_streaming_reply_but_not_while_another_field_has_it(
     search = page.get_by_role("searchbox", name="Search conversations")
     search.focus()
     page.keyboard.press("Escape")
-    page.wait_for_timeout(400)
+    page.wait_for_timeout(1_000)
     expect(page.get_by_role("button", name="Stop", exact=True)).to_be_visible()
     # In the composer it stops the reply.
     page.get_by_role("textbox", name="Message").focus()
