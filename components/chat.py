@@ -120,9 +120,8 @@ def message_log(
     on_load_earlier: Handler,
     on_retry: Handler,
 ) -> rx.Component:
-    # A polite log that announces each message once, when it is added: text changing in
-    # place is not announced (aria-relevant), and the streaming reply is busy, so its tokens
-    # are not read one by one; the finished reply replaces it and is read then.
+    # Not itself a live region (loading a conversation would read it all): the scroller
+    # reads the streaming reply aloud once, part by part (assets/shell.jsx).
     return scroll_follow(
         rx.box(
             rx.cond(
@@ -130,21 +129,16 @@ def message_log(
                 rx.button("Load earlier messages", on_click=on_load_earlier, variant="ghost"),
             ),
             rx.foreach(messages, lambda message: message_item(message, on_retry)),
-            rx.cond(
-                streaming_here,
-                rx.box(
-                    live_item(live_id), aria_busy="true", display="flex", flex_direction="column"
-                ),
-            ),
+            rx.cond(streaming_here, live_item(live_id)),
             display="flex",
             flex_direction="column",
             gap="0.75em",
             padding="1em",
         ),
+        live_id=live_id,
         role="log",
         aria_label="Messages",
-        aria_live="polite",
-        aria_relevant="additions",
+        aria_live="off",
         flex="1",
         width="100%",
     )

@@ -78,6 +78,10 @@ class ScrollFollow(rx.Component):
     library = _LIBRARY
     tag = "ScrollFollow"
 
+    # The reply streaming in this session (-1 for none): what has been read aloud of it
+    # survives the page remounting mid-reply.
+    live_id: rx.Var[int]
+
 
 class SkipLink(rx.Component):
     library = _LIBRARY
@@ -126,11 +130,11 @@ def shortcut_help() -> rx.Component:
     )
 
 
-def scroll_follow(*children: rx.Component, **attrs: Any) -> rx.Component:
+def scroll_follow(*children: rx.Component, live_id: rx.Var[int], **attrs: Any) -> rx.Component:
     """``attrs`` (role, aria-*) go on the scrolling element; style props on its frame."""
     custom = {k.replace("_", "-"): v for k, v in attrs.items() if k.startswith(("aria_", "role"))}
     style = {k: v for k, v in attrs.items() if not k.startswith(("aria_", "role"))}
-    return ScrollFollow.create(*children, custom_attrs=custom, **style)
+    return ScrollFollow.create(*children, live_id=live_id, custom_attrs=custom, **style)
 
 
 def skip_link(label: str) -> rx.Component:
@@ -175,11 +179,6 @@ def theme_picker(value: rx.Var[str], on_change: Handler) -> rx.Component:
         title="Theme",
         class_name="parley-select",
     )
-
-
-def status_announcer(message: rx.Var[str]) -> rx.Component:
-    """A polite live region, visually hidden: says when a reply starts streaming."""
-    return rx.el.div(message, role="status", class_name="parley-sr-only")
 
 
 # Page-wide CSS: visible focus everywhere, the native dialogs, the scroll-follow frame, the

@@ -21,7 +21,6 @@ from components.shell import (
     shortcut_help,
     shortcuts,
     skip_link,
-    status_announcer,
     theme_picker,
 )
 from components.sidebar import SidebarActions, sidebar
@@ -215,7 +214,6 @@ def _shell() -> rx.Component:
             on_toggle_panel=CodePanelState.toggle,
         ),
         shortcut_help(),
-        status_announcer(rx.cond(ChatState.streaming_here, "The assistant is replying…", "")),
     )
 
 

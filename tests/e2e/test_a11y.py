@@ -155,31 +155,75 @@ def test_axe_while_a_reply_streams_and_after_jumping(
     idle(page)
 
 
-def test_the_log_announces_each_message_once(page: Page, app_url: str) -> None:
-    """role=log is a polite live region that announces additions only; the streaming reply is
-    marked busy (its tokens are not read one by one) and a status says it is coming."""
+def listen_to_announcements(page: Page) -> None:
+    """Record what the polite region announces: every paragraph added to it, in order."""
+    page.evaluate(
+        """() => {
+          window.__heard = [];
+          new MutationObserver((records) => {
+            for (const record of records) {
+              if (!record.target.closest('[aria-label="Reply announcements"]')) continue;
+              for (const node of record.addedNodes) window.__heard.push(node.textContent.trim());
+            }
+          }).observe(document.body, {subtree: true, childList: true});
+        }"""
+    )
+
+
+def heard(page: Page) -> list[str]:
+    return page.evaluate("window.__heard")
+
+
+def test_a_streaming_reply_is_read_once_part_by_part(page: Page, app_url: str) -> None:
+    """The log is not a live region (a loaded conversation is not read out); a polite region
+    reads the streaming reply: each finished paragraph as the next starts, the last at the
+    end, and nothing again when the finished message replaces the live one."""
     open_new_chat(page, app_url)
     log = page.get_by_role("log", name="Messages")
-    expect(log).to_have_attribute("aria-live", "polite")
-    expect(log).to_have_attribute("aria-relevant", "additions")
-    send(page, "count slowly")
-    expect(page.get_by_role("status").filter(has_text="The assistant is replying")).to_have_count(1)
-    live = log.locator("[aria-busy='true']")
-    expect(live).to_have_count(1)
-    expect(live).to_contain_text("word1")
-    # Only the reply in progress is busy; finished messages are not inside it.
-    expect(live.locator(".message[data-role='user']")).to_have_count(0)
+    expect(log).to_have_attribute("aria-live", "off")
+    region = page.get_by_role("status", name="Reply announcements")
+    expect(region).to_have_attribute("aria-live", "polite")
+    expect(region).to_have_attribute("aria-atomic", "false")
+    listen_to_announcements(page)
+
+    send(page, "many lines")
+    expect(region).to_contain_text("line 010")
+    assert "line 199" not in heard(page)  # read as it is written, not at the end
     idle(page)
-    expect(log.locator("[aria-busy='true']")).to_have_count(0)
+    expect(last_reply(page)).to_contain_text("line 199")
+    expect(region).to_contain_text("line 199")
+    said = heard(page)
+    assert said[0] == "The assistant is replying."
+    # Every line once, in order: line by line as they stream (the last few may come together,
+    # with the finished message).
+    assert " ".join(said[1:]) == " ".join(f"line {i:03d}" for i in range(200))
+    assert len(said) > 150, said
+
+    # A one-paragraph reply is read whole, once, when it ends.
+    send(page, "count slowly")
     expect(last_reply(page)).to_contain_text("word119")
-    expect(page.get_by_role("status").filter(has_text="The assistant is replying")).to_have_count(0)
-    # Nothing else on the page is a live region that would repeat the log.
-    regions = page.evaluate(
-        """() => [...document.querySelectorAll('[aria-live]')]
-              .filter((el) => el.getAttribute('aria-live') !== 'off')
-              .map((el) => el.getAttribute('role') || el.tagName)"""
-    )
-    assert regions.count("log") == 1, regions
+    idle(page)
+    expect(region).to_contain_text("word119")
+    said = heard(page)[len(said) :]
+    assert said[0] == "The assistant is replying."
+    assert len(said) == 2 and said[1].startswith("word0 word1"), said
+    assert said[1].endswith("word119"), said
+
+    # A stopped reply says so.
+    send(page, "stop me")
+    expect(last_reply(page)).to_contain_text("word3")
+    page.get_by_role("button", name="Stop", exact=True).click()
+    idle(page)
+    expect(region).to_contain_text("Reply stopped.")
+
+    # Opening a conversation reads nothing.
+    before = heard(page)
+    page.get_by_role("button", name="New chat", exact=True).click()
+    expect(log).not_to_contain_text("Stopped")
+    page.go_back()
+    expect(last_reply(page)).to_contain_text("Stopped", timeout=30_000)
+    page.wait_for_timeout(500)
+    assert heard(page) == before
 
 
 @pytest.mark.parametrize("mode", ["light", "dark"])
