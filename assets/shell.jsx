@@ -409,9 +409,9 @@ function useReplyAnnouncer(logRef, liveId) {
         (el) => el.getAttribute("aria-label") !== "Waiting for the reply",
       );
       for (; read < parts.length - 1; read += 1) {
-        const text = parts[read].textContent || "";
+        const text = norm(parts[read].textContent || "");
         announce(text);
-        spoken = norm(`${spoken} ${text}`);
+        if (text) spoken = spoken ? `${spoken} ${text}` : text; // as norm() of them all
         Object.assign(heard, { read: read + 1, spoken });
       }
     };
