@@ -13,6 +13,7 @@ from app.services.chat import MessageView, ModelOption
 from components.composer import message_attachments
 from components.live_reply import live_reply
 from components.markdown import safe_markdown
+from components.shell import scroll_follow
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
 
@@ -332,32 +333,37 @@ def message_log(
     busy: rx.Var[bool],
 ) -> rx.Component:
     """The branch on screen: loaded history (from ``hidden_from`` on hidden, being replaced),
-    the messages added since, and the reply streaming in."""
-    return rx.auto_scroll(
-        rx.cond(
-            more_history,
-            rx.button("Load earlier messages", on_click=on_load_earlier, variant="ghost"),
-        ),
-        rx.foreach(
-            messages,
-            lambda message, index: message_item(
-                message,
-                controls,
-                busy,
-                hidden=(hidden_from.to(int) >= 0) & (index >= hidden_from.to(int)),
+    the messages added since, and the reply streaming in.
+
+    Not itself a live region (loading a conversation would read it all): the scroller
+    reads the streaming reply aloud once, part by part (assets/shell.jsx)."""
+    return scroll_follow(
+        rx.box(
+            rx.cond(
+                more_history,
+                rx.button("Load earlier messages", on_click=on_load_earlier, variant="ghost"),
             ),
+            rx.foreach(
+                messages,
+                lambda message, index: message_item(
+                    message,
+                    controls,
+                    busy,
+                    hidden=(hidden_from.to(int) >= 0) & (index >= hidden_from.to(int)),
+                ),
+            ),
+            rx.foreach(recent, lambda message: message_item(message, controls, busy)),
+            rx.cond(streaming_here, live_item(live_id)),
+            display="flex",
+            flex_direction="column",
+            gap="0.75em",
+            padding="1em",
         ),
-        rx.foreach(recent, lambda message: message_item(message, controls, busy)),
-        rx.cond(streaming_here, live_item(live_id)),
+        live_id=live_id,
         role="log",
         aria_label="Messages",
-        aria_live="polite",
-        display="flex",
-        flex_direction="column",
-        gap="0.75em",
+        aria_live="off",
         flex="1",
-        overflow_y="auto",
-        padding="1em",
         width="100%",
     )
 

@@ -6,6 +6,10 @@ from typing import Any
 
 import reflex as rx
 
+# Highlighting themes with stronger token colours: Reflex's default one-light fails WCAG AA
+# contrast on a plain Python function (axe, tests/e2e/test_a11y.py); these pass it.
+_CODE_THEME = rx.color_mode_cond(light=rx.code_block.themes.vs, dark=rx.code_block.themes.a11y_dark)
+
 
 def _code_block(value: Any, **props: Any) -> rx.Component:
     """A fenced block: a header with its language and a Copy button, then the highlighted
@@ -37,7 +41,13 @@ def _code_block(value: Any, **props: Any) -> rx.Component:
     )
     return rx.box(
         header,
-        rx.code_block(value, wrap_long_lines=True, margin="0", border_radius="0", **props),
+        rx.code_block(
+            value,
+            wrap_long_lines=True,
+            margin="0",
+            border_radius="0",
+            **{"theme": _CODE_THEME, **props},
+        ),
         class_name="code-block",
         role="group",
         aria_label=rx.cond(language != "", f"{language} code", "code")

@@ -176,7 +176,11 @@ def sidebar(
     undo_id: rx.Var[str],
     undo_title: rx.Var[str],
     actions: SidebarActions,
+    in_drawer: bool = False,
 ) -> rx.Component:
+    """The conversations' navigation: a column on wide screens, or (``in_drawer``) the
+    content of the phone layout's drawer."""
+
     def items(rows: rx.Var[Sequence[ConversationSummary]], *, is_pinned: bool) -> rx.Component:
         return rx.foreach(
             rows,
@@ -191,6 +195,17 @@ def sidebar(
         )
 
     searching = search_query != ""
+    placement: dict[str, Any] = (
+        {"width": "100%", "flex": "1", "min_height": "0"}
+        if in_drawer
+        else {
+            "width": "280px",
+            "min_width": "280px",
+            "height": "100dvh",
+            "border_right": f"1px solid {rx.color('gray', 5)}",
+            "class_name": "parley-desktop-sidebar",
+        }
+    )
     return rx.el.nav(
         rx.button(
             rx.icon("square-pen", size=16),
@@ -235,7 +250,7 @@ def sidebar(
                     rx.text(
                         "No conversation matches.",
                         size="1",
-                        color=rx.color("gray", 10),
+                        color=rx.color("gray", 11),
                         padding="0.5em",
                     ),
                 ),
@@ -255,7 +270,7 @@ def sidebar(
                             "Pinned",
                             size="1",
                             weight="bold",
-                            color=rx.color("gray", 10),
+                            color=rx.color("gray", 11),
                             margin="0.75em 0 0.25em 0.6em",
                         ),
                         rx.el.ul(
@@ -281,11 +296,8 @@ def sidebar(
             ),
         ),
         aria_label="Conversations",
-        width="280px",
-        min_width="280px",
-        height="100vh",
         overflow_y="auto",
         padding="1em",
-        border_right=f"1px solid {rx.color('gray', 5)}",
         background=rx.color("gray", 2),
+        **placement,
     )

@@ -65,6 +65,19 @@ RULES: list[dict[str, Any]] = [
         "error": "overloaded",
         "error_message": "The provider is overloaded (scripted).",
     },
+    {
+        "match": "^show code",
+        "reply": "Here is a function:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\nDone.",
+        "chunk_chars": 8,
+        "delay_ms": 5,
+    },
+    # A tall reply (a short paragraph a line) that streams for about six seconds.
+    {
+        "match": "^many lines",
+        "reply": "".join(f"line {i:03d}\n\n" for i in range(200)),
+        "chunk_chars": 10,
+        "delay_ms": 30,
+    },
 ]
 
 
