@@ -19,6 +19,7 @@ from app.errors import ParleyError
 from app.services import get_chat_service, get_conversation_service, get_title_service
 from app.services.chat import ConversationSummary, MessageView, ModelOption
 from app.services.conversations import SearchHit, SidebarPage
+from state.code_panel import follow_conversation
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,7 @@ class ChatState(rx.State):
             self.model = service.default_model()
         self._close_conversation()
         self.current_id = conversation_id
+        await follow_conversation(self)  # the code panel, if open: empty until loaded
         if not conversation_id:
             return
         try:
@@ -230,6 +232,7 @@ class ChatState(rx.State):
         self.more_history = page.has_more
         # A reply still streaming in this session is shown by the live-reply channel.
         self.messages = [m for m in page.messages if m.id != self.live_id]
+        await follow_conversation(self)
 
     @rx.event
     async def load_earlier(self) -> None:
@@ -241,6 +244,7 @@ class ChatState(rx.State):
         )
         self.messages = page.messages + self.messages
         self.more_history = page.has_more
+        await follow_conversation(self)
 
     # ----- composing and sending -------------------------------------------------------------
 
@@ -349,6 +353,7 @@ class ChatState(rx.State):
             if self.live_id == message_id:  # else a reload already settled this reply
                 if final is not None and self.current_id == self.live_conversation_id:
                     self.messages = [*self.messages, final]
+                    await follow_conversation(self)  # in the update that ends the reply
                 self.notice = problem
                 self._clear_live()
             # Read under the lock, so a rename or delete this tab made meanwhile is seen.
