@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.chat import composer, message_log, model_picker
+from components.pages.code_panel import code_panel_toggle, code_panel_when_open
 from components.sidebar import SidebarActions, sidebar
 from state.chat import ChatState
 
@@ -49,6 +50,7 @@ def chat_page() -> rx.Component:
                     white_space="nowrap",
                 ),
                 model_picker(ChatState.models, ChatState.model, on_change=ChatState.set_model),
+                code_panel_toggle(),
                 align="center",
                 padding="0.75em 1em",
                 border_bottom=f"1px solid {rx.color('gray', 5)}",
@@ -76,6 +78,7 @@ def chat_page() -> rx.Component:
             height="100vh",
             min_width="0",
         ),
+        code_panel_when_open(),
         spacing="0",
         width="100%",
         height="100vh",
