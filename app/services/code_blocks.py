@@ -282,13 +282,32 @@ def unique_names(names: Iterable[str]) -> list[str]:
     return result
 
 
+# A line that defines something: the best one-line summary of a block.
+_DEFINITION = re.compile(
+    r"^\s*(?:export\s+)?(?:default\s+)?(?:pub(?:\([\w:]+\))?\s+)?(?:async\s+)?"
+    r"(?:def|class|function\*?|fn|func|interface|struct|enum|trait|impl|type\s+\w+\s*=)\b"
+    r"|^\s*create\s+(?:or\s+replace\s+)?(?:table|view|function|index)\b",
+    re.IGNORECASE,
+)
+# Lines that say little about a block: imports and comments.
+_PREAMBLE = re.compile(
+    r"^\s*(?:import\b|from\s+\S+\s+import\b|#include\b|using\b|package\b|use\b|"
+    r"#|//|/\*|\*|--|<!--|;)"
+)
+
+
 def summary_of(code: str) -> str:
-    """The first non-blank line, trimmed and cut to ``SUMMARY_CHARS``; "(empty)" if none."""
-    for line in code.split("\n"):
-        line = line.strip()
-        if line:
-            return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1] + "…"
-    return "(empty)"
+    """One line for the list: the first definition (``def``, ``class``, ``function``, ...),
+    else the first line that is not an import or comment, else the first non-blank line;
+    trimmed and cut to ``SUMMARY_CHARS``. "(empty)" for a blank block."""
+    lines = [line.strip() for line in code.split("\n") if line.strip()]
+    line = next(
+        (ln for ln in lines if _DEFINITION.match(ln)),
+        next((ln for ln in lines if not _PREAMBLE.match(ln)), lines[0] if lines else ""),
+    )
+    if not line:
+        return "(empty)"
+    return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1] + "…"
 
 
 # ----- a conversation's blocks ----------------------------------------------------------

@@ -226,9 +226,29 @@ def test_duplicates_are_numbered() -> None:
     ]
 
 
-def test_summaries() -> None:
-    assert summary_of("\n\n  def f():\n    pass") == "def f():"
-    assert summary_of("   \n") == "(empty)"
+@pytest.mark.parametrize(
+    ("code", "summary"),
+    [
+        ("\n\n  x = 1\n  y = 2", "x = 1"),
+        ("import re\n\n\ndef slugify(title):\n    return title", "def slugify(title):"),
+        ("// components/A.tsx\nexport function A() {}", "export function A() {}"),
+        (
+            "export default async function handler(req) {}",
+            "export default async function handler(req) {}",
+        ),
+        ("use std::io;\n\npub fn main() {}", "pub fn main() {}"),
+        ("-- schema\nCREATE TABLE users (id int);", "CREATE TABLE users (id int);"),
+        ("#!/bin/sh\n# install\npip install x", "pip install x"),
+        ("# only a comment", "# only a comment"),
+        ("   \n", "(empty)"),
+        ("", "(empty)"),
+    ],
+)
+def test_summaries(code: str, summary: str) -> None:
+    assert summary_of(code) == summary
+
+
+def test_long_summaries_are_cut() -> None:
     long = "x = " + "1" * 200
     assert summary_of(long) == long[:79] + "…"
 
