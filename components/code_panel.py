@@ -64,7 +64,7 @@ def code_panel_button(is_open: rx.Var[bool], on_click: Handler) -> rx.Component:
     """The chat header's toggle (Ctrl/Cmd+Shift+L does the same)."""
     return rx.button(
         rx.icon("code-xml", size=16),
-        rx.text("Code", display=rx.breakpoints(initial="none", sm="inline")),
+        rx.text("Code", as_="span", display=rx.breakpoints(initial="none", sm="inline")),
         on_click=on_click,
         aria_label="Code panel",
         aria_expanded=rx.cond(is_open, "true", "false"),
@@ -89,6 +89,7 @@ def _block_row(block: ObjectVar[CodeBlockItem], open_block: Callable[..., Any]) 
                 rx.badge(block.language, variant="soft", size="1"),
                 rx.text(
                     block.file_name,
+                    as_="span",
                     size="2",
                     weight="medium",
                     flex="1",
@@ -99,10 +100,12 @@ def _block_row(block: ObjectVar[CodeBlockItem], open_block: Callable[..., Any]) 
                 ),
                 rx.text(
                     rx.cond(block.lines == 1, "1 line", f"{block.lines} lines"),
+                    as_="span",
                     size="1",
                     color=rx.color("gray", 10),
                     white_space="nowrap",
                 ),
+                as_="span",  # a button holds phrasing content only
                 align="center",
                 spacing="2",
                 width="100%",
@@ -122,6 +125,8 @@ def _block_row(block: ObjectVar[CodeBlockItem], open_block: Callable[..., Any]) 
                 "From ",
                 block.origin,
                 rx.cond(block.closed, "", " (unfinished)"),
+                as_="span",
+                display="block",
                 size="1",
                 color=rx.color("gray", 10),
                 margin_top="0.25em",
