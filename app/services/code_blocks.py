@@ -332,7 +332,6 @@ class CodeBlockItem:
     wire, and a block's code travels only when it is opened."""
 
     key: str  # "<message id>-<block index in the message>"
-    message_id: int
     origin: str  # "Reply 2", "Your message 1": which shown message it came from
     language: str  # the label: the info string's language, or "text"
     summary: str
@@ -369,7 +368,6 @@ def conversation_blocks(messages: Sequence[MessageLike]) -> list[CodeBlock]:
         CodeBlock(
             CodeBlockItem(
                 key=f"{message.id}-{index}",
-                message_id=message.id,
                 origin=origin,
                 language=fence.language or "text",
                 summary=summary_of(fence.code),
