@@ -181,6 +181,7 @@ def _block_view(selected: SelectedBlock, close_block: Handler) -> rx.Component:
                 rx.icon("arrow-left", size=16),
                 on_click=close_block,
                 aria_label="Back to code blocks",
+                auto_focus=True,  # the Open button that had focus is gone
                 variant="ghost",
                 size="1",
                 type="button",

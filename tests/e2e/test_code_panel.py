@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import CODE_PANEL_PY, CODE_PANEL_SH, CODE_PANEL_TSX, ROOT
+from tests.e2e.code_panel_reply import CODE_PANEL_PY, CODE_PANEL_SH, CODE_PANEL_TSX
+from tests.e2e.conftest import ROOT
 from tests.e2e.test_chat import last_reply, open_new_chat, send
 
 pytestmark = pytest.mark.e2e
@@ -62,6 +63,7 @@ def test_open_copy_and_download_a_block(page: Page, app_url: str) -> None:
 
     panel(page).get_by_role("button", name="Open slugify.py").click()
     code = panel(page).get_by_role("region", name="Code of slugify.py")
+    expect(panel(page).get_by_role("button", name="Back to code blocks")).to_be_focused()
     expect(code).to_contain_text("def slugify(title: str, limit: int = 60) -> str:")
     # Highlighted: Prism split the code into coloured tokens, keywords among them.
     keyword = code.locator("span.token", has_text=re.compile(r"^def$"))
