@@ -24,6 +24,7 @@ _OPENING = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
 _CLOSING = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
 
 SUMMARY_CHARS = 80
+LABEL_CHARS = 24  # a language label longer than this is cut
 NAME_CHARS = 100
 FALLBACK_STEM = "snippet"
 
@@ -41,7 +42,8 @@ class Fence:
     @property
     def language(self) -> str:
         """The info string's first word, as written ("Python", "tsx", "c++"), or ""."""
-        return self.info.split(maxsplit=1)[0] if self.info else ""
+        words = self.info.split(maxsplit=1)
+        return words[0] if words else ""
 
 
 def _strip_indent(line: str, width: int) -> str:
@@ -204,18 +206,32 @@ def _looks_like_file(word: str, *, prose: bool = False) -> bool:
     return ext.lower() in _KNOWN_EXTENSIONS
 
 
-def _first_file_in(words: Iterable[str], *, prose: bool = False) -> str | None:
+def _first_file_in(words: Iterable[str], *, prose: bool = False, language: str = "") -> str | None:
     for word in words:
         word = word.strip("`*\"'()[]<>,;:!?").rstrip(".")
-        if _looks_like_file(word, prose=prose):
+        if _looks_like_file(word, prose=prose) and _fits(word, language):
             return word
     return None
+
+
+def _fits(path: str, language: str) -> bool:
+    """Whether a file could hold a block in ``language``: "Run `main.py`:" above a bash
+    block names the file the command runs, not the block. Unknown languages fit anything."""
+    wanted = language.strip().lower()
+    name = re.split(r"[/\\]", path)[-1]
+    if name in _DOT_FILES or (extension_for(wanted) == "txt" and wanted not in SPECIAL_NAMES):
+        return True  # .env and the like are written in many "languages"; plain text fits all
+    if wanted in SPECIAL_NAMES:
+        return name == SPECIAL_NAMES[wanted]
+    ext = name.rpartition(".")[2].lower() if "." in name else ""
+    return extension_for(ext) == extension_for(wanted)
 
 
 def named_file(fence: Fence) -> str | None:
     """The file a block says it is, if any: from its info string (``python title=a.py``,
     ``python:a.py``, ``a.py``), a comment on its first line (``# app/main.py``), or the text
-    just before it (``Save this as `app/main.py`:``). The path as written."""
+    just before it (``Save this as `app/main.py`:``) if the name suits the block's language.
+    The path as written."""
     words = fence.info.split()
     candidates = [m[1] for m in _INFO_ATTRIBUTE.finditer(fence.info)]
     if words:
@@ -226,8 +242,9 @@ def named_file(fence: Fence) -> str | None:
         candidates.append(comment["path"])
     found = _first_file_in(candidates)
     if found is None and fence.before:
-        found = _first_file_in(_BACKTICKED.findall(fence.before)) or _first_file_in(
-            fence.before.split(), prose=True
+        language = fence.language
+        found = _first_file_in(_BACKTICKED.findall(fence.before), language=language) or (
+            _first_file_in(fence.before.split(), prose=True, language=language)
         )
     return found
 
@@ -369,7 +386,7 @@ def conversation_blocks(messages: Sequence[MessageLike]) -> list[CodeBlock]:
             CodeBlockItem(
                 key=f"{message.id}-{index}",
                 origin=origin,
-                language=fence.language or "text",
+                language=fence.language[:LABEL_CHARS] or "text",
                 summary=summary_of(fence.code),
                 lines=fence.code.count("\n") + 1 if fence.code else 0,
                 file_name=name,

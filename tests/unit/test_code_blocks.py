@@ -6,6 +6,7 @@ parser on generated documents of fences, text, blank and indented lines.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -181,6 +182,13 @@ def test_extensions_by_language(language: str, extension: str) -> None:
         (fence(info="js", before="Here it is in Node.js:"), "snippet.js"),
         (fence(info="js", before="Run it, e.g. like this:"), "snippet.js"),
         (fence(info="text", before="Dockerfile:"), "Dockerfile"),
+        (fence(info="dockerfile", before="A `Dockerfile`:"), "Dockerfile"),
+        (fence(info="yml", before="In `.github/ci.yaml`:"), "ci.yaml"),
+        # ... unless the name does not suit the block's language.
+        (fence(info="bash", before="Then run `main.py`:"), "snippet.sh"),
+        (fence(info="bash", before="Run `main.py` with this `run.sh`:"), "run.sh"),
+        (fence(info="dockerfile", before="Build `app.py` with:"), "Dockerfile"),
+        (fence(info="klingon", before="Save as `battle.py`:"), "battle.py"),
     ],
 )
 def test_file_names(block: Fence, name: str) -> None:
@@ -308,3 +316,26 @@ def test_blocks_of_a_conversation_with_origins_and_unique_names() -> None:
     assert found is not None and found.code == "y = 2"
     assert find_block(messages, "5-0") is None  # the streaming message is not listed
     assert conversation_blocks([]) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(info=st.text(max_size=40), first_line=st.text(max_size=60), before=st.text(max_size=80))
+def test_any_block_gets_a_safe_download_name(info: str, first_line: str, before: str) -> None:
+    """Whatever a reply writes, the name is one plain file name: no folders, no "..",
+    nothing but ASCII letters, digits and ``._+-``, not too long."""
+    info = info.replace("\n", " ").replace("\r", " ")
+    before = before.replace("\n", " ").replace("\r", " ")
+    name = file_name_for(fence(first_line + "\nbody", info, before))
+    assert re.fullmatch(r"[A-Za-z0-9._+-]{1,100}", name), name
+    assert name.strip(".") != ""
+    assert not name.startswith("..")
+
+
+def test_an_info_string_of_other_whitespace_has_no_language() -> None:
+    (block,) = parse_fences("```\x0c\nx\n```")  # a form feed is not trimmed as a space
+    assert (block.language, file_name_for(block)) == ("", "snippet.txt")
+
+
+def test_a_long_language_label_is_cut() -> None:
+    (block,) = conversation_blocks([Msg(1, "assistant", "```" + "x" * 50 + "\ncode\n```")])
+    assert block.item.language == "x" * 24
