@@ -1,7 +1,8 @@
 """The code panel in a real browser: list, open, copy, download, resize, remember, phone.
 
 ``test_open_copy_and_download_a_block`` also regenerates the README's screenshot,
-``assets/screenshots/chat-code-panel.png`` (1280x800).
+``assets/screenshots/chat-code-panel.png`` (1280x800), when this file runs on its own:
+``pytest tests/e2e/test_code_panel.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tests.e2e.test_chat import last_reply, open_new_chat, send
 pytestmark = pytest.mark.e2e
 
 SCREENSHOT = ROOT / "assets" / "screenshots" / "chat-code-panel.png"
+TITLE = "Slugify helper for URLs"  # what the scripted model titles the coding chat
 
 
 def toggle(page: Page) -> Locator:
@@ -31,6 +33,20 @@ def panel(page: Page) -> Locator:
 
 def block_rows(page: Page) -> Locator:
     return panel(page).get_by_role("list", name="Code blocks").get_by_role("listitem")
+
+
+def save_screenshot(page: Page) -> None:
+    """The README's picture, taken only on a fresh app (this file run alone, this test
+    first), so that the sidebar shows this conversation and not other tests' chats."""
+    conversations = page.get_by_role("navigation", name="Conversations").get_by_role("link")
+    expect(conversations.filter(has_text=TITLE).first).to_be_visible()
+    if conversations.count() != 1:
+        return
+    page.mouse.move(0, 0)
+    page.get_by_role("log").evaluate("log => { log.scrollTop = 0; }")  # the question too
+    page.wait_for_timeout(300)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOT)
 
 
 def coding_chat(page: Page, app_url: str) -> None:
@@ -69,11 +85,7 @@ def test_open_copy_and_download_a_block(page: Page, app_url: str) -> None:
     keyword = code.locator("span.token", has_text=re.compile(r"^def$"))
     expect(keyword).to_have_count(1)
     expect(keyword).to_have_attribute("style", re.compile(r"color: rgb"))
-    page.mouse.move(0, 0)
-    page.get_by_role("log").evaluate("log => { log.scrollTop = 0; }")  # the question too
-    page.wait_for_timeout(300)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOT)
+    save_screenshot(page)
 
     panel(page).get_by_role("button", name="Copy", exact=True).click()
     clipboard = ""
