@@ -2,8 +2,9 @@
 
 A list of blocks (language, file name, first line, which message), and one block shown
 large with highlighting, Copy and Download. Copy and Download work in the browser on the
-code already shown, so they cost no round trip. A drag handle (also arrow keys) resizes it;
-below the ``sm`` breakpoint (48em) it is a full-width sheet over the chat instead.
+code already shown, so they cost no round trip. A drag handle (also arrow keys) resizes it.
+It sits beside the log on wide screens, and is a sheet over the chat on tablets and phones
+(full width below the ``sm`` breakpoint, 48em), so it never squeezes the log.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ Handler = Any  # an event handler or event spec, as Reflex accepts for on_* prop
 
 PANEL_ID = "code-panel"
 RESIZE_STEP = 16  # pixels per arrow key; Shift moves four steps
+LOG_ROOM = 600  # pixels kept for the sidebar and the message log beside the panel
 
 
 class PanelResizer(rx.Component):
@@ -314,12 +316,15 @@ def code_panel(
         aria_label="Code panel",
         display="flex",
         flex_direction="column",
-        # A side panel from the sm breakpoint up; on a phone a full-width sheet over the chat.
-        position=rx.breakpoints(initial="fixed", sm="relative"),
-        inset=rx.breakpoints(initial="0", sm="auto"),
-        z_index=rx.breakpoints(initial="30", sm="auto"),
+        # Wide screens (md, 62em, up): a panel beside the log, leaving the log (and the
+        # sidebar) at least LOG_ROOM. Tablets (sm to md): a sheet over the log's right side.
+        # Phones (below sm, 48em): a full-screen sheet.
+        position=rx.breakpoints(initial="fixed", sm="fixed", md="relative"),
+        inset=rx.breakpoints(initial="0", sm="0 0 0 auto", md="auto"),
+        z_index=rx.breakpoints(initial="30", sm="30", md="auto"),
         width=rx.breakpoints(initial="100%", sm=f"{width}px"),
-        max_width=rx.breakpoints(initial="100%", sm="70vw"),
+        max_width=rx.breakpoints(initial="100%", sm="100vw", md=f"calc(100vw - {LOG_ROOM}px)"),
+        box_shadow=rx.breakpoints(initial="none", sm="-8px 0 24px rgba(0, 0, 0, 0.12)", md="none"),
         flex_shrink="0",
         height="100vh",
         background=rx.color("gray", 1),

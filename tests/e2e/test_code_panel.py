@@ -197,3 +197,17 @@ def test_on_a_phone_the_panel_is_a_full_width_sheet(page: Page, app_url: str) ->
     panel(page).get_by_role("button", name="Close code panel").click()
     expect(panel(page)).to_have_count(0)
     expect(page.get_by_role("textbox", name="Message")).to_be_visible()
+
+
+def test_on_a_tablet_the_panel_is_a_sheet_over_the_log(page: Page, app_url: str) -> None:
+    page.set_viewport_size({"width": 900, "height": 800})
+    coding_chat(page, app_url)
+    log = page.get_by_role("log").bounding_box()
+    toggle(page).click()
+    expect(block_rows(page)).to_have_count(3)
+    box = panel(page).bounding_box()
+    handle = page.get_by_role("separator", name="Resize code panel")
+    assert box is not None and log is not None
+    assert box["x"] + box["width"] == 900  # at the right edge
+    assert box["width"] == int(handle.get_attribute("aria-valuenow") or 0) < 900
+    assert page.get_by_role("log").bounding_box() == log  # the log keeps its width
