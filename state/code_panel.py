@@ -6,13 +6,16 @@ The palette and the keyboard shortcut call :meth:`CodePanelState.toggle`.
 Wire cost (issue 5): Reflex resends a var whole when it is assigned, so the panel is kept
 off the wire unless it is open, and off it entirely while a reply streams:
 
-- The list is not a computed var over ``ChatState.messages``: Reflex would recompute and
-  resend it with every change of ``messages``, open or not, including the user's message at
-  the start of each reply. Instead ChatState calls :func:`follow_conversation` at the points
-  where its finished messages change (a conversation opened, a reply finished, earlier
-  history loaded), inside the same event, so the new list rides in the update that carries
-  the messages and costs no extra frame. While the panel is closed that call returns at
-  once, and opening the panel builds the list then.
+- The list is not a computed var over ``ChatState.messages``. Reflex 0.10 sends a cached
+  computed var whenever a var it depends on changed (reflex/istate/delta.py, build_delta),
+  so it would travel with every change of ``messages``, open or not, including the user's
+  message at the start of each reply; an uncached one is sent only when its value changed,
+  but is recomputed, here re-parsing every message, for every delta. Instead ChatState
+  calls :func:`follow_conversation` at the points where its finished messages change (a
+  conversation opened, a reply finished, earlier history loaded), inside the same event, so
+  the new list rides in the update that carries the messages and costs no extra frame.
+  While the panel is closed that call returns at once, and opening the panel builds the
+  list then.
 - The list is assigned only when it changed, and carries no code (file name, language,
   summary, origin): a block's code travels once, when it is opened. Copy and Download use
   that code in the browser, so they cost nothing on the wire.
