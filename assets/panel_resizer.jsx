@@ -1,10 +1,14 @@
 // The code panel's drag handle: a vertical separator at the panel's left edge.
 //
-// Dragging resizes the panel in the browser alone (its style.width, found by id), and
-// reports the final width once, when the pointer is released; arrow keys resize by a step
-// (Shift: four steps), Home and End jump to the bounds, each reporting the new width. So
-// the server hears one event per resize, never one per pointer move.
-import { useEffect, useState } from "react";
+// Dragging resizes the panel in the browser alone (its style.width, found by id) and reports
+// the final width once, when the pointer is released. Arrow keys resize by a step (Shift:
+// four steps), Home and End jump to the bounds; a run of key presses is reported once, when
+// the keys rest. So the server hears one event per resize, never one per pointer move or
+// key press.
+import { useEffect, useRef, useState } from "react";
+
+const KEY_REPORT_DELAY_MS = 250; // report after the keys have rested this long
+const ECHO_WAIT_MS = 3000; // stop waiting for the state to echo a report after this
 
 export function PanelResizer({
   panelWidth: width,
@@ -16,15 +20,35 @@ export function PanelResizer({
   className,
   onResize,
 }) {
-  // The width shown while dragging, or until the state echoes a reported width back;
-  // meanwhile the panel's inline style holds it, and the state's width takes over again.
+  // The width shown while resizing, until the state echoes the reported width back;
+  // meanwhile the panel's inline style holds it. A width that arrives while another is
+  // awaited (an older report's echo) does not pull it back; one that arrives with nothing
+  // awaited (another tab) takes over at once.
   const [live, setLive] = useState(null);
+  const awaited = useRef(null);
+  const sendTimer = useRef(null);
+  const pendingSend = useRef(null);
+  const echoTimer = useRef(null);
+
   const settle = () => {
+    clearTimeout(echoTimer.current);
+    awaited.current = null;
     const panel = document.getElementById(controls);
     if (panel) panel.style.width = "";
     setLive(null);
   };
-  useEffect(settle, [width]);
+  useEffect(() => {
+    if (awaited.current === null || awaited.current === width) settle();
+  }, [width]);
+  // Closing the panel mid-run still saves the width.
+  useEffect(
+    () => () => {
+      clearTimeout(sendTimer.current);
+      clearTimeout(echoTimer.current);
+      if (pendingSend.current) pendingSend.current();
+    },
+    [],
+  );
   const value = live ?? width;
 
   const clamp = (w) => Math.round(Math.min(max, Math.max(min, w)));
@@ -32,6 +56,23 @@ export function PanelResizer({
     const panel = document.getElementById(controls);
     if (panel) panel.style.width = `${w}px`;
     setLive(w);
+  };
+  const report = (w, delay) => {
+    awaited.current = w;
+    clearTimeout(sendTimer.current);
+    clearTimeout(echoTimer.current);
+    const send = () => {
+      pendingSend.current = null;
+      if (onResize) onResize(w);
+      // The state may never echo it (it already had this width): stop waiting.
+      echoTimer.current = setTimeout(settle, ECHO_WAIT_MS);
+    };
+    if (delay) {
+      pendingSend.current = send;
+      sendTimer.current = setTimeout(send, delay);
+    } else {
+      send();
+    }
   };
 
   const onPointerDown = (event) => {
@@ -51,8 +92,8 @@ export function PanelResizer({
       handle.removeEventListener("pointermove", move);
       handle.removeEventListener("pointerup", end);
       handle.removeEventListener("pointercancel", end);
-      if (last !== startWidth && onResize) onResize(last);
-      else settle();
+      if (last !== startWidth) report(last, 0);
+      else if (awaited.current === null) settle();
     };
     handle.addEventListener("pointermove", move);
     handle.addEventListener("pointerup", end);
@@ -72,7 +113,7 @@ export function PanelResizer({
     const w = clamp(next);
     if (w === value) return;
     apply(w);
-    if (onResize) onResize(w);
+    report(w, KEY_REPORT_DELAY_MS);
   };
 
   return (
