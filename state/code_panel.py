@@ -51,8 +51,10 @@ def clamp_width(value: int | float | str) -> int:
 
 
 class CodePanelState(rx.State):
-    # "1" when open. Local storage, so the choice survives reloads in this browser.
-    open_flag: str = rx.LocalStorage("0", name="parley.code_panel.open", sync=True)
+    # "1" when open. Local storage, so the choice survives reloads in this browser. Not
+    # synced live to other tabs: a tab opened that way would show a list it never built
+    # (the list is built by this tab's events), so each tab reads the choice when it loads.
+    open_flag: str = rx.LocalStorage("0", name="parley.code_panel.open")
     # The panel's width in pixels, as text (local storage holds strings).
     width_setting: str = rx.LocalStorage(
         str(DEFAULT_WIDTH), name="parley.code_panel.width", sync=True
