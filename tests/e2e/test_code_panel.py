@@ -49,6 +49,17 @@ def save_screenshot(page: Page) -> None:
     page.screenshot(path=SCREENSHOT)
 
 
+def wait_for_stored(page: Page, key: str, value: str) -> None:
+    """Wait until the browser's local storage holds ``value`` under ``key``."""
+    stored = None
+    for _ in range(100):
+        stored = page.evaluate("key => window.localStorage.getItem(key)", key)
+        if stored == value:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"local storage {key!r} is {stored!r}, not {value!r}")
+
+
 def coding_chat(page: Page, app_url: str) -> None:
     """A new conversation whose reply has three code blocks, finished."""
     open_new_chat(page, app_url)
@@ -118,6 +129,11 @@ def test_open_copy_and_download_a_block(page: Page, app_url: str) -> None:
 
 
 def test_resize_by_keyboard_and_drag_and_remember_it(page: Page, app_url: str) -> None:
+    sent: list[str] = []  # every frame the page sends on Reflex's socket
+    page.on(
+        "websocket",
+        lambda ws: ws.on("framesent", lambda frame: sent.append(str(frame))),
+    )
     coding_chat(page, app_url)
     toggle(page).click()
     handle = page.get_by_role("separator", name="Resize code panel")
@@ -132,11 +148,17 @@ def test_resize_by_keyboard_and_drag_and_remember_it(page: Page, app_url: str) -
     expect(handle).to_have_attribute("aria-valuenow", str(start + 32))
     page.keyboard.press("ArrowRight")
     expect(handle).to_have_attribute("aria-valuenow", str(start + 16))
+    page.keyboard.press("Shift+ArrowLeft")
+    expect(handle).to_have_attribute("aria-valuenow", str(start + 80))
     page.keyboard.press("Home")
-    expect(handle).to_have_attribute("aria-valuenow", handle.get_attribute("aria-valuemin") or "")
+    minimum = handle.get_attribute("aria-valuemin") or ""
+    expect(handle).to_have_attribute("aria-valuenow", minimum)
+    # The run of key presses reaches the server once, when the keys rest.
+    wait_for_stored(page, "parley.code_panel.width", minimum)
+    assert len([f for f in sent if "resize" in f]) == 1, [f for f in sent if "resize" in f]
 
-    # Drag the handle 120 px to the left.
-    now = int(handle.get_attribute("aria-valuenow") or 0)
+    # Drag the handle 120 px to the left: one event, when it is released.
+    now = int(minimum)
     grip = handle.bounding_box()
     assert grip is not None
     x, y = grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2
@@ -148,6 +170,8 @@ def test_resize_by_keyboard_and_drag_and_remember_it(page: Page, app_url: str) -
     expect(handle).to_have_attribute("aria-valuenow", str(now + 120))
     box = panel(page).bounding_box()
     assert box is not None and abs(box["width"] - (now + 120)) <= 1
+    wait_for_stored(page, "parley.code_panel.width", str(now + 120))
+    assert len([f for f in sent if "resize" in f]) == 2
 
     # Open and width are remembered in this browser.
     page.reload()
@@ -158,6 +182,7 @@ def test_resize_by_keyboard_and_drag_and_remember_it(page: Page, app_url: str) -
     expect(block_rows(page)).to_have_count(3)
     toggle(page).click()
     expect(toggle(page)).to_have_attribute("aria-expanded", "false")
+    wait_for_stored(page, "parley.code_panel.open", "0")
     page.reload()
     expect(page.get_by_role("textbox", name="Message")).to_be_editable(timeout=30_000)
     expect(toggle(page)).to_have_attribute("aria-expanded", "false")
@@ -202,12 +227,15 @@ def test_on_a_phone_the_panel_is_a_full_width_sheet(page: Page, app_url: str) ->
 def test_on_a_tablet_the_panel_is_a_sheet_over_the_log(page: Page, app_url: str) -> None:
     page.set_viewport_size({"width": 900, "height": 800})
     coding_chat(page, app_url)
-    log = page.get_by_role("log").bounding_box()
     toggle(page).click()
     expect(block_rows(page)).to_have_count(3)
     box = panel(page).bounding_box()
     handle = page.get_by_role("separator", name="Resize code panel")
-    assert box is not None and log is not None
+    assert box is not None
     assert box["x"] + box["width"] == 900  # at the right edge
     assert box["width"] == int(handle.get_attribute("aria-valuenow") or 0) < 900
-    assert page.get_by_role("log").bounding_box() == log  # the log keeps its width
+    # The log keeps the whole width beside the sidebar, under the sheet.
+    sidebar = page.get_by_role("navigation", name="Conversations").bounding_box()
+    assert sidebar is not None
+    log = page.get_by_role("log")
+    expect(log).to_have_js_property("clientWidth", 900 - sidebar["width"])
