@@ -25,6 +25,7 @@ from app.errors import ParleyError
 from app.services import get_chat_service, get_conversation_service, get_title_service
 from app.services.chat import ConversationSummary, MessageView, ModelOption
 from app.services.conversations import SearchHit, SidebarPage
+from state.code_panel import follow_conversation
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +237,7 @@ class ChatState(rx.State):
             self.model = service.default_model()
         self._close_conversation()
         self.current_id = conversation_id
+        await follow_conversation(self)  # the code panel, if open: empty until loaded
         if not conversation_id:
             return
         try:
@@ -252,6 +254,7 @@ class ChatState(rx.State):
         # A reply still streaming in this session is shown by the live-reply channel.
         self._set_messages([m for m in page.messages if m.id != self.live_id])
         await self._refresh_spend()
+        await follow_conversation(self)
 
     @rx.event
     async def load_earlier(self) -> None:
@@ -264,6 +267,7 @@ class ChatState(rx.State):
         )
         self._set_messages(page.messages + shown)  # a reload anyway: recent folds in
         self.more_history = page.has_more
+        await follow_conversation(self)
 
     async def _reload_branch(self) -> None:
         """Show the branch on screen afresh (after switching versions or deleting)."""
@@ -272,6 +276,11 @@ class ChatState(rx.State):
         self._set_messages([m for m in page.messages if m.id != self.live_id])
         self.more_history = page.has_more
         await self._refresh_spend()
+        await follow_conversation(self)
+
+    def branch_on_screen(self) -> list[MessageView]:
+        """The finished messages the screen shows, oldest first (for the code panel)."""
+        return self._shown()
 
     def _shown(self) -> list[MessageView]:
         """The branch as the screen shows it: loaded history (less any hidden tail), then
@@ -532,6 +541,7 @@ class ChatState(rx.State):
                     # Appended to the short list only: the history is not sent again.
                     self.recent = [*self.recent, final]
                     await self._refresh_spend_quietly()
+                    await follow_conversation(self)  # in the update that ends the reply
                 self.notice = problem
                 self._clear_live()
             # Read under the lock, so a rename or delete this tab made meanwhile is seen.

@@ -20,6 +20,7 @@ from components.chat import (
     message_log,
     model_picker,
 )
+from components.pages.code_panel import code_panel_toggle, code_panel_when_open
 from components.pages.composer import attach, header_options, pending
 from components.shell import (
     command_palette,
@@ -143,6 +144,7 @@ def _header() -> rx.Component:
             conversation_spend(ChatState.spent, ChatState.spent_label),
             model_picker(ChatState.models, ChatState.model, on_change=ChatState.set_model),
             header_options(),
+            code_panel_toggle(),
             theme_picker(color_mode, lambda mode: set_color_mode(mode)),
             palette_button(),
             rx.box(help_button(), class_name="parley-wide-only"),
@@ -259,6 +261,7 @@ def chat_page() -> rx.Component:
             # any side panel.
             rx.box(
                 _message_column(),
+                code_panel_when_open(),
                 display="flex",
                 flex_direction="row",
                 flex="1",

@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import Engine, create_engine
 
+from tests.e2e.code_panel_reply import CODE_PANEL_REPLY
 from tests.providers.loopback import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +67,7 @@ RULES: list[dict[str, Any]] = [
         "error_message": "The provider is overloaded (scripted).",
     },
     {
-        "match": "^show code",
+        "match": "^show a function",
         "reply": "Here is a function:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\nDone.",
         "chunk_chars": 8,
         "delay_ms": 5,
@@ -78,6 +79,8 @@ RULES: list[dict[str, Any]] = [
         "chunk_chars": 10,
         "delay_ms": 30,
     },
+    {"match": "^show code", "reply": CODE_PANEL_REPLY, "chunk_chars": 24, "delay_ms": 2},
+    {"match": "^User: show code", "reply": "Slugify helper for URLs"},  # its title
 ]
 
 

@@ -90,7 +90,7 @@ def rich_conversation(browser: Any, app_url: str) -> str:
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     open_new_chat(page, app_url)
-    send(page, "show code")
+    send(page, "show a function")
     expect(last_reply(page).get_by_role("button", name="Copy code")).to_be_visible()
     idle(page)
     send(page, "stop me")
