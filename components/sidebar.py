@@ -150,7 +150,8 @@ def _search_hit(hit: ObjectVar[SearchHit], actions: SidebarActions) -> rx.Compon
                 size="1",
                 color=rx.color("gray", 11),
             ),
-            href=f"/c/{hit.id}",
+            # The best matching message's branch goes on screen (load_page reads ?m=).
+            href=rx.cond(hit.message_id, f"/c/{hit.id}?m={hit.message_id}", f"/c/{hit.id}"),
             on_click=actions.open(hit.id),
             display="block",
             padding="0.4em 0.6em",

@@ -224,12 +224,19 @@ class ChatState(rx.State):
         self.notice = ""
         settled = await self._settle_orphaned_reply()
         await self._refresh_sidebar()
+        # ?m=<message id>: a search hit; its branch goes on screen if another one is.
+        hit = self.router.url.query_parameters.get("m", "")
+        moved = bool(
+            conversation_id
+            and hit.isdigit()
+            and await get_chat_service().show_message(conversation_id, int(hit))
+        )
         same = (
             conversation_id
             and conversation_id == self.current_id
             and (self.messages or self.recent)
         )
-        if same and not settled:
+        if same and not settled and not moved:
             return  # already showing it (e.g. the redirect after the first message)
         service = get_chat_service()
         self.models = service.available_models()

@@ -393,6 +393,14 @@ def list_path(
     return [by_id[i] for i in reversed(ids) if i in by_id]
 
 
+def on_path(*, session: Session, conversation_id: str, leaf_id: int, message_id: int) -> bool:
+    """True if ``message_id`` is on the branch ending at ``leaf_id`` (the leaf included)."""
+    ids = session.execute(
+        _PATH_UP, {"start": leaf_id, "conversation_id": conversation_id, "limit": 1_000_000}
+    )
+    return any(row[0] == message_id for row in ids)
+
+
 def sibling_versions(
     *, session: Session, conversation_id: str, message_ids: Sequence[int]
 ) -> dict[int, Versions]:

@@ -645,6 +645,34 @@ class ChatService:
 
         await self._db(write)
 
+    async def show_message(self, conversation_id: str, message_id: int) -> bool:
+        """Put the branch through ``message_id`` on screen, as opening a search hit does: no
+        change when it is already there, else the newest leaf under it. Nothing happens (False)
+        for a message of another conversation, or while a reply of this one streams."""
+
+        def write(session: Session) -> bool:
+            row = crud.get_message(session=session, message_id=message_id)
+            conversation = crud.get_conversation(session=session, conversation_id=conversation_id)
+            if row is None or conversation is None or row.conversation_id != conversation_id:
+                return False
+            leaf = conversation.current_leaf_id
+            if leaf is not None and crud.on_path(
+                session=session, conversation_id=conversation_id, leaf_id=leaf, message_id=message_id
+            ):
+                return False
+            try:
+                self._refuse_while_streaming(session, conversation_id)
+            except InvalidInput:
+                return False
+            crud.set_current_leaf(
+                session=session,
+                conversation_id=conversation_id,
+                leaf_id=crud.newest_leaf(session=session, message_id=message_id),
+            )
+            return True
+
+        return await self._db(write)
+
     async def delete_message(self, message_id: int) -> None:
         """Delete a message with everything under it (a question takes its replies along).
 

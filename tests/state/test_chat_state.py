@@ -148,7 +148,7 @@ class Tab:
     path: str = "/"
 
     def router_data(self) -> dict[str, Any]:
-        parts = [p for p in self.path.split("/") if p]
+        parts = [p for p in self.path.split("?")[0].split("/") if p]
         route = "/c/[conversation_id]" if parts[:1] == ["c"] else "/"
         return {
             "pathname": route,
@@ -690,6 +690,26 @@ async def test_regenerate_adds_a_version_and_the_switcher_browses_them(
     assert chat.recent == []  # the switch reloaded the branch into ``messages``
     await tab.run(ChatState.switch_version(second.id))
     assert [m.content for m in shown(await tab.chat())] == ["question", "Second version."]
+
+
+async def test_opening_a_search_hit_shows_the_branch_it_is_on(tab: Tab, backend: Backend) -> None:
+    backend.script(reply("First version."), reply("Second version."))
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("question"), ChatState.send)
+    chat = await tab.chat()
+    conversation_id, first = chat.current_id, shown(chat)[-1]
+    await tab.run(ChatState.regenerate(first.id))
+    assert [m.content for m in shown(await tab.chat())] == ["question", "Second version."]
+
+    # A hit in the older version: that branch goes on screen, in the same tab.
+    await tab.visit(f"/c/{conversation_id}?m={first.id}")
+    assert [m.content for m in shown(await tab.chat())] == ["question", "First version."]
+    # A hit already on screen, or a message id of nothing, changes nothing.
+    await tab.visit(f"/c/{conversation_id}?m={shown(await tab.chat())[0].id}")
+    await tab.visit(f"/c/{conversation_id}?m=999999")
+    chat = await tab.chat()
+    assert [m.content for m in shown(chat)] == ["question", "First version."]
+    assert chat.notice == ""
 
 
 async def test_regenerating_a_loaded_reply_hides_it_rather_than_resending_history(
