@@ -62,4 +62,5 @@ def header_options() -> rx.Component:
         ),
         spacing="2",
         align="center",
+        flex_wrap="wrap",
     )
