@@ -657,7 +657,10 @@ class ChatService:
                 return False
             leaf = conversation.current_leaf_id
             if leaf is not None and crud.on_path(
-                session=session, conversation_id=conversation_id, leaf_id=leaf, message_id=message_id
+                session=session,
+                conversation_id=conversation_id,
+                leaf_id=leaf,
+                message_id=message_id,
             ):
                 return False
             try:
