@@ -367,6 +367,34 @@ class AttachmentService:
             raise
         return AttachmentView.of(saved)
 
+    def copy_to(
+        self, session: Session, *, from_message_id: int, conversation_id: str, message_id: int
+    ) -> int:
+        """Attach copies of one message's files to another (an edited question keeps its
+        files), inside the caller's transaction. Each copy is its own file under a new
+        server-generated name, so deleting either message never takes the other's files; a
+        copy whose transaction rolls back is left unreferenced, for the start-up sweep."""
+        rows = crud.list_message_attachments(session=session, message_ids=[from_message_id])
+        for row in rows:
+            stored_name = f"{uuid.uuid4().hex}{Path(row.stored_name).suffix}"
+            try:
+                self._write(stored_name, self.read_bytes(row.stored_name))
+            except OSError:
+                continue  # the original file is gone: nothing to copy
+            crud.add_attachment(
+                session=session,
+                attachment=Attachment(
+                    conversation_id=conversation_id,
+                    message_id=message_id,
+                    filename=row.filename,
+                    stored_name=stored_name,
+                    media_type=row.media_type,
+                    kind=row.kind,
+                    size=row.size,
+                ),
+            )
+        return len(rows)
+
     async def add_upload(
         self,
         filename: str | None,

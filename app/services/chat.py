@@ -615,7 +615,10 @@ class ChatService:
                 content=text,
                 parent_id=row.parent_id,
             )
-            assert user.id is not None
+            assert user.id is not None and row.id is not None
+            self.attachments.copy_to(
+                session, from_message_id=row.id, conversation_id=conversation.id, message_id=user.id
+            )
             reply = self._add_reply(session, conversation, user.id)
             session.refresh(conversation)
             return Posted(

@@ -246,6 +246,34 @@ async def test_claimed_files_join_the_message_and_images_need_a_vision_model(
     assert (await service.get(text.id))[0].id == text.id
 
 
+async def test_an_edited_question_keeps_its_files_as_copies(
+    engine: Engine, service: AttachmentService
+) -> None:
+    from app.llm.fake import ScriptedProvider, ScriptedReply
+    from app.llm.registry import ModelInfo, ModelRegistry
+    from app.services.chat import ChatService
+    from app.services.context import PostExtras
+
+    provider = ScriptedProvider([ScriptedReply.of("one"), ScriptedReply.of("two")])
+    registry = ModelRegistry(default="fake")
+    registry.register(ModelInfo("fake", "Fake", "fake", "f"), provider)
+    chat = ChatService(engine, registry, attachments=service)
+    note = await service.add("notes.md", b"remember the milk\n")
+    posted = await chat.post_message(None, "summarise", extras=PostExtras((note.id,)))
+    [_ async for _ in chat.stream_reply(posted.reply.id)]
+
+    edited = await chat.edit_and_resend(posted.user.id, "summarise briefly")
+    [_ async for _ in chat.stream_reply(edited.reply.id)]
+
+    assert [a.filename for a in edited.user.attachments] == ["notes.md"]
+    assert edited.user.attachments[0].id != note.id  # a copy, not the same row
+    assert "remember the milk" in provider.requests[1].messages[-1].content
+    # Deleting the old question (and its file) leaves the new one's copy readable.
+    await chat.delete_message(posted.user.id)
+    copy, path = await service.get(edited.user.attachments[0].id)
+    assert path.read_bytes() == b"remember the milk\n" and copy.filename == "notes.md"
+
+
 def age_files(root: Path, seconds: float) -> None:
     for path in root.iterdir():
         stamp = path.stat().st_mtime - seconds
