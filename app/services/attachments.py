@@ -29,7 +29,7 @@ from sqlmodel import Session
 
 from app.db import crud
 from app.db.models import Attachment, AttachmentKind
-from app.db.session import session_scope
+from app.db.session import run_in_session
 from app.errors import InvalidInput, NotFound
 
 T = TypeVar("T")
@@ -325,11 +325,7 @@ class AttachmentService:
         self.limits = limits or AttachmentLimits()
 
     async def _db(self, fn: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with session_scope(self.engine) as session:
-                return fn(session)
-
-        return await asyncio.to_thread(run)
+        return await run_in_session(self.engine, fn)
 
     def path_of(self, stored_name: str) -> Path:
         """The file for a stored name; only server-generated names are accepted."""

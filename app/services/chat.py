@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from app.db import crud
 from app.db.models import Conversation, Message, MessageStatus, utcnow
-from app.db.session import session_scope
+from app.db.session import run_in_session
 from app.errors import InvalidInput, NotFound, ProviderError, ProviderTimeout
 from app.llm.base import (
     ChatRequest,
@@ -187,11 +187,7 @@ class ChatService:
         self.history_page_size = history_page_size  # messages per history page
 
     async def _db(self, fn: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with session_scope(self.engine) as session:
-                return fn(session)
-
-        return await asyncio.to_thread(run)
+        return await run_in_session(self.engine, fn)
 
     # ----- reading -----------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from app.db import crud
 from app.db.models import Attachment, AttachmentKind, Conversation, Message
-from app.db.session import session_scope
+from app.db.session import run_in_session, session_scope
 from app.errors import InvalidInput, NotFound, ProviderError
 from app.llm.base import ChatMessage, ChatRequest, ImageMediaType, ImagePart
 from app.llm.registry import ModelInfo, ModelRegistry
@@ -373,11 +373,7 @@ class ConversationOptions:
         return parse_parameters(temperature, max_tokens, info)
 
     async def _db(self, fn: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with session_scope(self.engine) as session:
-                return fn(session)
-
-        return await asyncio.to_thread(run)
+        return await run_in_session(self.engine, fn)
 
     async def get(self, conversation_id: str) -> ConversationOptionsView:
         def read(session: Session) -> ConversationOptionsView:

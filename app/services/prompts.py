@@ -8,7 +8,6 @@ picker and keeps it, and its versions, for the replies that used them.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -19,7 +18,7 @@ from sqlmodel import Session
 
 from app.db import crud
 from app.db.models import Prompt
-from app.db.session import session_scope
+from app.db.session import run_in_session
 from app.errors import InvalidInput, NotFound
 
 T = TypeVar("T")
@@ -80,11 +79,7 @@ class PromptService:
         self.engine = engine
 
     async def _db(self, fn: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with session_scope(self.engine) as session:
-                return fn(session)
-
-        return await asyncio.to_thread(run)
+        return await run_in_session(self.engine, fn)
 
     @staticmethod
     def _view(session: Session, prompt: Prompt) -> PromptView:

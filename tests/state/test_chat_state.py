@@ -20,6 +20,7 @@ import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any, cast
 
@@ -191,10 +192,10 @@ class Tab:
             root._clean()
 
 
-@pytest.fixture
-async def tab(backend: Backend) -> AsyncIterator[Tab]:
+@asynccontextmanager
+async def open_tab(wire: Wire) -> AsyncIterator[Tab]:
+    """A hydrated browser tab whose updates ``wire`` records."""
     manager = StateManagerMemory()
-    wire = Wire()
     processor = BaseStateEventProcessor(graceful_shutdown_timeout=WAIT).configure(
         state_manager=manager, event_namespace=cast(Any, wire)
     )
@@ -209,6 +210,12 @@ async def tab(backend: Backend) -> AsyncIterator[Tab]:
             yield session
     finally:
         await manager.close()
+
+
+@pytest.fixture
+async def tab(backend: Backend) -> AsyncIterator[Tab]:
+    async with open_tab(Wire()) as session:
+        yield session
 
 
 def shown(chat: ChatState) -> list[MessageView]:

@@ -15,17 +15,23 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import pytest
-from reflex.istate.manager.memory import StateManagerMemory
 from reflex.istate.manager.token import BaseStateToken
 from reflex.state import State, StateUpdate
 from reflex_base.constants.state import FIELD_MARKER
-from reflex_base.event.processor import BaseStateEventProcessor
 from reflex_base.utils.format import json_dumps
 
 from state.chat import ChatState
 from state.code_panel import DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH, CodePanelState
 from tests.state import test_chat_state as harness
-from tests.state.test_chat_state import WAIT, Backend, Tab, Wire, _saved_conversation, reply
+from tests.state.test_chat_state import (
+    WAIT,
+    Backend,
+    Tab,
+    Wire,
+    _saved_conversation,
+    open_tab,
+    reply,
+)
 
 PANEL = CodePanelState.get_full_name()
 backend = harness.backend  # the same fixture: a real ChatService with a scripted provider
@@ -55,20 +61,8 @@ class PanelWire(Wire):
 
 @pytest.fixture
 async def tab(backend: Backend) -> AsyncIterator[Tab]:
-    manager = StateManagerMemory()
-    wire = PanelWire()
-    processor = BaseStateEventProcessor(graceful_shutdown_timeout=WAIT).configure(
-        state_manager=manager, event_namespace=cast(Any, wire)
-    )
-    session = Tab(processor, manager, wire)
-    async with manager.modify_state(BaseStateToken(ident=session.token, cls=State)) as root:
-        root.router_data = root._update_router_vars(session.router_data(), {})
-        root._clean()
-    try:
-        async with processor:
-            yield session
-    finally:
-        await manager.close()
+    async with open_tab(PanelWire()) as session:
+        yield session
 
 
 def wire(tab: Tab) -> PanelWire:

@@ -415,20 +415,22 @@ def assert_search_index_intact(engine: Engine) -> None:
         )
 
 
+def migrate_to(db_url: str, step: str) -> None:
+    """Upgrade to head, or downgrade to ``step``, on the engine the app would use."""
+    config = alembic_config(db_url)
+    with get_engine(db_url).begin() as connection:
+        config.attributes["connection"] = connection
+        if step == "head":
+            command.upgrade(config, "head")
+        else:
+            command.downgrade(config, step)
+
+
 async def test_0004_downgrades_and_upgrades_again_keeping_data(db_url: str) -> None:
     engine = get_engine(db_url)
     conversation = seed(engine, "Narwhal notes", "the narwhal tusk is a tooth", minutes=1)
 
-    def run(step: str) -> None:
-        config = alembic_config(db_url)
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            if step == "head":
-                command.upgrade(config, "head")
-            else:
-                command.downgrade(config, step)
-
-    run("0003")  # through 0005's downgrade and 0004's
+    migrate_to(db_url, "0003")  # through 0005's downgrade and 0004's
     inspector = inspect(engine)
     assert "message_fts" not in inspector.get_table_names()
     assert {c["name"] for c in inspector.get_columns("conversation")}.isdisjoint(
@@ -438,7 +440,7 @@ async def test_0004_downgrades_and_upgrades_again_keeping_data(db_url: str) -> N
         count = connection.execute(text("SELECT count(*) FROM message")).scalar_one()
     assert count == 1
 
-    run("head")  # existing rows are indexed on the way up
+    migrate_to(db_url, "head")  # existing rows are indexed on the way up
     service = ConversationService(engine)
     assert await ids_found(service, "narwhal") == [conversation]
     assert await ids_found(service, "tooth") == [conversation]
@@ -451,16 +453,7 @@ async def test_0005_backfills_one_branch_and_keeps_search_working(db_url: str) -
     survive both ways, and old conversations become a single branch."""
     engine = get_engine(db_url)
 
-    def run(step: str) -> None:
-        config = alembic_config(db_url)
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            if step == "head":
-                command.upgrade(config, "head")
-            else:
-                command.downgrade(config, step)
-
-    run("0004")
+    migrate_to(db_url, "0004")
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -477,7 +470,7 @@ async def test_0005_backfills_one_branch_and_keeps_search_working(db_url: str) -
                 ),
                 {"content": content, "now": utcnow()},
             )
-    run("head")
+    migrate_to(db_url, "head")
     with engine.connect() as connection:
         rows = connection.execute(
             text("SELECT id, parent_id FROM message WHERE conversation_id = 'c1' ORDER BY id")
