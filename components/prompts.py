@@ -118,6 +118,14 @@ def prompt_list(
             margin="0",
             width="100%",
         ),
+        rx.cond(
+            prompts.length() == 0,  # pyright: ignore[reportAttributeAccessIssue]
+            rx.text(
+                "No prompts yet. A prompt you save here can be picked as a chat's system prompt.",
+                size="2",
+                color=rx.color("gray", 11),
+            ),
+        ),
         width="100%",
     )
 

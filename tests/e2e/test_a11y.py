@@ -411,6 +411,7 @@ def test_axe_on_the_prompt_library(
     expect(page.get_by_role("button", name="New prompt")).to_be_visible()
     # Empty: each run archives the prompt it made, and the list hides archived ones.
     expect(page.get_by_role("list", name="Prompts").get_by_role("listitem")).to_have_count(0)
+    expect(page.get_by_text("No prompts yet.")).to_be_visible()
     audit(page, f"the empty prompt library ({mode})")
 
     name = f"Auditor {mode} {viewport['width']}"
