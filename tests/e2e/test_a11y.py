@@ -29,6 +29,7 @@ pytestmark = pytest.mark.e2e
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 BLOCKING = ("serious", "critical")
+CONVERSATION_URL = re.compile(r"/c/[0-9a-f]{32}$")
 
 Audit = Callable[[Page, str], None]
 
@@ -221,6 +222,7 @@ def test_a_streaming_reply_is_read_once_part_by_part(page: Page, app_url: str) -
     expect(region).to_contain_text("Reply stopped.")
 
     # Opening a conversation reads nothing.
+    expect(page).to_have_url(CONVERSATION_URL)  # so Back returns to it
     before = heard(page)
     page.get_by_role("button", name="New chat", exact=True).click()
     expect(log).not_to_contain_text("Stopped")
@@ -277,6 +279,7 @@ def feature_conversations(
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     coding_chat(page, app_url)
+    expect(page).to_have_url(CONVERSATION_URL)
     urls = {"code": page.url}
 
     anthropic_server.reset()
@@ -295,6 +298,7 @@ def feature_conversations(
     expect(last_reply(page).get_by_label("Version 2 of 2")).to_be_visible()
     idle(page)
     assert anthropic_server.pending == 0
+    expect(page).to_have_url(CONVERSATION_URL)
     urls["files"] = page.url
     context.close()
     return urls
