@@ -253,8 +253,9 @@ def test_the_sheet_takes_focus_and_esc_closes_it(
     from inside a block), and gives focus back to its button."""
     page.set_viewport_size(viewport)
     coding_chat(page, app_url)
-    toggle(page).focus()
-    page.keyboard.press("Enter")
+    # The title lands after the reply and re-renders the header: wait for it first.
+    expect(page.get_by_role("heading", name=TITLE)).to_be_visible()
+    toggle(page).press("Enter")
     expect(panel(page).get_by_role("button", name="Close code panel")).to_be_focused()
     page.keyboard.press("Escape")
     expect(panel(page)).to_have_count(0)
@@ -262,7 +263,7 @@ def test_the_sheet_takes_focus_and_esc_closes_it(
     expect(toggle(page)).to_have_attribute("aria-expanded", "false")
 
     # By keyboard alone: open, Tab to a block, open it, Esc from the code.
-    page.keyboard.press("Enter")
+    toggle(page).press("Enter")
     expect(panel(page).get_by_role("button", name="Close code panel")).to_be_focused()
     opener = panel(page).get_by_role("button", name="Open slugify.py")
     for _ in range(6):
@@ -278,7 +279,7 @@ def test_the_sheet_takes_focus_and_esc_closes_it(
     expect(toggle(page)).to_be_focused()
 
     # Its Close button gives focus back too.
-    page.keyboard.press("Enter")
+    toggle(page).press("Enter")
     panel(page).get_by_role("button", name="Close code panel").press("Enter")
     expect(panel(page)).to_have_count(0)
     expect(toggle(page)).to_be_focused()
