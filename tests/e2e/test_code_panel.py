@@ -253,8 +253,10 @@ def test_the_sheet_takes_focus_and_esc_closes_it(
     from inside a block), and gives focus back to its button."""
     page.set_viewport_size(viewport)
     coding_chat(page, app_url)
-    # The title lands after the reply and re-renders the header: wait for it first.
+    # The title and the conversation's URL land after the reply and re-render the header:
+    # wait for both before the key press.
     expect(page.get_by_role("heading", name=TITLE)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f]{32}$"))
     toggle(page).press("Enter")
     expect(panel(page).get_by_role("button", name="Close code panel")).to_be_focused()
     page.keyboard.press("Escape")
