@@ -57,7 +57,7 @@ def status_note(status: rx.Var[str], error: rx.Var[str]) -> rx.Component:
 def reply_caption(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Component:
     """Under a reply: which model answered (marked when a fallback did), tokens, cost, Retry."""
     return rx.hstack(
-        rx.text(message.model_name, size="1", color=rx.color("gray", 10)),
+        rx.text(message.model_name, size="1", color=rx.color("gray", 11)),
         rx.cond(
             message.prompt_label != "",
             rx.badge(message.prompt_label, variant="soft", size="1", title="System prompt"),
@@ -71,7 +71,7 @@ def reply_caption(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Comp
             rx.text(
                 f"{message.input_tokens} in · {message.output_tokens} out",
                 size="1",
-                color=rx.color("gray", 10),
+                color=rx.color("gray", 11),
             ),
         ),
         rx.cond(
@@ -79,7 +79,7 @@ def reply_caption(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Comp
             rx.text(
                 message.cost,
                 size="1",
-                color=rx.color("gray", 10),
+                color=rx.color("gray", 11),
                 aria_label=message.cost_label,
                 title=message.cost_label,
                 class_name="reply-cost",

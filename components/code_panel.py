@@ -17,6 +17,7 @@ import reflex as rx
 from reflex.vars import ArrayVar, FunctionVar, NumberVar, ObjectVar
 
 from app.services.code_blocks import CodeBlockItem
+from components.markdown import CODE_THEME
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
 
@@ -38,6 +39,17 @@ class PanelResizer(rx.Component):
     controls: rx.Var[str]
     label: rx.Var[str]
     on_resize: rx.EventHandler[rx.event.passthrough_event_spec(int)]
+
+
+class SheetFocus(rx.Component):
+    """As a sheet (tablets, phones): focus moves in on open, Esc closes, focus goes back to
+    the panel's button on close (``assets/code_sheet.jsx``)."""
+
+    library = rx.asset("code_sheet.jsx").importable_path
+    tag = "SheetFocus"
+
+    panel_id: rx.Var[str]
+    on_close: rx.EventHandler[rx.event.no_args_event_spec]
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,7 @@ def code_panel_button(is_open: rx.Var[bool], on_click: Handler) -> rx.Component:
         aria_controls=PANEL_ID,
         aria_keyshortcuts="Control+Shift+L Meta+Shift+L",
         title="Code panel (Ctrl+Shift+L)",
-        variant=rx.cond(is_open, "solid", "soft"),
+        variant=rx.cond(is_open, "surface", "soft"),
         type="button",
     )
 
@@ -85,69 +97,73 @@ def _data_url(text: rx.Var[str]) -> rx.Var[str]:
 
 
 def _block_row(block: ObjectVar[CodeBlockItem], open_block: Callable[..., Any]) -> rx.Component:
+    # The button holds only "Open <file name>" (its visible text is its name); an overlay
+    # (its ::after) makes the whole card clickable, and the card shows the button's focus.
     return rx.el.li(
-        rx.el.button(
-            rx.hstack(
-                rx.badge(block.language, variant="soft", size="1"),
-                rx.text(
-                    block.file_name,
-                    as_="span",
-                    size="2",
-                    weight="medium",
-                    flex="1",
-                    min_width="0",
-                    overflow="hidden",
-                    text_overflow="ellipsis",
-                    white_space="nowrap",
-                ),
-                rx.text(
-                    rx.cond(block.lines == 1, "1 line", f"{block.lines} lines"),
-                    as_="span",
-                    size="1",
-                    color=rx.color("gray", 10),
-                    white_space="nowrap",
-                ),
-                as_="span",  # a button holds phrasing content only
-                align="center",
-                spacing="2",
-                width="100%",
-            ),
-            rx.code(
-                block.summary,
-                variant="ghost",
-                size="1",
-                display="block",
+        rx.hstack(
+            rx.badge(block.language, variant="soft", size="1"),
+            rx.el.button(
+                rx.el.span("Open ", class_name="parley-sr-only"),
+                block.file_name,
+                on_click=open_block(block.key),
+                type="button",
+                flex="1",
+                min_width="0",
                 overflow="hidden",
                 text_overflow="ellipsis",
                 white_space="nowrap",
-                margin_top="0.35em",
-                color=rx.color("gray", 11),
+                text_align="left",
+                font_size="var(--font-size-2)",
+                font_weight="500",
+                color=rx.color("gray", 12),
+                background="none",
+                border="none",
+                padding="0",
+                cursor="pointer",
+                _after={"content": '""', "position": "absolute", "inset": "0"},
+                _focus_visible={"outline": "none"},
             ),
             rx.text(
-                "From ",
-                block.origin,
-                rx.cond(block.closed, "", " (unfinished)"),
+                rx.cond(block.lines == 1, "1 line", f"{block.lines} lines"),
                 as_="span",
-                display="block",
                 size="1",
-                color=rx.color("gray", 10),
-                margin_top="0.25em",
+                color=rx.color("gray", 11),
+                white_space="nowrap",
             ),
-            on_click=open_block(block.key),
-            type="button",
-            aria_label=f"Open {block.file_name}",
+            align="center",
+            spacing="2",
             width="100%",
-            text_align="left",
-            padding="0.6em 0.75em",
-            border_radius="8px",
-            border=f"1px solid {rx.color('gray', 5)}",
-            background=rx.color("gray", 1),
-            cursor="pointer",
-            _hover={"background": rx.color("accent", 2), "border_color": rx.color("accent", 7)},
-            _focus_visible={"outline": f"2px solid {rx.color('accent', 8)}"},
         ),
+        rx.code(
+            block.summary,
+            variant="ghost",
+            size="1",
+            display="block",
+            overflow="hidden",
+            text_overflow="ellipsis",
+            white_space="nowrap",
+            margin_top="0.35em",
+            color=rx.color("gray", 11),
+        ),
+        rx.text(
+            "From ",
+            block.origin,
+            rx.cond(block.closed, "", " (unfinished)"),
+            as_="span",
+            display="block",
+            size="1",
+            color=rx.color("gray", 11),
+            margin_top="0.25em",
+        ),
+        position="relative",
         list_style="none",
         margin_bottom="0.5em",
+        padding="0.6em 0.75em",
+        border_radius="8px",
+        border=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 1),
+        _hover={"background": rx.color("accent", 2), "border_color": rx.color("accent", 7)},
+        _focus_within={"outline": f"2px solid {rx.color('accent', 9)}", "outline_offset": "1px"},
     )
 
 
@@ -166,7 +182,7 @@ def _block_list(
             rx.text(
                 "No code in this conversation yet. Code blocks in the messages appear here.",
                 size="2",
-                color=rx.color("gray", 10),
+                color=rx.color("gray", 11),
             ),
         ),
         flex="1",
@@ -204,7 +220,7 @@ def _block_view(selected: SelectedBlock, close_block: Handler) -> rx.Component:
             width="100%",
         ),
         rx.hstack(
-            rx.text("From ", selected.origin, size="1", color=rx.color("gray", 10), flex="1"),
+            rx.text("From ", selected.origin, size="1", color=rx.color("gray", 11), flex="1"),
             rx.button(
                 rx.icon("copy", size=14),
                 "Copy",
@@ -233,8 +249,11 @@ def _block_view(selected: SelectedBlock, close_block: Handler) -> rx.Component:
             rx.code_block(
                 selected.code,
                 language=selected.highlight,  # pyright: ignore[reportArgumentType]
+                theme=CODE_THEME,
                 show_line_numbers=True,
                 wrap_long_lines=False,
+                # The region around it scrolls (and takes focus); the code itself does not.
+                custom_style={"overflow": "visible", "width": "max-content", "minWidth": "100%"},
                 margin="0",
                 font_size="13px",
                 min_height="100%",
@@ -268,6 +287,7 @@ def code_panel(
 ) -> rx.Component:
     """The panel itself; the page shows it only while it is open."""
     return rx.el.aside(
+        SheetFocus.create(panel_id=PANEL_ID, on_close=actions.close),
         PanelResizer.create(
             panel_width=width,
             min=min_width,

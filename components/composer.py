@@ -53,7 +53,7 @@ def _chip(attachment: ObjectVar[AttachmentView], *extra: rx.Component) -> rx.Com
             rx.icon("file-text", size=16, aria_hidden="true"),
         ),
         rx.text(attachment.filename, size="1", weight="medium", trim="both"),
-        rx.text(attachment.size_label, size="1", color=rx.color("gray", 10)),
+        rx.text(attachment.size_label, size="1", color=rx.color("gray", 11)),
         *extra,
         align="center",
         spacing="2",
@@ -75,10 +75,11 @@ def message_attachments(attachments: rx.Var[Sequence[AttachmentView]]) -> rx.Com
             rx.foreach(
                 attachments,
                 lambda a: rx.link(
+                    # Named by what it shows (file name, size), after a hidden "Open".
+                    rx.el.span("Open ", class_name="parley-sr-only"),
                     _chip(a),
                     href=attachment_url(a.id),
                     is_external=True,
-                    aria_label=f"Open {a.filename}",
                     underline="none",
                     color="inherit",
                 ),
@@ -194,7 +195,8 @@ def parameters_dialog(p: ParametersDialog) -> rx.Component:
         rx.dialog.trigger(
             rx.button(
                 rx.icon("sliders-horizontal", size=16),
-                "Parameters",
+                # Icon-only on phones; the hidden word still names the button.
+                rx.el.span("Parameters", class_name="parley-phone-sr-only"),
                 variant="soft",
                 size="2",
                 type="button",

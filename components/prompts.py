@@ -100,6 +100,7 @@ def prompt_list(
                 rx.checkbox(
                     checked=show_archived,
                     on_change=actions.set_show_archived,
+                    aria_label="Show archived",
                     margin_right="0.4em",
                 ),
                 "Show archived",
@@ -116,6 +117,14 @@ def prompt_list(
             padding="0",
             margin="0",
             width="100%",
+        ),
+        rx.cond(
+            prompts.length() == 0,  # pyright: ignore[reportAttributeAccessIssue]
+            rx.text(
+                "No prompts yet. A prompt you save here can be picked as a chat's system prompt.",
+                size="2",
+                color=rx.color("gray", 11),
+            ),
         ),
         width="100%",
     )
@@ -150,7 +159,7 @@ def prompt_editor(e: EditorBinding) -> rx.Component:
             rx.text(
                 "Saving a changed text adds a new version; replies keep the version they used.",
                 size="1",
-                color=rx.color("gray", 10),
+                color=rx.color("gray", 11),
             ),
             rx.cond(
                 e.error != "",
@@ -188,7 +197,7 @@ def version_history(
                 versions,
                 lambda v: rx.el.li(
                     rx.text(f"v{v.version}", weight="bold", size="2"),
-                    rx.text(v.created_at, size="1", color=rx.color("gray", 10)),
+                    rx.text(v.created_at, size="1", color=rx.color("gray", 11)),
                     rx.code_block(v.body, language="markdown", wrap_long_lines=True),
                     list_style="none",
                     margin_bottom="0.75em",

@@ -263,11 +263,25 @@ SHELL_CSS = """
 .message .rt-Badge.rt-variant-soft, .rt-CalloutText { color: var(--accent-12); }
 .rt-Button.rt-variant-solid[data-accent-color='red'] { background-color: #c62a2f; color: #fff; }
 .rt-Button.rt-variant-solid[data-accent-color='red']:hover { background-color: #a8191e; }
+/* Dark theme: Radix's hover shade (accent 10) under white text is 4.3:1; a darker one. */
+.dark .rt-BaseButton.rt-variant-solid:not([data-accent-color='red']):hover {
+  background-color: var(--accent-8);
+}
 .parley-phone-only { display: none; }
 @media (max-width: 767px) {
   .parley-desktop-sidebar { display: none !important; }
   .parley-phone-only { display: inline-flex; }
   .parley-wide-only { display: none !important; }
+  /* The chat header in two rows: title and tools, then the settings (components/pages). */
+  .parley-header { padding: 0.5em 0.75em !important; row-gap: 0.4em !important; }
+  .parley-header-settings { flex: 1 1 100%; flex-wrap: nowrap !important; }
+  .parley-header-options { flex: 1 1 3em; min-width: 0; flex-wrap: nowrap !important; }
+  .parley-header-settings select:not(.parley-select) { flex: 1 1 0; min-width: 0; max-width: none; }
+  .parley-header-settings .parley-select { flex: none; }
+  .parley-phone-sr-only {
+    position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
+    clip: rect(0 0 0 0); white-space: nowrap; border: 0;
+  }
 }
 """
 

@@ -21,7 +21,7 @@ from components.chat import (
     model_picker,
 )
 from components.pages.code_panel import code_panel_toggle, code_panel_when_open
-from components.pages.composer import attach, header_options, pending
+from components.pages.composer import attach, header_options, pending, prompt_library_link
 from components.shell import (
     command_palette,
     help_button,
@@ -127,7 +127,10 @@ def _drawer() -> rx.Component:
 
 
 def _header() -> rx.Component:
-    # On a phone the controls wrap under the title rather than squeezing it out.
+    # Two groups after the title: tools (prompt library, code panel, palette, help, new chat)
+    # and settings (spend, model, system prompt, parameters, theme). Wide screens: one row.
+    # Phones: the title and the tools on the first row, the settings on a second (the
+    # shell's phone CSS), so the header stays two rows high and every control stays on it.
     return rx.el.header(
         _drawer(),
         rx.heading(
@@ -141,11 +144,8 @@ def _header() -> rx.Component:
             white_space="nowrap",
         ),
         rx.box(
-            conversation_spend(ChatState.spent, ChatState.spent_label),
-            model_picker(ChatState.models, ChatState.model, on_change=ChatState.set_model),
-            header_options(),
+            prompt_library_link(),
             code_panel_toggle(),
-            theme_picker(color_mode, lambda mode: set_color_mode(mode)),
             palette_button(),
             rx.box(help_button(), class_name="parley-wide-only"),
             # Phones: New chat without opening the drawer (wide screens have the sidebar's).
@@ -158,13 +158,23 @@ def _header() -> rx.Component:
                 type="button",
             ),
             display="flex",
+            align_items="center",
+            gap="0.5em",
+            class_name="parley-header-tools",
+        ),
+        rx.box(
+            conversation_spend(ChatState.spent, ChatState.spent_label),
+            model_picker(ChatState.models, ChatState.model, on_change=ChatState.set_model),
+            header_options(),
+            theme_picker(color_mode, lambda mode: set_color_mode(mode)),
+            display="flex",
             flex_wrap="wrap",
             justify_content="flex-end",
             align_items="center",
             gap="0.5em",
-            margin_left="auto",
             min_width="0",
             max_width="100%",
+            class_name="parley-header-settings",
         ),
         display="flex",
         flex_wrap="wrap",

@@ -32,6 +32,17 @@ def pending() -> rx.Component:
     )
 
 
+def prompt_library_link() -> rx.Component:
+    return rx.link(
+        rx.icon("library", size=18),
+        href="/prompts",
+        aria_label="Prompt library",
+        title="Prompt library",
+        color=rx.color("gray", 11),
+        display="inline-flex",
+    )
+
+
 def header_options() -> rx.Component:
     return rx.hstack(
         prompt_picker(
@@ -53,14 +64,8 @@ def header_options() -> rx.Component:
                 on_reset=ComposerState.reset_params,
             )
         ),
-        rx.link(
-            rx.icon("library", size=18),
-            href="/prompts",
-            aria_label="Prompt library",
-            title="Prompt library",
-            color=rx.color("gray", 11),
-        ),
         spacing="2",
         align="center",
         flex_wrap="wrap",
+        class_name="parley-header-options",
     )

@@ -11,11 +11,13 @@ from components.prompts import (
     prompt_list,
     version_history,
 )
+from components.shell import shell_style
 from state.prompts import NEW, PromptsState
 
 
 def prompts_page() -> rx.Component:
     return rx.el.main(
+        shell_style(),  # the app's focus rings and contrast fixes, as on the chat page
         rx.vstack(
             rx.hstack(
                 rx.heading("Prompt library", as_="h1", size="6"),

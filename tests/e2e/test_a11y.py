@@ -19,12 +19,17 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ROOT
 from tests.e2e.test_chat import last_reply, open_new_chat, send
+from tests.e2e.test_code_panel import coding_chat
+from tests.e2e.test_composer import PNG, attach, chips
+from tests.e2e.test_providers import HAIKU_4, expect_title, pick, title_reply
+from tests.providers.loopback import LoopbackServer, Reply, anthropic_events
 
 pytestmark = pytest.mark.e2e
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 BLOCKING = ("serious", "critical")
+CONVERSATION_URL = re.compile(r"/c/[0-9a-f]{32}$")
 
 Audit = Callable[[Page, str], None]
 
@@ -217,6 +222,7 @@ def test_a_streaming_reply_is_read_once_part_by_part(page: Page, app_url: str) -
     expect(region).to_contain_text("Reply stopped.")
 
     # Opening a conversation reads nothing.
+    expect(page).to_have_url(CONVERSATION_URL)  # so Back returns to it
     before = heard(page)
     page.get_by_role("button", name="New chat", exact=True).click()
     expect(log).not_to_contain_text("Stopped")
@@ -256,3 +262,187 @@ def test_focus_is_visible_on_every_control(page: Page, app_url: str, mode: str) 
         assert info["ok"], f"no visible focus on {info['label']!r} ({mode})"
         seen.append(info["label"])
     assert {"Message", "Theme", "Model", "Search conversations"} <= set(seen), seen
+
+
+# ----- the states the merged features added: each audited in both themes, wide and phone ----
+
+TEXT_FILE = ("notes.md", "text/markdown", b"# Plan\n\n- audit every state\n")
+
+
+@pytest.fixture(scope="module")
+def feature_conversations(
+    browser: Any, app_url: str, anthropic_server: LoopbackServer
+) -> dict[str, str]:
+    """Two conversations: one whose reply holds three code blocks, and one (on Claude, so it
+    has a cost) whose question carries a text file and an image and whose reply was
+    regenerated (a version switcher)."""
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    coding_chat(page, app_url)
+    expect(page).to_have_url(CONVERSATION_URL)
+    urls = {"code": page.url}
+
+    anthropic_server.reset()
+    anthropic_server.script(
+        claude_reply("A note and a pixel."), title_reply("Files"), claude_reply("Again.")
+    )
+    open_new_chat(page, app_url)
+    pick(page, HAIKU_4)
+    attach(page, TEXT_FILE, ("dot.png", "image/png", PNG))
+    expect(chips(page).get_by_text("dot.png")).to_be_visible()
+    expect(chips(page).get_by_text("notes.md")).to_be_visible()
+    send(page, "What are these?")
+    expect(last_reply(page)).to_contain_text("A note and a pixel.")
+    expect_title(page, "Files")
+    last_reply(page).get_by_role("button", name="Regenerate", exact=True).click()
+    expect(last_reply(page).get_by_label("Version 2 of 2")).to_be_visible()
+    idle(page)
+    assert anthropic_server.pending == 0
+    expect(page).to_have_url(CONVERSATION_URL)
+    urls["files"] = page.url
+    context.close()
+    return urls
+
+
+def claude_reply(text: str) -> Reply:
+    return Reply(pieces=anthropic_events([text], model=HAIKU_4, input_tokens=30, output_tokens=12))
+
+
+def in_mode(page: Page, mode: str) -> None:
+    expect(page.locator("html")).to_have_class(re.compile(rf"\b{mode}\b"))
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_axe_on_message_actions_attachments_and_dialogs(
+    page: Page,
+    app_url: str,
+    feature_conversations: dict[str, str],
+    audit: Audit,
+    mode: str,
+    viewport: Any,
+) -> None:
+    page.set_viewport_size(viewport)
+    open_new_chat(page, app_url)
+    set_theme(page, mode)
+
+    # The composer with pending chips and a refused file's error.
+    attach(page, TEXT_FILE, ("tool.exe", "application/octet-stream", b"MZ\x90\x00"))
+    expect(chips(page).get_by_text("notes.md")).to_be_visible()
+    expect(page.get_by_role("alert").filter(has_text="tool.exe")).to_be_visible()
+    audit(page, f"the composer with files and an upload error ({mode})")
+    page.get_by_role("button", name="Remove notes.md").click()
+    expect(chips(page)).to_have_count(0)
+
+    # The Parameters dialog, with a refused value.
+    page.get_by_role("button", name="Parameters").click()
+    dialog = page.get_by_role("dialog", name="Parameters")
+    expect(dialog).to_be_visible()
+    audit(page, f"the Parameters dialog ({mode})")
+    dialog.get_by_label("Max tokens").fill("0")
+    dialog.get_by_role("button", name="Save parameters").click()
+    expect(dialog.get_by_role("alert")).to_be_visible()
+    audit(page, f"the Parameters dialog with an error ({mode})")
+    dialog.get_by_role("button", name="Cancel", exact=True).click()
+    expect(dialog).to_be_hidden()
+
+    # Sent attachments (a text chip, an image thumbnail), cost, and a version switcher.
+    page.goto(feature_conversations["files"])
+    reply = last_reply(page)
+    expect(reply.get_by_label("Version 2 of 2")).to_be_visible(timeout=30_000)
+    expect(reply.locator(".reply-cost")).to_be_visible()
+    user = page.get_by_role("log").locator(".message[data-role='user']").last
+    expect(user.get_by_role("link", name="Open notes.md")).to_be_visible()
+    expect(user.locator("img")).to_have_js_property("naturalWidth", 3)
+    in_mode(page, mode)
+    audit(page, f"attachments, versions and cost ({mode})")
+
+    # A message being edited.
+    user.get_by_role("button", name="Edit", exact=True).click()
+    expect(page.get_by_role("textbox", name="Edit message")).to_be_visible()
+    audit(page, f"a message in edit mode ({mode})")
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    expect(page.get_by_role("textbox", name="Edit message")).to_have_count(0)
+
+    # The delete confirmation.
+    user.get_by_role("button", name="Delete", exact=True).click()
+    confirm = page.get_by_role("alertdialog")
+    expect(confirm).to_be_visible()
+    audit(page, f"the delete confirmation ({mode})")
+    confirm.get_by_role("button", name="Cancel", exact=True).click()
+    expect(confirm).to_have_count(0)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_axe_on_the_code_panel(
+    page: Page,
+    app_url: str,
+    feature_conversations: dict[str, str],
+    audit: Audit,
+    mode: str,
+    viewport: Any,
+) -> None:
+    page.set_viewport_size(viewport)
+    open_new_chat(page, app_url)
+    set_theme(page, mode)
+    page.goto(feature_conversations["code"])
+    expect(last_reply(page)).to_contain_text("a preview component", timeout=30_000)
+    in_mode(page, mode)
+    page.get_by_role("button", name="Code panel", exact=True).click()
+    panel = page.get_by_role("complementary", name="Code panel")
+    expect(panel.get_by_role("list", name="Code blocks").get_by_role("listitem")).to_have_count(3)
+    audit(page, f"the code panel's list ({mode})")
+    panel.get_by_role("button", name="Open slugify.py").click()
+    code = panel.get_by_role("region", name="Code of slugify.py")
+    expect(code.locator("span.token").first).to_be_visible()
+    audit(page, f"a block in the code panel ({mode})")
+    panel.get_by_role("button", name="Close code panel").click()
+    expect(panel).to_have_count(0)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_axe_on_the_prompt_library(
+    page: Page, app_url: str, audit: Audit, mode: str, viewport: Any
+) -> None:
+    page.set_viewport_size(viewport)
+    open_new_chat(page, app_url)
+    set_theme(page, mode)
+    page.goto(app_url + "/prompts")
+    expect(page.get_by_role("heading", name="Prompt library")).to_be_visible(timeout=30_000)
+    in_mode(page, mode)
+    expect(page.get_by_role("button", name="New prompt")).to_be_visible()
+    # Empty: each run archives the prompt it made, and the list hides archived ones.
+    expect(page.get_by_role("list", name="Prompts").get_by_role("listitem")).to_have_count(0)
+    expect(page.get_by_text("No prompts yet.")).to_be_visible()
+    audit(page, f"the empty prompt library ({mode})")
+
+    name = f"Auditor {mode} {viewport['width']}"
+    page.get_by_role("button", name="New prompt").click()
+    audit(page, f"a new prompt's editor ({mode})")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Text", exact=True).fill("You check contrast.")
+    page.get_by_role("button", name="Save prompt").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Created {name} v1.")
+    audit(page, f"the prompt library with a prompt ({mode})")
+
+    page.get_by_role("button", name=f"Edit {name}").click()
+    page.get_by_label("Text", exact=True).fill("You check contrast, twice.")
+    page.get_by_role("button", name="Save prompt").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Saved {name} v2.")
+    page.get_by_role("button", name=f"Edit {name}").click()
+    page.get_by_label("Name", exact=True).fill("")
+    page.get_by_role("button", name="Save prompt").click()
+    expect(page.locator("form").get_by_role("alert")).to_be_visible()
+    audit(page, f"editing a prompt, with an error ({mode})")
+    page.get_by_role("button", name="Cancel", exact=True).click()
+
+    page.get_by_role("button", name=f"Version history of {name}").click()
+    history = page.get_by_role("region", name=f"Versions of {name}")
+    expect(history).to_contain_text("You check contrast, twice.")
+    audit(page, f"a prompt's version history ({mode})")
+    page.get_by_role("button", name="Close history").click()
+
+    page.get_by_role("button", name=f"Archive {name}").click()
+    expect(page.get_by_role("button", name=f"Archive {name}")).to_have_count(0)

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, ViewportSize, expect
 
 from tests.e2e.code_panel_reply import CODE_PANEL_PY, CODE_PANEL_SH, CODE_PANEL_TSX
 from tests.e2e.conftest import ROOT
@@ -239,3 +239,60 @@ def test_on_a_tablet_the_panel_is_a_sheet_over_the_log(page: Page, app_url: str)
     assert sidebar is not None
     log = page.get_by_role("log")
     expect(log).to_have_js_property("clientWidth", 900 - sidebar["width"])
+
+
+@pytest.mark.parametrize(
+    "viewport",
+    [{"width": 390, "height": 844}, {"width": 900, "height": 800}],
+    ids=["phone", "tablet"],
+)
+def test_the_sheet_takes_focus_and_esc_closes_it(
+    page: Page, app_url: str, viewport: ViewportSize
+) -> None:
+    """As a sheet over the chat, the panel takes focus when it opens, closes on Esc (also
+    from inside a block), and gives focus back to its button."""
+    page.set_viewport_size(viewport)
+    coding_chat(page, app_url)
+    # The title and the conversation's URL land after the reply and re-render the header:
+    # wait for both before the key press.
+    expect(page.get_by_role("heading", name=TITLE)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f]{32}$"))
+    toggle(page).press("Enter")
+    expect(panel(page).get_by_role("button", name="Close code panel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(panel(page)).to_have_count(0)
+    expect(toggle(page)).to_be_focused()
+    expect(toggle(page)).to_have_attribute("aria-expanded", "false")
+
+    # By keyboard alone: open, Tab to a block, open it, Esc from the code.
+    toggle(page).press("Enter")
+    expect(panel(page).get_by_role("button", name="Close code panel")).to_be_focused()
+    opener = panel(page).get_by_role("button", name="Open slugify.py")
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if opener.evaluate("(el) => el === document.activeElement"):
+            break
+    expect(opener).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(panel(page).get_by_role("button", name="Back to code blocks")).to_be_focused()
+    panel(page).get_by_role("region", name="Code of slugify.py").focus()
+    page.keyboard.press("Escape")
+    expect(panel(page)).to_have_count(0)
+    expect(toggle(page)).to_be_focused()
+
+    # Its Close button gives focus back too.
+    toggle(page).press("Enter")
+    panel(page).get_by_role("button", name="Close code panel").press("Enter")
+    expect(panel(page)).to_have_count(0)
+    expect(toggle(page)).to_be_focused()
+
+
+def test_beside_the_log_esc_does_not_close_the_panel(page: Page, app_url: str) -> None:
+    """On a wide screen the panel is not a sheet: opening it leaves focus where it was."""
+    coding_chat(page, app_url)
+    toggle(page).click()
+    expect(block_rows(page)).to_have_count(3)
+    expect(toggle(page)).to_be_focused()
+    panel(page).get_by_role("button", name="Open slugify.py").focus()
+    page.keyboard.press("Escape")
+    expect(panel(page)).to_be_visible()

@@ -251,3 +251,19 @@ def test_the_page_works_from_the_keyboard_alone(page: Page, app_url: str) -> Non
         "(el) => { const s = getComputedStyle(el); return [s.outlineStyle, s.outlineWidth]; }"
     )
     assert outline[0] != "none" and float(outline[1].removesuffix("px")) >= 2, outline
+
+
+def test_on_a_phone_the_code_panel_shortcut_opens_a_sheet_esc_closes(
+    page: Page, app_url: str
+) -> None:
+    """Ctrl+Shift+L from the composer opens the sheet with focus in it; Esc closes it and
+    focus lands on the header's Code panel button, never lost on the page's body."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_new_chat(page, app_url)
+    page.get_by_role("textbox", name="Message").focus()
+    page.keyboard.press(f"{MOD}+Shift+L")
+    sheet = page.get_by_role("complementary", name="Code panel")
+    expect(sheet.get_by_role("button", name="Close code panel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(sheet).to_have_count(0)
+    expect(page.get_by_role("button", name="Code panel", exact=True)).to_be_focused()

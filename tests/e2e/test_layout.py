@@ -63,8 +63,15 @@ def test_phone_layout_puts_the_sidebar_in_a_drawer(page: Page, app_url: str) -> 
         page.get_by_role("combobox", name="Theme"),
         page.get_by_role("button", name="Command palette"),
         page.get_by_role("button", name="New chat", exact=True),
+        page.get_by_role("combobox", name="System prompt"),
+        page.get_by_role("button", name="Parameters"),
+        page.get_by_role("link", name="Prompt library"),
+        page.get_by_role("button", name="Code panel", exact=True),
     ):
         in_viewport(page, control)
+    # In two rows, not three or more: the log keeps the screen.
+    header = page.locator("header").bounding_box()
+    assert header is not None and header["height"] <= 96, header
     title = page.get_by_role("heading", level=1)
     in_viewport(page, title)
     assert (title.bounding_box() or {"width": 0})["width"] >= 100
