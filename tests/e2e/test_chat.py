@@ -13,9 +13,20 @@ pytestmark = pytest.mark.e2e
 
 
 def send(page: Page, text: str) -> None:
+    """Type ``text`` and press Send, then wait until the server has answered the send: the
+    box is emptied, or the composer shows why not. Typing the next message before that could
+    be overwritten by this send's late update on a busy machine."""
     box = page.get_by_role("textbox", name="Message")
     box.fill(text)
+    expect(box).to_have_value(text)
     page.get_by_role("button", name="Send", exact=True).click()
+    page.wait_for_function(
+        """() => {
+          const box = document.querySelector("textarea[name=message]");
+          return (box && box.value === "") || document.querySelector("form [role=alert]");
+        }""",
+        timeout=15_000,
+    )
 
 
 def last_reply(page: Page):
