@@ -11,6 +11,7 @@ from reflex.vars import ObjectVar
 
 from app.services.chat import MessageView, ModelOption
 from components.composer import message_attachments
+from components.controls import native_select
 from components.live_reply import live_reply
 from components.markdown import safe_markdown
 from components.shell import scroll_follow
@@ -426,16 +427,9 @@ def model_picker(
     models: rx.Var[Sequence[ModelOption]], value: rx.Var[str], on_change: Handler
 ) -> rx.Component:
     """A native select: keyboard- and screen-reader-friendly, labelled "Model"."""
-    return rx.el.select(
+    return native_select(
         rx.foreach(models, lambda m: rx.el.option(m.name, value=m.id)),
+        label="Model",
         value=value,
         on_change=on_change,
-        aria_label="Model",
-        title="Model",
-        padding="0.3em 0.5em",
-        border_radius="6px",
-        border=f"1px solid {rx.color('gray', 6)}",
-        background=rx.color("gray", 1),
-        color=rx.color("gray", 12),
-        font_size="0.9em",
     )

@@ -17,6 +17,7 @@ from reflex_base.vars import VarData
 
 from app.services.attachments import AttachmentView
 from app.services.prompts import PromptOption
+from components.controls import native_select
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
 
@@ -266,18 +267,11 @@ def prompt_picker(
     options: rx.Var[Sequence[PromptOption]], value: rx.Var[str], on_change: Handler
 ) -> rx.Component:
     """A native select, labelled "System prompt", like the Model picker."""
-    return rx.el.select(
+    return native_select(
         rx.el.option("No system prompt", value=""),
         rx.foreach(options, lambda o: rx.el.option(o.name, value=o.id)),
+        label="System prompt",
         value=value,
         on_change=on_change,
-        aria_label="System prompt",
-        title="System prompt",
-        padding="0.3em 0.5em",
-        border_radius="6px",
-        border=f"1px solid {rx.color('gray', 6)}",
-        background=rx.color("gray", 1),
-        color=rx.color("gray", 12),
-        font_size="0.9em",
         max_width="12em",
     )
