@@ -23,7 +23,7 @@ import reflex as rx
 
 from app.errors import ParleyError
 from app.services import get_chat_service, get_conversation_service, get_title_service
-from app.services.chat import ConversationSummary, MessageView, ModelOption
+from app.services.chat import BUSY, ConversationSummary, MessageView, ModelOption
 from app.services.conversations import SearchHit, SidebarPage
 from state.code_panel import follow_conversation
 
@@ -365,8 +365,7 @@ class ChatState(rx.State):
 
     @rx.event
     async def send(self) -> rx.event.EventType[()] | None:
-        if self.streaming:
-            self.notice = "Wait for the current reply to finish, or press Stop."
+        if self._busy():
             return None
         from state.composer import ComposerState  # a substate of this one
 
@@ -400,8 +399,7 @@ class ChatState(rx.State):
     @rx.event
     async def retry(self, message_id: int) -> rx.event.EventType[()] | None:
         """Stream a failed reply again, from the model it first asked for."""
-        if self.streaming:
-            self.notice = "Wait for the current reply to finish, or press Stop."
+        if self._busy():
             return None
         try:
             reply = await get_chat_service().retry(message_id)
@@ -417,8 +415,9 @@ class ChatState(rx.State):
     # ----- message actions ------------------------------------------------------------------
 
     def _busy(self) -> bool:
+        """True (saying why) while this tab's reply streams: it takes one at a time."""
         if self.streaming:
-            self.notice = "Wait for the current reply to finish, or press Stop."
+            self.notice = BUSY
         return self.streaming
 
     @rx.event
