@@ -20,6 +20,7 @@ carries before compression.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -426,7 +427,7 @@ def test_fast_tokens_are_held_at_most_one_interval_and_share_frames(rate: int) -
         i = j
     assert max(delays) <= interval + 1e-9
     assert len(frames) <= 2 / interval + 1  # at most one frame per interval
-    gaps = [b - a for a, b in zip(frames, frames[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(frames)]
     assert min(gaps) >= interval - 1e-9
 
 
