@@ -50,7 +50,8 @@ PROMPT = re.compile(r"^lat (\d+)x(\d+) ")
 MARKER = re.compile(r"q(\d+)")
 
 # Runs before the page's own scripts: timestamps every message on a live-reply socket when
-# it arrives (this listener is registered before the page's onmessage, so it runs first).
+# it arrives (this listener is registered before the page's onmessage, so it runs first),
+# with how far into the reply any socket has delivered.
 FRAMES_JS = """
 (() => {
   window.__frames = [];
@@ -59,11 +60,15 @@ FRAMES_JS = """
   window.WebSocket = class extends Native {
     constructor(url, protocols) {
       super(url, protocols);
-      if (String(url).includes('/_parley/stream/')) {
+      const u = new URL(String(url), location.href);
+      if (u.pathname.startsWith('/_parley/stream/')) {
+        // A socket resumes at ?from=<code points>; a remounted reply may replay from 0.
+        let chars = parseInt(u.searchParams.get('from') || '0', 10);
         this.addEventListener('message', (event) => {
           const data = typeof event.data === 'string' ? event.data : '';
           if (data[0] !== 'd') return;
-          window.__frameChars += data.length - 1;
+          for (const _ of data.slice(1)) chars += 1;
+          window.__frameChars = Math.max(window.__frameChars, chars);
           window.__frames.push([performance.now(), window.__frameChars]);
         });
       }
@@ -307,9 +312,12 @@ async def run_replies(
     tag: str,
     *,
     model: str | None = None,
+    open_first: bool = True,
 ) -> list[Reply]:
-    """Every probe opens a new chat, then all send at once and observe their reply."""
-    await asyncio.gather(*(p.open_chat(model) for p in probes))
+    """Every probe opens a new chat (unless ``open_first`` is false: the caller did), then
+    all send at once and observe their reply."""
+    if open_first:
+        await asyncio.gather(*(p.open_chat(model) for p in probes))
     text = reply_text(tokens)
     prompts = [prompt_for(tokens, rate, f"{tag} b{p.index}") for p in probes]
     armed = await asyncio.gather(*(p.send(q) for p, q in zip(probes, prompts, strict=True)))
