@@ -64,6 +64,7 @@ from bench._app import HOST, ProdApp, assert_loopback, snapshot
 from bench._common import ROOT, header, load_average, table
 from bench._provider import PacedProvider
 from bench.latency import MODEL, BrowserProbe, Reply, provider_env, run_replies, script
+from bench.profile_report import profile_snapshot, since, summarise
 
 TOKEN_CHARS = 4
 RATE = 50.0  # tokens per second, per session
@@ -86,6 +87,7 @@ MODELS = "models_rx_state_"
 NOTICE = "notice_rx_state_"
 TITLE = "current_title_rx_state_"
 TITLE_WAIT_S = 30.0
+PROFILE_DUMP_S = 2.5  # bench/_sampler writes its counts every 2 s
 
 TITLE_RULE: dict[str, Any] = {
     "match": r"Title for this conversation:\s*$",
@@ -393,6 +395,7 @@ class RoundResult:
     log_warnings: int = 0
     errors: list[str] = field(default_factory=list)
     browser_replies: list[Reply] = field(default_factory=list)  # real browsers alongside
+    profile: str = ""  # the streaming phase's CPU profile (--profile)
 
     @property
     def kib_per_idle(self) -> float:
@@ -418,6 +421,7 @@ async def run_round(
     settle: float,
     probes: Sequence[BrowserProbe] = (),
     provider: PacedProvider | None = None,
+    profile: Path | None = None,
 ) -> RoundResult:
     result = RoundResult(sessions=n, load_before=load_average())
     expected = reply_text(tokens)
@@ -456,6 +460,7 @@ async def run_round(
             await asyncio.sleep(settle)
             result.rss_idle = app.usage().backend_rss
 
+            profile_before = profile_snapshot(profile) if profile is not None else {}
             peak = [result.rss_idle]
             stop = asyncio.Event()
             sampler = asyncio.create_task(_sample_rss(app, peak, stop))
@@ -480,6 +485,11 @@ async def run_round(
                 *(chat(s, d) for s, d in zip(live, delays, strict=True))
             )
             result.browser_replies = await in_browsers
+            if profile is not None:
+                await asyncio.sleep(PROFILE_DUMP_S)  # the sampler writes every 2 s
+                spent = since(profile_before, profile_snapshot(profile))
+                if spent:
+                    result.profile = summarise(max(spent, key=lambda p: p.busy_total), 25)
             cpu1, own1, wall1 = app.usage().cpu_s, own_cpu_s(), time.monotonic()
             stop.set()
             await sampler
@@ -561,6 +571,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--ref", help="measure this commit (git archive) instead of the working tree")
     p.add_argument("--in-place", action="store_true", help="run in the repository, no snapshot")
     p.add_argument("--log", type=Path, help="copy the app's log here at the end")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        help="sample the app's Python stacks (bench/_sampler) into this directory, and "
+        "print where the busiest process spent its time",
+    )
     p.add_argument(
         "--browsers",
         type=int,
@@ -784,6 +800,7 @@ async def sweep(
                     settle=args.settle,
                     probes=probes,
                     provider=provider,
+                    profile=args.profile,
                 )
             results.append(r)
             dom = [x for b in r.browser_replies for x in b.latencies_ms]
@@ -813,6 +830,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = ROOT if args.in_place else snapshot(workdir / "app", with_web=True, ref=args.ref)
         provider = PacedProvider(script, title=TITLE_RULE["reply"]).start()
         env = provider_env(provider, default=False)
+        if args.profile is not None:
+            args.profile = args.profile.resolve()
+            env["PARLEY_BENCH_SAMPLE_DIR"] = str(args.profile)
+            env["PYTHONPATH"] = str(root / "bench" / "_sampler")
         app = ProdApp(root, rules=rules_for(args.tokens), env=env, workdir=workdir)
         try:
             app.start()
@@ -829,6 +850,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(report(results, args.tokens, startup_s))
     print(f"load average after: {load_average()}")
+    for r in results:
+        if r.profile:
+            print(f"\nCPU profile of the streaming phase, {r.sessions} sessions (--profile):")
+            print(r.profile)
     return 0
 
 
