@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from bench._app import assert_loopback, group_usage
 from bench._common import table
 from bench._provider import PacedProvider, Plan
 from bench.latency import dom_latencies, marker_ends, percentile
+from bench.profile_report import profile_snapshot, since, summarise
 from bench.wire import END_MARK, TOKEN_CHARS, Case, reply_text
 
 
@@ -109,3 +111,25 @@ async def test_the_paced_provider_streams_anthropic_events_on_schedule() -> None
     assert sent.times == sorted(sent.times)
     assert sent.times[-1] - sent.times[0] >= 119 / 2000 * 0.99  # never ahead of schedule
     assert title == "Bench" and server.record("Title for this conversation:") is None
+
+
+def test_the_profile_report_charges_cpu_to_areas_and_diffs_snapshots(tmp_path: Path) -> None:
+    main = "[main thread];run_forever (asyncio/base_events.py:1)"
+    stacks = {
+        f"{main};_pump (app/web/stream_ws.py:9)": 300,
+        f"{main};stream_reply (app/services/chat.py:2);publish (app/services/stream_hub.py:5)": 100,
+        "[worker thread];run (concurrent/futures/thread.py:1);do_execute (sqlalchemy/x.py:3)": 600,
+        f"(idle);{main};select (selectors.py:1)": 50,
+    }
+    folded = tmp_path / "123.folded"
+    folded.write_text("\n".join(f"{k} {v}" for k, v in stacks.items()) + "\n")
+    before = profile_snapshot(tmp_path)
+    assert before["123"].busy_total == 1000 and before["123"].idle == 50
+    stacks[f"{main};_pump (app/web/stream_ws.py:9)"] += 1000
+    folded.write_text("\n".join(f"{k} {v}" for k, v in stacks.items()) + "\n")
+    (spent,) = since(before, profile_snapshot(tmp_path))
+    assert spent.busy_total == 1000  # only what happened in between
+    text = summarise(profile_snapshot(tmp_path)["123"])
+    assert "live-reply channel" in text and "SQL" in text
+    areas = text.split("files, inclusive:")[0]
+    assert "70.0 %  live-reply channel" in areas and "30.0 %  SQL" in areas
