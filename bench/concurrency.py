@@ -60,7 +60,7 @@ from typing import Any
 import aiohttp
 import socketio
 
-from bench._app import HOST, ProdApp, assert_loopback, snapshot
+from bench._app import HOST, ProdApp, assert_loopback, snapshot, thread_cpu
 from bench._common import ROOT, header, load_average, table
 from bench._provider import PacedProvider
 from bench.latency import MODEL, BrowserProbe, Reply, provider_env, run_replies, script
@@ -396,6 +396,7 @@ class RoundResult:
     errors: list[str] = field(default_factory=list)
     browser_replies: list[Reply] = field(default_factory=list)  # real browsers alongside
     profile: str = ""  # the streaming phase's CPU profile (--profile)
+    threads_cpu_s: dict[str, float] = field(default_factory=dict)  # by thread name
 
     @property
     def kib_per_idle(self) -> float:
@@ -461,6 +462,7 @@ async def run_round(
             result.rss_idle = app.usage().backend_rss
 
             profile_before = profile_snapshot(profile) if profile is not None else {}
+            threads_before = thread_cpu(app.pgid)
             peak = [result.rss_idle]
             stop = asyncio.Event()
             sampler = asyncio.create_task(_sample_rss(app, peak, stop))
@@ -491,6 +493,12 @@ async def run_round(
                 if spent:
                     result.profile = summarise(max(spent, key=lambda p: p.busy_total), 25)
             cpu1, own1, wall1 = app.usage().cpu_s, own_cpu_s(), time.monotonic()
+            threads_after = thread_cpu(app.pgid)
+            result.threads_cpu_s = {
+                name: spent - threads_before.get(name, 0.0)
+                for name, spent in threads_after.items()
+                if spent - threads_before.get(name, 0.0) > 0
+            }
             stop.set()
             await sampler
             result.rss_peak = peak[0]
@@ -722,6 +730,14 @@ def report(results: Sequence[RoundResult], tokens: int, startup_s: float) -> str
         if browser_rows
         else []
     )
+    thread_lines = ["", "Backend CPU in the streaming phase by thread name (/proc/<pid>/task):", ""]
+    for r in results:
+        total = sum(r.threads_cpu_s.values()) or 1.0
+        parts = sorted(r.threads_cpu_s.items(), key=lambda kv: -kv[1])[:6]
+        thread_lines.append(
+            f"- {r.sessions} sessions, {total:.1f} CPU s: "
+            + ", ".join(f"{name} {100 * cpu / total:.0f} %" for name, cpu in parts)
+        )
     lines = [
         f"reply: {tokens} tokens of {TOKEN_CHARS} chars at {RATE:g} tok/s "
         f"({tokens * INTERVAL:.1f} s nominal) per session, sends spread over the first "
@@ -735,6 +751,7 @@ def report(results: Sequence[RoundResult], tokens: int, startup_s: float) -> str
         "Resources",
         "",
         table(resource_headers, resource_rows),
+        *thread_lines,
         "",
         "- intact: received text == saved reply == scripted reply == final state message",
         "- first text: send emitted → first d frame on the live-reply websocket",
