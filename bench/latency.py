@@ -186,6 +186,7 @@ class Reply:
     dom_rate: float = float("nan")  # tokens/s, first text to the end marker in the DOM
     provider_rate: float = float("nan")  # tokens/s, first to last send
     stream_frames: int = 0  # "d" frames on the live-reply socket
+    clock_offset_ms: float = float("nan")  # the page's epoch clock minus time.time()
     markers: int = 0
     ended: bool = False
     error: str = ""
@@ -265,7 +266,7 @@ class BrowserProbe:
         timeout_s: float,
     ) -> Reply:
         """Waits for the end marker, then measures the reply against the provider's log."""
-        reply = Reply(prompt)
+        reply = Reply(prompt, clock_offset_ms=offset_ms)
         try:
             await self.page.wait_for_function(
                 "() => window.__bench.endAt !== null", timeout=timeout_s * 1000, polling=250
@@ -387,6 +388,7 @@ def report(results: Sequence[CaseResult]) -> str:
                 percentile([x.provider_rate / r.rate for x in replies], 0.5),
                 percentile([x.dom_rate / x.provider_rate for x in replies], 0.5),
                 percentile(frames_per_s, 0.5),
+                max((abs(x.clock_offset_ms) for x in replies), default=float("nan")),
                 r.load,
             ]
         )
@@ -406,6 +408,7 @@ def report(results: Sequence[CaseResult]) -> str:
         "provider / nominal rate",
         "DOM / provider rate",
         "live frames per s",
+        "clock offset max ms",
         "load 1-min",
     ]
     return table(headers, rows)
@@ -422,6 +425,8 @@ LEGEND = """\
   rate. DOM / provider rate: tokens over the first text to the end marker in the DOM, over
   the provider's rate (about 1 means the page kept pace).
 - live frames per s: "d" frames the page received on /_parley/stream, per second of stream.
+- clock offset: the page's clock (timeOrigin + now) minus Python's time.time(), measured
+  before each send (best of 7 round trips) and subtracted; the largest, in absolute value.
 - saved intact: complete replies in the database with exactly the scripted text.
 """
 
