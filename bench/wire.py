@@ -169,7 +169,7 @@ WARMUP = Case(200, 2000, 8, FIRST)
 # Opens the conversation that a "next" case's reply goes into (its first reply and title).
 PRIMER_RULE: dict[str, Any] = {
     "match": r"^bench primer ",
-    "reply": "Ready for the next message.",
+    "reply": "Ready for the next message. " * 20,  # 560 characters
     "chunk_chars": 8,
     "delay_ms": 5,
 }
@@ -376,26 +376,31 @@ def settle(page: Page, wire: Wire) -> None:
             break
 
 
-def open_conversation(page: Page, wire: Wire, url: str, run: int) -> None:
-    """A new chat with one short exchange, its title generated: where a "next" reply goes."""
+def open_conversation(page: Page, wire: Wire, url: str, run: int, exchanges: int = 1) -> None:
+    """A new chat with ``exchanges`` short exchanges, its title generated: where a "next"
+    reply goes."""
     open_new_chat(page, url)
-    page.get_by_role("textbox", name="Message").fill(f"bench primer {run}")
-    page.get_by_role("button", name="Send").click()
-    page.get_by_role("heading", name=TITLE_RULE["reply"]).wait_for(timeout=60_000)
-    page.get_by_role("button", name="Send").wait_for(state="visible", timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('textarea[aria-label=Message]')?.disabled",
-        timeout=60_000,
-    )
+    for i in range(exchanges):
+        page.get_by_role("textbox", name="Message").fill(f"bench primer {run}.{i}")
+        page.get_by_role("button", name="Send").click()
+        if i == 0:
+            page.get_by_role("heading", name=TITLE_RULE["reply"]).wait_for(timeout=60_000)
+        page.get_by_role("button", name="Send").wait_for(state="visible", timeout=60_000)
+        page.wait_for_function(
+            "() => !document.querySelector('textarea[aria-label=Message]')?.disabled",
+            timeout=60_000,
+        )
     settle(page, wire)
 
 
-def run_case(app: ProdApp, page: Page, wire: Wire, case: Case, run: int) -> Result:
+def run_case(
+    app: ProdApp, page: Page, wire: Wire, case: Case, run: int, history: int = 1
+) -> Result:
     if case.mode == FIRST:
         open_new_chat(page, app.url)
         page.wait_for_timeout(300)  # let the connection's first updates pass
     else:
-        open_conversation(page, wire, app.url, run)
+        open_conversation(page, wire, app.url, run, history)
     offset = clock_offset_ms(page)
     page.evaluate(OBSERVER_JS)
     page.get_by_role("textbox", name="Message").fill(f"bench {case.name} run {run}")
@@ -560,7 +565,7 @@ def report(results: Sequence[Result]) -> str:
 LEGEND = """\
 - reply: "first" is a new chat's first reply (the page load, the new conversation, its
   sidebar entry and generated title travel in the same window); "next" is a later reply in
-  a conversation that already has one exchange and its title: the reply alone.
+  a conversation that already has --history exchanges (560-character replies) and its title.
 - wire B per reply B: websocket payload bytes the page received from the click until the
   reply settled, all sockets, divided by the reply's own size (tokens x 4 bytes).
 - CPU ms per 1k tok: CPU time (user+system, every process of the app's group) per 1000
@@ -584,6 +589,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     group.add_argument("--full", action="store_true", help="all 9 cases (20000x50 takes 400 s)")
     group.add_argument("--cases", help="comma-separated, e.g. 500x50,20000x2000")
     parser.add_argument("--repeat", type=int, default=1, help="runs per case (1-10)")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=1,
+        help="exchanges already in the conversation before a 'next' reply (1-50; each "
+        "primer reply is 560 characters)",
+    )
     parser.add_argument(
         "--mode",
         choices=[*MODES, "both"],
@@ -631,6 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(header("Parley: wire, CPU and DOM cost per streamed reply (bench/wire.py)"))
     print(f"cases: {', '.join(c.label for c in cases)} x {repeat} run(s); tokens of 4 chars")
+    print(f"a 'next' reply follows {args.history} exchange(s) in its conversation")
     print(
         "chunks: " + ", ".join(f"{c.name}: {c.per_chunk} tok per {c.delay_ms:g} ms" for c in cases)
     )
@@ -650,7 +663,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with ProdApp(root, rules=rules, env=extra, workdir=Path(tmp)) as app:
             assert_loopback(app.url)
             print(f"app up in {app.times.page_s:.1f} s at {app.url} (root: {root})")
-            results = drive(app, cases, repeat)
+            results = drive(app, cases, repeat, max(1, min(int(args.history), 50)))
     print()
     print(report(results))
     print()
@@ -670,7 +683,7 @@ def resolve(ref: str) -> str:
     ).stdout.strip()
 
 
-def drive(app: ProdApp, cases: Sequence[Case], repeat: int) -> list[Result]:
+def drive(app: ProdApp, cases: Sequence[Case], repeat: int, history: int = 1) -> list[Result]:
     idle0 = app.usage()
     time.sleep(3)
     idle1 = app.usage()
@@ -700,7 +713,7 @@ def drive(app: ProdApp, cases: Sequence[Case], repeat: int) -> list[Result]:
         run_case(app, page, wire, WARMUP, 1)  # compiles, caches, warms the connection
         for case in cases:
             for run in range(1, repeat + 1):
-                result = run_case(app, page, wire, case, run)
+                result = run_case(app, page, wire, case, run, history)
                 results.append(result)
                 print(
                     f"  {case.label} #{run}: {result.bytes_in / result.reply_bytes:.2f} wire B "
