@@ -190,6 +190,32 @@ def thread_cpu(pgid: int) -> dict[str, float]:
     return out
 
 
+def descendants_cpu_s(root: int) -> float:
+    """CPU seconds (user + system, reaped children included) of every live descendant of
+    process ``root`` (not ``root`` itself), e.g. the browsers a Playwright driver started."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        ticks[pid] = sum(int(x) for x in fields[11:15])
+    total = 0
+    for pid in ticks:
+        ancestor = parents.get(pid, 0)
+        while ancestor > 1 and ancestor != root:
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == root:
+            total += ticks[pid]
+    return total / CLK_TCK
+
+
 @dataclass
 class StartTimes:
     """Seconds from launch until the backend answered /ping and until / answered 200."""

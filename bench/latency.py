@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import re
 import sqlite3
 import sys
@@ -36,7 +37,14 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, Page, Playwright, async_playwright
 
-from bench._app import CHROMIUM_ARGS, ProdApp, assert_loopback, chromium_path, snapshot
+from bench._app import (
+    CHROMIUM_ARGS,
+    ProdApp,
+    assert_loopback,
+    chromium_path,
+    descendants_cpu_s,
+    snapshot,
+)
 from bench._common import header, load_average, table
 from bench._provider import PacedProvider, Plan, Sent
 from bench.wire import OBSERVER_JS, TOKEN_CHARS, reply_text
@@ -343,6 +351,8 @@ class CaseResult:
     replies: list[Reply]
     saved_intact: int
     load: str
+    backend_cpu_pct: float = float("nan")  # 100 = one core, over the case's runs
+    browsers_cpu_pct: float = float("nan")  # every process this benchmark started but the app
 
     @property
     def latencies(self) -> list[float]:
@@ -389,6 +399,8 @@ def report(results: Sequence[CaseResult]) -> str:
                 percentile([x.dom_rate / x.provider_rate for x in replies], 0.5),
                 percentile(frames_per_s, 0.5),
                 max((abs(x.clock_offset_ms) for x in replies), default=float("nan")),
+                r.backend_cpu_pct,
+                r.browsers_cpu_pct,
                 r.load,
             ]
         )
@@ -409,6 +421,8 @@ def report(results: Sequence[CaseResult]) -> str:
         "DOM / provider rate",
         "live frames per s",
         "clock offset max ms",
+        "backend CPU %",
+        "browsers CPU %",
         "load 1-min",
     ]
     return table(headers, rows)
@@ -427,6 +441,9 @@ LEGEND = """\
 - live frames per s: "d" frames the page received on /_parley/stream, per second of stream.
 - clock offset: the page's clock (timeOrigin + now) minus Python's time.time(), measured
   before each send (best of 7 round trips) and subtracted; the largest, in absolute value.
+- backend CPU %: the app's process group; browsers CPU %: the Chromium processes this
+  benchmark started (with Playwright's driver); CPU seconds per wall second over the case's
+  runs (page loads included), 100 = one core of the machine's 2.
 - saved intact: complete replies in the database with exactly the scripted text.
 """
 
@@ -446,6 +463,8 @@ async def measure(
             for tokens, rate in cases:
                 replies: list[Reply] = []
                 load = load_average().split(",")[0]
+                wall0, app0 = time.monotonic(), app.usage().cpu_s
+                ours0 = descendants_cpu_s(os.getpid())
                 for run in range(1, repeat + 1):
                     got = await run_replies(probes, provider, tokens, rate, f"r{run}")
                     replies += got
@@ -456,8 +475,12 @@ async def measure(
                         + "".join(f"; {r.error}" for r in got if r.error),
                         flush=True,
                     )
+                wall = time.monotonic() - wall0
+                backend = app.usage().cpu_s - app0
+                others = descendants_cpu_s(os.getpid()) - ours0 - backend
                 intact = await asyncio.to_thread(saved_intact, app.database, reply_text(tokens))
-                results.append(CaseResult(tokens, rate, replies, intact, load))
+                cpu = (100 * backend / wall, 100 * others / wall)
+                results.append(CaseResult(tokens, rate, replies, intact, load, *cpu))
             errors = [e for p in probes for e in p.errors]
             if errors:
                 print("page errors:\n  " + "\n  ".join(errors[:10]))
