@@ -16,7 +16,7 @@ export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export NPM_CONFIG_FUND := false
 export NPM_CONFIG_AUDIT := false
 
-.PHONY: run dev test lint format chromium migrate clean
+.PHONY: run dev test lint format chromium axe migrate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,22 @@ chromium: $(STAMP)
 		$(BIN)/playwright install chromium; \
 	fi
 
+## axe-core for the accessibility tests (tests/e2e/test_a11y.py injects it into each page),
+## from the npm registry with the venv's npm, pinned, into an ignored cache.
+AXE_VERSION := 4.14.1
+AXE_DIR := .cache/axe-core-$(AXE_VERSION)
+AXE := $(AXE_DIR)/axe.min.js
+
+axe: $(AXE)
+
+$(AXE): | $(STAMP)
+	@mkdir -p $(AXE_DIR)
+	@echo "Fetching axe-core $(AXE_VERSION) from the npm registry..."
+	$(BIN)/npm pack --silent --pack-destination $(AXE_DIR) axe-core@$(AXE_VERSION) >/dev/null
+	tar -xzf $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz -C $(AXE_DIR) --strip-components=1 package/axe.min.js package/LICENSE
+	rm -f $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz
+	@test -s $(AXE)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -59,8 +75,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 ## Every check: lint, types, unit, state, provider and browser tests.
-test: $(STAMP) chromium lint
+test: $(STAMP) chromium axe lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf .web .states .pytest_cache .ruff_cache
+	rm -rf .web .states .pytest_cache .ruff_cache .cache

@@ -19,5 +19,8 @@ config = rx.Config(
     ),
     redis_url=settings.redis_url,
     disable_plugins=[SitemapPlugin],
+    # Light, dark or the system's choice: the header's Theme picker sets it, and the browser
+    # remembers it (local storage, key "theme"). New visitors follow the system.
+    default_color_mode="system",
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="medium"))],
 )

@@ -111,6 +111,16 @@ class Settings(BaseSettings):
     history_page_size: int = Field(default=50, ge=1)
     sidebar_page_size: int = Field(default=50, ge=1)
 
+    # Attachments: where files are stored (by server-generated names only) and the limits.
+    upload_dir: Path | None = Field(default=None, description="Upload root; data_dir/uploads.")
+    attachment_text_max_bytes: int = Field(default=1_000_000, ge=1)
+    attachment_image_max_bytes: int = Field(default=5_000_000, ge=1)
+    attachment_max_files: int = Field(default=10, ge=1)
+
+    @property
+    def resolved_upload_dir(self) -> Path:
+        return (self.upload_dir or self.data_dir / "uploads").resolve()
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -83,6 +83,7 @@ ON_LOAD = f"{ON_LOAD_STATE}.on_load_internal"
 IS_HYDRATED = "is_hydrated_rx_state_"
 LIVE_ID = "live_id_rx_state_"
 MESSAGES = "messages_rx_state_"
+RECENT = "recent_rx_state_"  # messages this tab added since it loaded the conversation
 MODELS = "models_rx_state_"
 NOTICE = "notice_rx_state_"
 TITLE = "current_title_rx_state_"
@@ -271,6 +272,11 @@ class Session:
         event = {"name": name, "payload": payload, "router_data": self.router_data()}
         await self.sio.emit("event", event, namespace=NAMESPACE)
 
+    def _shown(self) -> list[dict[str, Any]]:
+        """The messages the page shows: loaded history, then the ones added since (the
+        finished reply lands in the short ``recent`` list, not in ``messages``)."""
+        return [*(self.chat.get(MESSAGES) or []), *(self.chat.get(RECENT) or [])]
+
     async def wait_until(self, predicate: Callable[[], bool], within_s: float) -> bool:
         deadline = time.monotonic() + within_s
         while not predicate():
@@ -316,13 +322,13 @@ class Session:
             finished = await self.wait_until(
                 lambda: (
                     int(self.chat.get(LIVE_ID, -1)) != live
-                    and any(m.get("id") == live for m in self.chat.get(MESSAGES) or [])
+                    and any(m.get("id") == live for m in self._shown())
                 ),
                 max(deadline - time.monotonic(), 0.1),
             )
             if not finished:
                 raise TimeoutError("no final state update after the stream ended")
-            final = next(m for m in self.chat[MESSAGES] if m.get("id") == live)
+            final = next(m for m in self._shown() if m.get("id") == live)
             out.final_content = str(final.get("content"))
             # After the first reply the model titles the conversation; a tab sees that too.
             # Wait for it (briefly), so its work is not left running into the next round.

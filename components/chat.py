@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
 from reflex.vars import ObjectVar
 
 from app.services.chat import MessageView, ModelOption
+from components.composer import message_attachments
 from components.live_reply import live_reply
 from components.markdown import safe_markdown
+from components.shell import scroll_follow
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
+
+
+@dataclass(frozen=True)
+class MessageControls:
+    """What the per-message actions show and raise; the page binds them to state."""
+
+    editing_id: rx.Var[int]  # the message being edited (-1: none)
+    edit_draft: rx.Var[str]
+    retry: Callable[..., Any]  # (reply id)
+    regenerate: Callable[..., Any]  # (reply id)
+    start_edit: Callable[..., Any]  # (message id, its text)
+    set_edit_draft: Handler
+    save_edit: Handler
+    cancel_edit: Handler
+    ask_delete: Callable[..., Any]  # (message id): opens the confirm dialog
+    switch_version: Callable[..., Any]  # (message id)
 
 
 def status_note(status: rx.Var[str], error: rx.Var[str]) -> rx.Component:
@@ -36,9 +55,13 @@ def status_note(status: rx.Var[str], error: rx.Var[str]) -> rx.Component:
 
 
 def reply_caption(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Component:
-    """Under a reply: which model answered (marked when a fallback did), tokens, Retry."""
+    """Under a reply: which model answered (marked when a fallback did), tokens, cost, Retry."""
     return rx.hstack(
         rx.text(message.model_name, size="1", color=rx.color("gray", 10)),
+        rx.cond(
+            message.prompt_label != "",
+            rx.badge(message.prompt_label, variant="soft", size="1", title="System prompt"),
+        ),
         rx.cond(
             message.fallback,
             rx.badge("fallback", color_scheme="amber", variant="soft", size="1"),
@@ -49,6 +72,17 @@ def reply_caption(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Comp
                 f"{message.input_tokens} in · {message.output_tokens} out",
                 size="1",
                 color=rx.color("gray", 10),
+            ),
+        ),
+        rx.cond(
+            message.cost != "",
+            rx.text(
+                message.cost,
+                size="1",
+                color=rx.color("gray", 10),
+                aria_label=message.cost_label,
+                title=message.cost_label,
+                class_name="reply-cost",
             ),
         ),
         rx.cond(
@@ -69,7 +103,170 @@ def reply_caption(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Comp
     )
 
 
-def _bubble(role: rx.Var[str] | str, body: rx.Component, *extra: rx.Component) -> rx.Component:
+def version_switcher(
+    message: ObjectVar[MessageView], on_switch: Callable[..., Any], busy: rx.Var[bool]
+) -> rx.Component:
+    """The turn's versions: Previous version, "2 / 3", Next version. Shown when there are
+    several; the buttons wait while a reply streams."""
+    return rx.cond(
+        message.versions.to(int) > 1,
+        rx.hstack(
+            rx.icon_button(
+                rx.icon("chevron-left", size=14),
+                on_click=on_switch(message.previous_version),
+                disabled=busy | (message.previous_version.to(int) < 0),
+                aria_label="Previous version",
+                title="Previous version",
+                size="1",
+                variant="ghost",
+                type="button",
+            ),
+            rx.text(
+                f"{message.version} / {message.versions}",
+                aria_label=f"Version {message.version} of {message.versions}",
+                size="1",
+                color=rx.color("gray", 11),
+            ),
+            rx.icon_button(
+                rx.icon("chevron-right", size=14),
+                on_click=on_switch(message.next_version),
+                disabled=busy | (message.next_version.to(int) < 0),
+                aria_label="Next version",
+                title="Next version",
+                size="1",
+                variant="ghost",
+                type="button",
+            ),
+            spacing="1",
+            align="center",
+            role="group",
+            aria_label="Versions",
+        ),
+    )
+
+
+def _action(icon: str, name: str, on_click: Any) -> rx.Component:
+    """A small button named by what it does (its accessible name and its tooltip)."""
+    return rx.icon_button(
+        rx.icon(icon, size=14),
+        on_click=on_click,
+        aria_label=name,
+        title=name,
+        size="1",
+        variant="ghost",
+        color_scheme="gray",
+        type="button",
+    )
+
+
+def message_actions(
+    message: ObjectVar[MessageView], controls: MessageControls, busy: rx.Var[bool]
+) -> rx.Component:
+    """Copy, Regenerate (replies), Edit (questions), Delete, and the version switcher.
+    Actions that change the conversation are hidden while a reply streams."""
+    is_user = message.role == "user"
+    return rx.hstack(
+        version_switcher(message, controls.switch_version, busy),
+        _action("copy", "Copy", rx.set_clipboard(message.content)),
+        rx.cond(
+            busy,
+            rx.fragment(),
+            rx.fragment(
+                rx.cond(
+                    is_user,
+                    _action("pencil", "Edit", controls.start_edit(message.id, message.content)),
+                    _action("refresh-cw", "Regenerate", controls.regenerate(message.id)),
+                ),
+                _action("trash-2", "Delete", controls.ask_delete(message.id)),
+            ),
+        ),
+        spacing="2",
+        align="center",
+        margin_top="0.25em",
+        justify=rx.cond(is_user, "end", "start"),
+        class_name="message-actions",
+    )
+
+
+def edit_form(controls: MessageControls) -> rx.Component:
+    """The question being edited, in place: "Save and send" asks it as a new version."""
+    return rx.vstack(
+        rx.text_area(
+            value=controls.edit_draft,
+            on_change=controls.set_edit_draft,
+            aria_label="Edit message",
+            auto_height=True,
+            rows="2",
+            max_height="40vh",
+            width="100%",
+            min_width="min(480px, 70vw)",
+        ),
+        rx.hstack(
+            rx.button(
+                "Cancel", on_click=controls.cancel_edit, variant="soft", size="1", type="button"
+            ),
+            rx.button("Save and send", on_click=controls.save_edit, size="1", type="button"),
+            spacing="2",
+            justify="end",
+            width="100%",
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def delete_dialog(
+    deleting_id: rx.Var[int], on_confirm: Callable[..., Any], on_cancel: Handler
+) -> rx.Component:
+    """Asks before a message and its replies are deleted."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Delete this message and its replies?"),
+            rx.alert_dialog.description(
+                "The message and everything that follows it in this branch are deleted. "
+                "Other versions stay.",
+                size="2",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(
+                    rx.button("Cancel", variant="soft", color_scheme="gray", on_click=on_cancel)
+                ),
+                rx.alert_dialog.action(
+                    rx.button("Delete", color_scheme="red", on_click=on_confirm(deleting_id))
+                ),
+                spacing="3",
+                justify="end",
+                margin_top="1em",
+            ),
+            max_width="440px",
+        ),
+        open=deleting_id.to(int) >= 0,
+        on_open_change=lambda _: on_cancel,  # Esc or a click outside cancels
+    )
+
+
+def conversation_spend(text: rx.Var[str], label: rx.Var[str]) -> rx.Component:
+    """The conversation's running total for the header ("$0.0123 spent")."""
+    return rx.cond(
+        text != "",
+        rx.text(
+            text,
+            aria_label=label,
+            title=label,
+            size="1",
+            color=rx.color("gray", 11),
+            white_space="nowrap",
+            class_name="conversation-spend",
+        ),
+    )
+
+
+def _bubble(
+    role: rx.Var[str] | str,
+    body: rx.Component,
+    *extra: rx.Component,
+    hidden: rx.Var[bool] | bool = False,
+) -> rx.Component:
     is_user = role == "user"
     return rx.box(
         rx.text(
@@ -87,6 +284,7 @@ def _bubble(role: rx.Var[str] | str, body: rx.Component, *extra: rx.Component) -
         padding="0.6em 1em",
         border_radius="12px",
         background=rx.cond(is_user, rx.color("accent", 3), rx.color("gray", 2)),
+        display=rx.cond(hidden, "none", "block"),
     )
 
 
@@ -95,14 +293,26 @@ def _bubble(role: rx.Var[str] | str, body: rx.Component, *extra: rx.Component) -
 # order of hooks between renders.
 
 
-def message_item(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Component:
+def message_item(
+    message: ObjectVar[MessageView],
+    controls: MessageControls,
+    busy: rx.Var[bool],
+    hidden: rx.Var[bool] | bool = False,
+) -> rx.Component:
     is_user = message.role == "user"
+    editing = message.id == controls.editing_id
     return _bubble(
         message.role,
-        rx.cond(is_user, rx.text(message.content, white_space="pre-wrap")),
+        rx.cond(
+            is_user,
+            rx.cond(editing, edit_form(controls), rx.text(message.content, white_space="pre-wrap")),
+        ),
         safe_markdown(rx.cond(is_user, "", message.content)),
+        message_attachments(message.attachments),
         status_note(message.status, message.error),
-        rx.cond(is_user, rx.fragment(), reply_caption(message, on_retry)),
+        rx.cond(is_user, rx.fragment(), reply_caption(message, controls.retry)),
+        rx.cond(editing, rx.fragment(), message_actions(message, controls, busy)),
+        hidden=hidden,
     )
 
 
@@ -113,28 +323,47 @@ def live_item(message_id: rx.Var[int]) -> rx.Component:
 
 def message_log(
     messages: rx.Var[Sequence[MessageView]],
+    recent: rx.Var[Sequence[MessageView]],
+    hidden_from: rx.Var[int],
     live_id: rx.Var[int],
     streaming_here: rx.Var[bool],
     more_history: rx.Var[bool],
     on_load_earlier: Handler,
-    on_retry: Handler,
+    controls: MessageControls,
+    busy: rx.Var[bool],
 ) -> rx.Component:
-    return rx.auto_scroll(
-        rx.cond(
-            more_history,
-            rx.button("Load earlier messages", on_click=on_load_earlier, variant="ghost"),
+    """The branch on screen: loaded history (from ``hidden_from`` on hidden, being replaced),
+    the messages added since, and the reply streaming in.
+
+    Not itself a live region (loading a conversation would read it all): the scroller
+    reads the streaming reply aloud once, part by part (assets/shell.jsx)."""
+    return scroll_follow(
+        rx.box(
+            rx.cond(
+                more_history,
+                rx.button("Load earlier messages", on_click=on_load_earlier, variant="ghost"),
+            ),
+            rx.foreach(
+                messages,
+                lambda message, index: message_item(
+                    message,
+                    controls,
+                    busy,
+                    hidden=(hidden_from.to(int) >= 0) & (index >= hidden_from.to(int)),
+                ),
+            ),
+            rx.foreach(recent, lambda message: message_item(message, controls, busy)),
+            rx.cond(streaming_here, live_item(live_id)),
+            display="flex",
+            flex_direction="column",
+            gap="0.75em",
+            padding="1em",
         ),
-        rx.foreach(messages, lambda message: message_item(message, on_retry)),
-        rx.cond(streaming_here, live_item(live_id)),
+        live_id=live_id,
         role="log",
         aria_label="Messages",
-        aria_live="polite",
-        display="flex",
-        flex_direction="column",
-        gap="0.75em",
+        aria_live="off",
         flex="1",
-        overflow_y="auto",
-        padding="1em",
         width="100%",
     )
 
@@ -146,13 +375,17 @@ def composer(
     on_change: Handler,
     on_send: Handler,
     on_stop: Handler,
+    attach: rx.Component | None = None,
+    pending: rx.Component | None = None,
 ) -> rx.Component:
     return rx.form(
         rx.cond(
             notice != "",
             rx.callout(notice, icon="info", color_scheme="red", role="alert", size="1"),
         ),
+        pending or rx.fragment(),
         rx.hstack(
+            attach or rx.fragment(),
             rx.text_area(
                 value=draft,
                 on_change=on_change,

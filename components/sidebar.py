@@ -150,7 +150,8 @@ def _search_hit(hit: ObjectVar[SearchHit], actions: SidebarActions) -> rx.Compon
                 size="1",
                 color=rx.color("gray", 11),
             ),
-            href=f"/c/{hit.id}",
+            # The best matching message's branch goes on screen (load_page reads ?m=).
+            href=rx.cond(hit.message_id, f"/c/{hit.id}?m={hit.message_id}", f"/c/{hit.id}"),
             on_click=actions.open(hit.id),
             display="block",
             padding="0.4em 0.6em",
@@ -176,7 +177,11 @@ def sidebar(
     undo_id: rx.Var[str],
     undo_title: rx.Var[str],
     actions: SidebarActions,
+    in_drawer: bool = False,
 ) -> rx.Component:
+    """The conversations' navigation: a column on wide screens, or (``in_drawer``) the
+    content of the phone layout's drawer."""
+
     def items(rows: rx.Var[Sequence[ConversationSummary]], *, is_pinned: bool) -> rx.Component:
         return rx.foreach(
             rows,
@@ -191,6 +196,17 @@ def sidebar(
         )
 
     searching = search_query != ""
+    placement: dict[str, Any] = (
+        {"width": "100%", "flex": "1", "min_height": "0"}
+        if in_drawer
+        else {
+            "width": "280px",
+            "min_width": "280px",
+            "height": "100dvh",
+            "border_right": f"1px solid {rx.color('gray', 5)}",
+            "class_name": "parley-desktop-sidebar",
+        }
+    )
     return rx.el.nav(
         rx.button(
             rx.icon("square-pen", size=16),
@@ -235,7 +251,7 @@ def sidebar(
                     rx.text(
                         "No conversation matches.",
                         size="1",
-                        color=rx.color("gray", 10),
+                        color=rx.color("gray", 11),
                         padding="0.5em",
                     ),
                 ),
@@ -255,7 +271,7 @@ def sidebar(
                             "Pinned",
                             size="1",
                             weight="bold",
-                            color=rx.color("gray", 10),
+                            color=rx.color("gray", 11),
                             margin="0.75em 0 0.25em 0.6em",
                         ),
                         rx.el.ul(
@@ -281,11 +297,8 @@ def sidebar(
             ),
         ),
         aria_label="Conversations",
-        width="280px",
-        min_width="280px",
-        height="100vh",
         overflow_y="auto",
         padding="1em",
-        border_right=f"1px solid {rx.color('gray', 5)}",
         background=rx.color("gray", 2),
+        **placement,
     )

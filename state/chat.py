@@ -5,6 +5,12 @@ from the live-reply channel (app/web/stream_ws.py, components/live_reply.py), so
 sends one update when the reply starts (``live_id``) and one when it ends (the finished
 message). Streaming runs as a background event, so Stop and navigation stay live while it
 runs.
+
+The branch on screen is two lists, because Reflex resends a list whole whenever it is
+assigned: ``messages``, the history loaded when the conversation opened (or the branch
+changed), and ``recent``, the few messages added in this session since. Sending and a
+reply's end append to ``recent`` only, so finished history never travels again; actions
+that reload anyway (open, switch version, delete, load earlier) fold ``recent`` back in.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from app.errors import ParleyError
 from app.services import get_chat_service, get_conversation_service, get_title_service
 from app.services.chat import ConversationSummary, MessageView, ModelOption
 from app.services.conversations import SearchHit, SidebarPage
+from state.code_panel import follow_conversation
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +58,18 @@ class ChatState(rx.State):
     current_id: rx.Field[str] = rx.field("")
     current_title: rx.Field[str] = rx.field("")
     messages: rx.Field[list[MessageView]] = rx.field(default_factory=list)
+    recent: rx.Field[list[MessageView]] = rx.field(default_factory=list)  # added since loading
+    # Messages from this index of ``messages`` on are hidden (-1: none): a new version of one
+    # replaces them on screen without sending the list again.
+    hidden_from: rx.Field[int] = rx.field(-1)
     more_history: rx.Field[bool] = rx.field(False)
+    # Message actions: the message being edited and its draft; the one awaiting a confirmed
+    # delete (-1: none); what the conversation has cost so far (text, and words for its label).
+    editing_id: rx.Field[int] = rx.field(-1)
+    edit_draft: rx.Field[str] = rx.field("")
+    deleting_id: rx.Field[int] = rx.field(-1)
+    spent: rx.Field[str] = rx.field("")
+    spent_label: rx.Field[str] = rx.field("")
     models: rx.Field[list[ModelOption]] = rx.field(default_factory=list)
     model: rx.Field[str] = rx.field("")  # the model the next message goes to
     draft: rx.Field[str] = rx.field("")
@@ -206,8 +224,19 @@ class ChatState(rx.State):
         self.notice = ""
         settled = await self._settle_orphaned_reply()
         await self._refresh_sidebar()
-        same = conversation_id and conversation_id == self.current_id and self.messages
-        if same and not settled:
+        # ?m=<message id>: a search hit; its branch goes on screen if another one is.
+        hit = self.router.url.query_parameters.get("m", "")
+        moved = bool(
+            conversation_id
+            and hit.isdigit()
+            and await get_chat_service().show_message(conversation_id, int(hit))
+        )
+        same = (
+            conversation_id
+            and conversation_id == self.current_id
+            and (self.messages or self.recent)
+        )
+        if same and not settled and not moved:
             return  # already showing it (e.g. the redirect after the first message)
         service = get_chat_service()
         self.models = service.available_models()
@@ -215,6 +244,7 @@ class ChatState(rx.State):
             self.model = service.default_model()
         self._close_conversation()
         self.current_id = conversation_id
+        await follow_conversation(self)  # the code panel, if open: empty until loaded
         if not conversation_id:
             return
         try:
@@ -229,18 +259,75 @@ class ChatState(rx.State):
             self.model = conversation.model
         self.more_history = page.has_more
         # A reply still streaming in this session is shown by the live-reply channel.
-        self.messages = [m for m in page.messages if m.id != self.live_id]
+        self._set_messages([m for m in page.messages if m.id != self.live_id])
+        await self._refresh_spend()
+        await follow_conversation(self)
 
     @rx.event
     async def load_earlier(self) -> None:
-        if not self.current_id or not self.messages:
+        shown = self._shown()
+        if not self.current_id or not shown:
             return
         service = get_chat_service()
         page = await service.history(
-            self.current_id, limit=service.history_page_size, before_id=self.messages[0].id
+            self.current_id, limit=service.history_page_size, before_id=shown[0].id
         )
-        self.messages = page.messages + self.messages
+        self._set_messages(page.messages + shown)  # a reload anyway: recent folds in
         self.more_history = page.has_more
+        await follow_conversation(self)
+
+    async def _reload_branch(self) -> None:
+        """Show the branch on screen afresh (after switching versions or deleting)."""
+        service = get_chat_service()
+        page = await service.history(self.current_id, limit=service.history_page_size)
+        self._set_messages([m for m in page.messages if m.id != self.live_id])
+        self.more_history = page.has_more
+        await self._refresh_spend()
+        await follow_conversation(self)
+
+    def branch_on_screen(self) -> list[MessageView]:
+        """The finished messages the screen shows, oldest first (for the code panel)."""
+        return self._shown()
+
+    def _shown(self) -> list[MessageView]:
+        """The branch as the screen shows it: loaded history (less any hidden tail), then
+        the messages added since."""
+        loaded = self.messages if self.hidden_from < 0 else self.messages[: self.hidden_from]
+        return loaded + self.recent
+
+    def _set_messages(self, messages: list[MessageView]) -> None:
+        """Show ``messages`` as the whole branch: ``recent`` and any hidden tail fold away."""
+        self.messages = messages
+        self._set_recent([])
+        if self.hidden_from >= 0:
+            self.hidden_from = -1
+
+    def _set_recent(self, recent: list[MessageView]) -> None:
+        if recent or self.recent:  # an empty list stays put: nothing to send
+            self.recent = recent
+
+    def _cut_at(self, message_id: int) -> bool:
+        """Stop showing ``message_id`` and everything after it (a new version replaces it).
+        Nothing long is sent: ``recent`` is short, and a tail of ``messages`` is hidden by
+        index. False if the message is not on screen."""
+        for index, message in enumerate(self.recent):
+            if message.id == message_id:
+                self.recent = self.recent[:index]
+                return True
+        visible = len(self.messages) if self.hidden_from < 0 else self.hidden_from
+        for index, message in enumerate(self.messages[:visible]):
+            if message.id == message_id:
+                self.hidden_from = index
+                self._set_recent([])
+                return True
+        return False
+
+    async def _refresh_spend(self) -> None:
+        """The conversation's running total, assigned only when its text changed."""
+        spend = await get_chat_service().spend(self.current_id) if self.current_id else None
+        text, label = (spend.text, spend.label) if spend else ("", "")
+        if text != self.spent or label != self.spent_label:
+            self.spent, self.spent_label = text, label
 
     # ----- composing and sending -------------------------------------------------------------
 
@@ -255,8 +342,11 @@ class ChatState(rx.State):
     def _close_conversation(self) -> None:
         self.current_id = ""
         self.current_title = ""
-        self.messages = []
+        self._set_messages([])
         self.more_history = False
+        self.editing_id = -1
+        self.deleting_id = -1
+        self.spent, self.spent_label = "", ""
 
     @rx.event
     def open_conversation(self, conversation_id: str) -> None:
@@ -278,18 +368,25 @@ class ChatState(rx.State):
         if self.streaming:
             self.notice = "Wait for the current reply to finish, or press Stop."
             return None
+        from state.composer import ComposerState  # a substate of this one
+
+        composer = await self.get_state(ComposerState)
         try:
             posted = await get_chat_service().post_message(
-                self.current_id or None, self.draft, model=self.model or None
+                self.current_id or None,
+                self.draft,
+                model=self.model or None,
+                extras=composer.extras(),
             )
         except ParleyError as exc:
             self.notice = exc.message
             return None
+        composer.sent()
         self.notice = ""
         self.draft = ""
         self.current_id = posted.conversation.id
         self.current_title = posted.conversation.title
-        self.messages = [*self.messages, posted.user]
+        self.recent = [*self.recent, posted.user]  # history stays where it is: not resent
         self.live_id = posted.reply.id
         self.live_conversation_id = posted.conversation.id
         events: list[rx.event.IndividualEventType[()]] = []
@@ -312,10 +409,110 @@ class ChatState(rx.State):
             self.notice = exc.message
             return None
         self.notice = ""
-        self.messages = [m for m in self.messages if m.id != message_id]
+        self._cut_at(message_id)
         self.live_id = reply.id
         self.live_conversation_id = self.current_id
         return ChatState.stream_reply
+
+    # ----- message actions ------------------------------------------------------------------
+
+    def _busy(self) -> bool:
+        if self.streaming:
+            self.notice = "Wait for the current reply to finish, or press Stop."
+        return self.streaming
+
+    @rx.event
+    async def regenerate(self, reply_id: int) -> rx.event.EventType[()] | None:
+        """Answer the reply's question again (with the picked model); the old reply stays as
+        an earlier version."""
+        if self._busy():
+            return None
+        try:
+            reply = await get_chat_service().regenerate(reply_id, model=self.model or None)
+        except ParleyError as exc:
+            self.notice = exc.message
+            return None
+        self.notice = ""
+        self.live_id = reply.id
+        self.live_conversation_id = self.current_id
+        if not self._cut_at(reply_id):
+            await self._reload_branch()  # not on screen: show the new version's branch
+        return ChatState.stream_reply
+
+    @rx.event
+    def start_edit(self, message_id: int, text: str) -> None:
+        self.editing_id = message_id
+        self.edit_draft = text
+
+    @rx.event
+    def set_edit_draft(self, value: str) -> None:
+        self.edit_draft = value
+
+    @rx.event
+    def cancel_edit(self) -> None:
+        self.editing_id = -1
+        self.edit_draft = ""
+
+    @rx.event
+    async def save_edit(self) -> rx.event.EventType[()] | None:
+        """Send the edited question as a new version of it; the old branch stays."""
+        if self.editing_id < 0 or self._busy():
+            return None
+        message_id = self.editing_id
+        try:
+            posted = await get_chat_service().edit_and_resend(
+                message_id, self.edit_draft, model=self.model or None
+            )
+        except ParleyError as exc:
+            self.notice = exc.message  # the edit stays open with its text
+            return None
+        self.notice = ""
+        self.editing_id = -1
+        self.edit_draft = ""
+        self.live_id = posted.reply.id
+        self.live_conversation_id = self.current_id
+        if self._cut_at(message_id):
+            self.recent = [*self.recent, posted.user]
+        else:
+            await self._reload_branch()  # not on screen: show the new version's branch
+        return ChatState.stream_reply
+
+    @rx.event
+    async def switch_version(self, message_id: int) -> None:
+        """Show another version of a message, with the branch that follows it."""
+        if message_id < 0 or self._busy():
+            return
+        service = get_chat_service()
+        try:
+            await service.switch_version(message_id)
+            await self._reload_branch()
+        except ParleyError as exc:
+            self.notice = exc.message
+            return
+        self.notice = ""
+
+    @rx.event
+    def ask_delete(self, message_id: int) -> None:
+        self.deleting_id = message_id
+
+    @rx.event
+    def cancel_delete(self) -> None:
+        self.deleting_id = -1
+
+    @rx.event
+    async def confirm_delete(self, message_id: int) -> None:
+        """Delete the message (and its replies) the dialog asked about. The id comes with
+        the click, so the dialog's own closing (which cancels) may arrive first."""
+        self.deleting_id = -1
+        if message_id < 0 or self._busy():
+            return
+        try:
+            await get_chat_service().delete_message(message_id)
+            await self._reload_branch()
+        except ParleyError as exc:
+            self.notice = exc.message
+            return
+        self.notice = ""
 
     @rx.event
     async def stop(self) -> None:
@@ -348,7 +545,10 @@ class ChatState(rx.State):
         async with self:
             if self.live_id == message_id:  # else a reload already settled this reply
                 if final is not None and self.current_id == self.live_conversation_id:
-                    self.messages = [*self.messages, final]
+                    # Appended to the short list only: the history is not sent again.
+                    self.recent = [*self.recent, final]
+                    await self._refresh_spend_quietly()
+                    await follow_conversation(self)  # in the update that ends the reply
                 self.notice = problem
                 self._clear_live()
             # Read under the lock, so a rename or delete this tab made meanwhile is seen.
@@ -377,7 +577,14 @@ class ChatState(rx.State):
                     self.current_title = conversation.title
                 except ParleyError:
                     pass  # deleted meanwhile
+                await self._refresh_spend_quietly()  # the title's call counts too
             await self._refresh_sidebar_quietly()
+
+    async def _refresh_spend_quietly(self) -> None:
+        try:
+            await self._refresh_spend()
+        except Exception:
+            log.exception("reading the conversation's spend failed")
 
     async def _refresh_sidebar_quietly(self) -> None:
         """Refresh the sidebar from a background task: a failure is logged, not shown."""

@@ -6,11 +6,22 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import delete, text, update
+from sqlalchemy import and_, case, delete, func, not_, or_, text, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from app.db.models import CallLog, Conversation, Message, MessageStatus, utcnow
+from app.db.models import (
+    Attachment,
+    CallLog,
+    Conversation,
+    Message,
+    MessageStatus,
+    Prompt,
+    PromptVersion,
+    utcnow,
+)
 
 
 def create_conversation(*, session: Session, title: str, model: str) -> Conversation:
@@ -153,9 +164,11 @@ def add_message(
     status: MessageStatus = MessageStatus.complete,
     model: str | None = None,
     provider: str | None = None,
+    parent_id: int | None = None,
 ) -> Message:
     message = Message(
         conversation_id=conversation_id,
+        parent_id=parent_id,
         role=role,
         content=content,
         status=status,
@@ -222,7 +235,11 @@ def finish_message(
 def list_messages(
     *, session: Session, conversation_id: str, limit: int, before_id: int | None = None
 ) -> Sequence[Message]:
-    """The newest ``limit`` messages (older than ``before_id`` if given), oldest first."""
+    """The newest ``limit`` messages (older than ``before_id`` if given), oldest first.
+
+    Every branch's messages, interleaved by age: what the user sees is one path through the
+    tree, :func:`list_path`.
+    """
     query = (
         select(Message)
         .where(col(Message.conversation_id) == conversation_id)
@@ -280,6 +297,236 @@ def list_call_logs(
     if message_id is not None:
         query = query.where(col(CallLog.message_id) == message_id)
     return session.exec(query).all()
+
+
+# ----- the message tree, and what replies cost ------------------------------------------------
+#
+# Messages form a tree through ``parent_id``: siblings are versions of one turn (regenerated
+# replies, edited questions), ordered by id. What a conversation shows is the path from its
+# ``current_leaf_id`` up to a root. Recursive CTEs walk the tree in one query on SQLite and
+# PostgreSQL alike; each walk starts from a ``message`` row so both infer the same types.
+
+_PATH_UP = text(
+    """
+    WITH RECURSIVE path(id, depth) AS (
+        SELECT id, 0 FROM message WHERE id = :start AND conversation_id = :conversation_id
+        UNION ALL
+        SELECT m.parent_id, path.depth + 1
+        FROM path JOIN message AS m ON m.id = path.id
+        WHERE m.parent_id IS NOT NULL AND path.depth + 1 < :limit
+    )
+    SELECT id FROM path ORDER BY depth
+    """
+)
+
+_NEWEST_LEAF = text(
+    """
+    WITH RECURSIVE down(id, depth) AS (
+        SELECT id, 0 FROM message WHERE id = :start
+        UNION ALL
+        SELECT child.id, down.depth + 1
+        FROM down JOIN message AS child ON child.parent_id = down.id
+        WHERE child.id = (SELECT MAX(c.id) FROM message AS c WHERE c.parent_id = down.id)
+    )
+    SELECT id FROM down ORDER BY depth DESC LIMIT 1
+    """
+)
+
+_SUBTREE = text(
+    """
+    WITH RECURSIVE tree(id) AS (
+        SELECT id FROM message WHERE id = :start
+        UNION ALL
+        SELECT m.id FROM message AS m JOIN tree ON m.parent_id = tree.id
+    )
+    SELECT id FROM tree
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Versions:
+    """Where a message stands among its siblings (the versions of its turn)."""
+
+    index: int  # 1-based, oldest first
+    count: int
+    previous: int | None  # the older sibling's id
+    next: int | None  # the newer sibling's id
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """Call-log spend: the priced attempts' sum, and how many attempts have no known price."""
+
+    calls: int = 0
+    known: Decimal = Decimal(0)  # US dollars
+    unknown: int = 0  # attempts whose cost is unknown and may have been billed
+
+
+def list_path(
+    *,
+    session: Session,
+    conversation_id: str,
+    leaf_id: int | None,
+    limit: int,
+    before_id: int | None = None,
+) -> list[Message]:
+    """The branch ending at ``leaf_id``: its newest ``limit`` messages, oldest first.
+
+    With ``before_id`` (a message on the path), the page above it: its nearest ``limit``
+    ancestors. Messages of other conversations are never followed.
+    """
+    start = leaf_id
+    if before_id is not None:
+        above = session.get(Message, before_id)
+        start = above.parent_id if above and above.conversation_id == conversation_id else None
+    if start is None or limit <= 0:
+        return []
+    ids = [
+        row[0]
+        for row in session.execute(
+            _PATH_UP, {"start": start, "conversation_id": conversation_id, "limit": limit}
+        )
+    ]
+    rows = session.exec(select(Message).where(col(Message.id).in_(ids))).all()
+    by_id = {row.id: row for row in rows}
+    return [by_id[i] for i in reversed(ids) if i in by_id]
+
+
+def on_path(*, session: Session, conversation_id: str, leaf_id: int, message_id: int) -> bool:
+    """True if ``message_id`` is on the branch ending at ``leaf_id`` (the leaf included)."""
+    ids = session.execute(
+        _PATH_UP, {"start": leaf_id, "conversation_id": conversation_id, "limit": 1_000_000}
+    )
+    return any(row[0] == message_id for row in ids)
+
+
+def sibling_versions(
+    *, session: Session, conversation_id: str, message_ids: Sequence[int]
+) -> dict[int, Versions]:
+    """For each message, its place among its siblings. Root messages' siblings are the
+    conversation's other parent-less messages."""
+    if not message_ids:
+        return {}
+    parents = set(
+        session.exec(select(Message.parent_id).where(col(Message.id).in_(message_ids))).all()
+    )
+    known_parents = [p for p in parents if p is not None]
+    same_turn = col(Message.parent_id).in_(known_parents)
+    if None in parents:
+        same_turn = or_(same_turn, col(Message.parent_id).is_(None))
+    parent, order = col(Message.parent_id), col(Message.id)
+    ranked = (
+        sa_select(
+            order.label("id"),
+            func.row_number().over(partition_by=parent, order_by=order).label("position"),
+            func.count().over(partition_by=parent).label("siblings"),
+            func.lag(order).over(partition_by=parent, order_by=order).label("previous"),
+            func.lead(order).over(partition_by=parent, order_by=order).label("following"),
+        )
+        .where(col(Message.conversation_id) == conversation_id, same_turn)
+        .subquery()
+    )
+    rows = session.execute(sa_select(ranked).where(ranked.c.id.in_(message_ids))).all()
+    return {
+        row.id: Versions(int(row.position), int(row.siblings), row.previous, row.following)
+        for row in rows
+    }
+
+
+def newest_leaf(*, session: Session, message_id: int) -> int | None:
+    """The leaf reached from ``message_id`` by following the newest child at each level
+    (the message itself when it has no children). None if it does not exist."""
+    row = session.execute(_NEWEST_LEAF, {"start": message_id}).first()
+    return None if row is None else int(row[0])
+
+
+def delete_subtree(*, session: Session, message_id: int) -> list[int]:
+    """Delete a message and everything under it; returns the deleted ids (none if missing).
+
+    Explicitly, row by row of the subtree, rather than trusting ON DELETE CASCADE, which
+    SQLite honours only with PRAGMA foreign_keys on. Attachment rows of those messages go
+    too; their call-log rows stay (spend outlives messages). The conversation's leaf is the
+    caller's to move.
+    """
+    ids = [int(row[0]) for row in session.execute(_SUBTREE, {"start": message_id})]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        session.execute(delete(Attachment).where(col(Attachment.message_id).in_(chunk)))
+    # Deepest first (children have larger ids than their parents), so no row ever points at
+    # a deleted parent, whatever the foreign-key settings.
+    for start in range(0, len(ids), 500):
+        chunk = sorted(ids, reverse=True)[start : start + 500]
+        session.execute(delete(Message).where(col(Message.id).in_(chunk)))
+    session.expire_all()
+    return ids
+
+
+def set_current_leaf(*, session: Session, conversation_id: str, leaf_id: int | None) -> None:
+    session.execute(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation_id)
+        .values(current_leaf_id=leaf_id)
+    )
+
+
+def streaming_reply(*, session: Session, conversation_id: str, since: datetime) -> int | None:
+    """A reply of the conversation streaming now (started or reset after ``since``), if any."""
+    return session.exec(
+        select(Message.id)
+        .where(
+            col(Message.conversation_id) == conversation_id,
+            col(Message.status) == MessageStatus.streaming,
+            col(Message.updated_at) > since,
+        )
+        .limit(1)
+    ).first()
+
+
+# An attempt that failed before any output, with no usage reported (a 429, a 529, a refused
+# connection...) was not billed: its NULL cost means "nothing to price", not "unknown".
+_UNBILLED = and_(
+    col(CallLog.status) == "error",
+    col(CallLog.ttft_ms).is_(None),
+    col(CallLog.input_tokens) == 0,
+    col(CallLog.output_tokens) == 0,
+)
+_SPEND_COLUMNS = (
+    func.count(),
+    func.coalesce(func.sum(col(CallLog.cost)), 0),
+    func.coalesce(
+        func.sum(case((and_(col(CallLog.cost).is_(None), not_(_UNBILLED)), 1), else_=0)), 0
+    ),
+)
+_CENT_BILLIONTHS = Decimal("0.000000001")  # call_log.cost is NUMERIC(18, 9)
+
+
+def _spend(calls: object, known: object, unknown: object) -> Spend:
+    return Spend(
+        int(calls or 0),  # pyright: ignore[reportArgumentType]
+        Decimal(str(known or 0)).quantize(_CENT_BILLIONTHS),
+        int(unknown or 0),  # pyright: ignore[reportArgumentType]
+    )
+
+
+def spend_by_message(*, session: Session, message_ids: Sequence[int]) -> dict[int, Spend]:
+    """Each message's call-log spend: every attempt made for it (failovers, retries)."""
+    if not message_ids:
+        return {}
+    rows = session.execute(
+        select(col(CallLog.message_id), *_SPEND_COLUMNS)
+        .where(col(CallLog.message_id).in_(message_ids))
+        .group_by(col(CallLog.message_id))
+    ).all()
+    return {int(row[0]): _spend(row[1], row[2], row[3]) for row in rows}
+
+
+def conversation_spend(*, session: Session, conversation_id: str) -> Spend:
+    """Everything spent on a conversation: every branch, deleted messages and titles too."""
+    row = session.execute(
+        select(*_SPEND_COLUMNS).where(col(CallLog.conversation_id) == conversation_id)
+    ).one()
+    return _spend(row[0], row[1], row[2])
 
 
 # ----- full-text search ----------------------------------------------------------------------
@@ -504,3 +751,182 @@ def search_conversations(*, session: Session, query: str, limit: int) -> list[Co
         for id_, mid, title_match, snippet in rows
         if id_ in by_id
     ]
+
+
+# ----- attachments, prompts and conversation parameters (issue 4, parts 5 and 6) ------------
+
+
+def add_attachment(*, session: Session, attachment: Attachment) -> Attachment:
+    session.add(attachment)
+    session.flush()
+    session.refresh(attachment)
+    return attachment
+
+
+def get_attachment(*, session: Session, attachment_id: str) -> Attachment | None:
+    return session.get(Attachment, attachment_id)
+
+
+def delete_pending_attachment(*, session: Session, attachment_id: str) -> Attachment | None:
+    """Delete an attachment not yet sent with a message; returns the deleted row."""
+    row = session.get(Attachment, attachment_id)
+    if row is None or row.message_id is not None:
+        return None
+    session.delete(row)
+    session.flush()
+    return row
+
+
+def delete_pending_attachments(*, session: Session, older_than: datetime) -> list[Attachment]:
+    """Delete attachments never sent with a message, uploaded before ``older_than``."""
+    rows = list(
+        session.exec(
+            select(Attachment).where(
+                col(Attachment.message_id).is_(None), col(Attachment.created_at) < older_than
+            )
+        ).all()
+    )
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return rows
+
+
+def list_attachment_stored_names(*, session: Session) -> list[str]:
+    return list(session.exec(select(Attachment.stored_name)).all())
+
+
+def claim_attachment(
+    *, session: Session, attachment_id: str, conversation_id: str, message_id: int
+) -> None:
+    session.execute(
+        update(Attachment)
+        .where(col(Attachment.id) == attachment_id)
+        .values(conversation_id=conversation_id, message_id=message_id)
+    )
+
+
+def list_message_attachments(
+    *, session: Session, message_ids: Sequence[int]
+) -> Sequence[Attachment]:
+    """The attachments of these messages, in the order they were attached."""
+    if not message_ids:
+        return []
+    query = (
+        select(Attachment)
+        .where(col(Attachment.message_id).in_(list(message_ids)))
+        .order_by(col(Attachment.created_at), col(Attachment.id))
+    )
+    return session.exec(query).all()
+
+
+def set_conversation_parameters(
+    *, session: Session, conversation_id: str, temperature: float | None, max_tokens: int | None
+) -> None:
+    session.execute(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation_id)
+        .values(temperature=temperature, max_tokens=max_tokens)
+    )
+
+
+def set_conversation_prompt(
+    *, session: Session, conversation_id: str, prompt_id: int | None
+) -> None:
+    session.execute(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation_id)
+        .values(prompt_id=prompt_id)
+    )
+
+
+def set_message_prompt_version(
+    *, session: Session, message_id: int, prompt_version_id: int | None
+) -> None:
+    session.execute(
+        update(Message)
+        .where(col(Message.id) == message_id)
+        .values(prompt_version_id=prompt_version_id)
+    )
+
+
+def create_prompt(*, session: Session, name: str) -> Prompt:
+    prompt = Prompt(name=name)
+    session.add(prompt)
+    session.flush()
+    return prompt
+
+
+def get_prompt(*, session: Session, prompt_id: int) -> Prompt | None:
+    return session.get(Prompt, prompt_id)
+
+
+def list_prompts(*, session: Session, include_archived: bool = False) -> Sequence[Prompt]:
+    query = select(Prompt).order_by(func.lower(Prompt.name), col(Prompt.id))
+    if not include_archived:
+        query = query.where(col(Prompt.archived_at).is_(None))
+    return session.exec(query).all()
+
+
+def update_prompt(
+    *, session: Session, prompt_id: int, name: str | None = None, archived: bool | None = None
+) -> Prompt | None:
+    prompt = session.get(Prompt, prompt_id)
+    if prompt is None:
+        return None
+    if name is not None:
+        prompt.name = name
+    if archived is not None:
+        prompt.archived_at = utcnow() if archived else None
+    prompt.updated_at = utcnow()
+    session.add(prompt)
+    session.flush()
+    return prompt
+
+
+def add_prompt_version(*, session: Session, prompt_id: int, body: str) -> PromptVersion:
+    """Append version N+1 (the unique (prompt_id, version) makes a racing writer fail)."""
+    latest = latest_prompt_version(session=session, prompt_id=prompt_id)
+    version = PromptVersion(
+        prompt_id=prompt_id, version=(latest.version if latest else 0) + 1, body=body
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def latest_prompt_version(*, session: Session, prompt_id: int) -> PromptVersion | None:
+    query = (
+        select(PromptVersion)
+        .where(col(PromptVersion.prompt_id) == prompt_id)
+        .order_by(col(PromptVersion.version).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def list_prompt_versions(*, session: Session, prompt_id: int) -> Sequence[PromptVersion]:
+    query = (
+        select(PromptVersion)
+        .where(col(PromptVersion.prompt_id) == prompt_id)
+        .order_by(col(PromptVersion.version).desc())
+    )
+    return session.exec(query).all()
+
+
+def get_prompt_version(*, session: Session, version_id: int) -> PromptVersion | None:
+    return session.get(PromptVersion, version_id)
+
+
+def prompt_version_labels(
+    *, session: Session, version_ids: Sequence[int]
+) -> dict[int, tuple[str, int]]:
+    """Version id -> (prompt name, version number), for reply captions."""
+    if not version_ids:
+        return {}
+    query = (
+        select(PromptVersion.id, Prompt.name, PromptVersion.version)
+        .join(Prompt, col(Prompt.id) == col(PromptVersion.prompt_id))
+        .where(col(PromptVersion.id).in_(list(version_ids)))
+    )
+    return {vid: (name, number) for vid, name, number in session.exec(query).all() if vid}

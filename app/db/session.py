@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -48,6 +51,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+async def run_in_session(engine: Engine, fn: Callable[[Session], T]) -> T:
+    """Run ``fn`` in a worker thread with a session of its own (see :func:`session_scope`),
+    so database work never blocks the event loop."""
+
+    def run() -> T:
+        with session_scope(engine) as session:
+            return fn(session)
+
+    return await asyncio.to_thread(run)
 
 
 def alembic_config(url: str) -> Config:

@@ -18,6 +18,7 @@ raises it as a status error with the 200 response, which :func:`map_error` maps 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,7 @@ from app.errors import (
     StreamInterrupted,
 )
 from app.llm.base import (
+    ChatMessage,
     ChatRequest,
     Finish,
     FinishReason,
@@ -243,9 +245,31 @@ def _map_status(exc: anthropic.APIStatusError) -> ProviderError:
 # ``request.temperature`` is not sent (it still marks a request as cacheable).
 
 
-def _messages(request: ChatRequest) -> tuple[str | None, list[dict[str, str]]]:
+def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
+    """A turn's content: plain text, or image blocks (base64) followed by the text."""
+    if not message.images:
+        return message.content
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "image",
+            "source": {
+                "type": "base64",
+                "media_type": image.media_type,
+                "data": base64.b64encode(image.data).decode("ascii"),
+            },
+        }
+        for image in message.images
+    ]
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
+    return blocks
+
+
+def _messages(request: ChatRequest) -> tuple[str | None, list[dict[str, Any]]]:
     system = "\n\n".join(m.content for m in request.messages if m.role == "system") or None
-    turns = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
+    turns = [
+        {"role": m.role, "content": _content(m)} for m in request.messages if m.role != "system"
+    ]
     return system, turns
 
 

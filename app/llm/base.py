@@ -18,10 +18,23 @@ Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["stop", "length", "tool_use", "content_filter", "error", "cancelled"]
 
 
+ImageMediaType = Literal["image/png", "image/jpeg", "image/gif", "image/webp"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image sent with a user message, to models that can see (``vision`` in the
+    catalogue). ``data`` is the file's bytes; adapters encode them as their API wants."""
+
+    media_type: ImageMediaType
+    data: bytes = field(repr=False)
+
+
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
     role: Role
     content: str
+    images: tuple[ImagePart, ...] = ()  # user messages only
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,10 @@ def cache_key(model_id: str, request: ChatRequest) -> str:
     payload = {
         "model": model_id,
         "provider_model": request.model,
-        "messages": [[m.role, m.content] for m in request.messages],
+        "messages": [
+            [m.role, m.content, *(hashlib.sha256(i.data).hexdigest() for i in m.images)]
+            for m in request.messages
+        ],
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,
     }

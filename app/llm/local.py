@@ -145,6 +145,11 @@ class LocalProvider:
             put(_DONE)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        if any(m.images for m in request.messages):  # the catalogue says vision = false
+            raise BadRequest(
+                "The built-in model can't see images. Pick a vision model, or remove the images.",
+                provider=self.name,
+            )
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         cancelled = threading.Event()

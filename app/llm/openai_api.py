@@ -12,6 +12,7 @@ was truncated. Servers that do not send the usage chunk leave the usage at zero.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,7 +29,16 @@ from app.errors import (
     RateLimited,
     StreamInterrupted,
 )
-from app.llm.base import ChatRequest, Finish, FinishReason, StreamEvent, TextDelta, ToolCall, Usage
+from app.llm.base import (
+    ChatMessage,
+    ChatRequest,
+    Finish,
+    FinishReason,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 from app.llm.http_errors import error_for_status, retry_after_seconds
 
 _FINISH: dict[str, FinishReason] = {
@@ -178,6 +188,21 @@ def _map_status(exc: openai.APIStatusError, provider: str, label: str) -> Provid
 # ----- the provider --------------------------------------------------------------------------
 
 
+def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
+    """A message's content: plain text, or a text part and ``image_url`` parts (data URLs)."""
+    if not message.images:
+        return message.content
+    parts: list[dict[str, Any]] = []
+    if message.content:
+        parts.append({"type": "text", "text": message.content})
+    for image in message.images:
+        data = base64.b64encode(image.data).decode("ascii")
+        parts.append(
+            {"type": "image_url", "image_url": {"url": f"data:{image.media_type};base64,{data}"}}
+        )
+    return parts
+
+
 class OpenAIProvider:
     """Streams replies from OpenAI's Chat Completions API or a server that speaks it."""
 
@@ -222,7 +247,7 @@ class OpenAIProvider:
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         params: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [{"role": m.role, "content": _content(m)} for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
             "timeout": self.timeout,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from app.services.attachments import AttachmentService
 from app.services.chat import ChatService
+from app.services.context import ConversationOptions
 from app.services.conversations import ConversationService
+from app.services.prompts import PromptService
 from app.services.titles import TitleService
 
 _chat: ChatService | None = None
@@ -50,12 +53,31 @@ def get_conversation_service() -> ConversationService:
     return _conversations
 
 
+def get_attachment_service() -> AttachmentService:
+    return get_chat_service().attachments
+
+
+def get_prompt_service() -> PromptService:
+    return PromptService(get_chat_service().engine)
+
+
+def get_conversation_options() -> ConversationOptions:
+    chat = get_chat_service()
+    return ConversationOptions(chat.engine, chat.models)
+
+
 __all__ = [
+    "AttachmentService",
     "ChatService",
+    "ConversationOptions",
     "ConversationService",
+    "PromptService",
     "TitleService",
     "configure",
+    "get_attachment_service",
     "get_chat_service",
+    "get_conversation_options",
     "get_conversation_service",
+    "get_prompt_service",
     "get_title_service",
 ]

@@ -7,20 +7,23 @@ in a producer task so a silent provider never stalls the caller's Stop check.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import tempfile
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.db import crud
-from app.db.models import Conversation, Message, MessageStatus
-from app.db.session import session_scope
+from app.db.models import Conversation, Message, MessageStatus, utcnow
+from app.db.session import run_in_session
 from app.errors import InvalidInput, NotFound, ProviderError, ProviderTimeout
 from app.llm.base import (
-    ChatMessage,
     ChatRequest,
     ErrorEvent,
     Finish,
@@ -31,10 +34,22 @@ from app.llm.base import (
     with_error_event,
 )
 from app.llm.registry import ModelRegistry
+from app.services.attachments import AttachmentService, AttachmentView
+from app.services.context import (
+    ContextBuilder,
+    PostExtras,
+    apply_on_post,
+    message_extras,
+    record_prompt_version,
+)
+from app.services.cost import SpendText, conversation_spend, reply_spend
 from app.services.stream_hub import StreamHub
 
 T = TypeVar("T")
 TITLE_CHARS = 60
+BUSY = "Wait for the current reply to finish, or press Stop."
+# How long past the whole-reply limit a row may say "streaming" before it counts as dead.
+STALE_MARGIN = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +77,29 @@ class MessageView:
     output_tokens: int
     model_name: str = ""  # the answering model's display name
     fallback: bool = False  # a fallback answered, not the model asked for
+    parent_id: int = -1  # -1: a first message
+    # Its place among its siblings (the versions of its turn), and theirs ids (-1: none).
+    version: int = 1
+    versions: int = 1
+    previous_version: int = -1
+    next_version: int = -1
+    cost: str = ""  # what its model calls cost, as shown ("" when none was logged)
+    cost_label: str = ""  # the same, in words, for screen readers
+    attachments: tuple[AttachmentView, ...] = ()  # files sent with a user message
+    prompt_label: str = ""  # the system prompt version a reply used, e.g. "Reviewer v2"
 
     @classmethod
-    def of(cls, row: Message, names: Mapping[str, str] | None = None) -> MessageView:
+    def of(
+        cls,
+        row: Message,
+        names: Mapping[str, str] | None = None,
+        *,
+        versions: crud.Versions | None = None,
+        spend: crud.Spend | None = None,
+    ) -> MessageView:
         assert row.id is not None
         model = row.model or ""
+        shown = reply_spend(spend.calls, spend.known, spend.unknown) if spend else SpendText()
         return cls(
             id=row.id,
             role=row.role,
@@ -79,6 +112,13 @@ class MessageView:
             output_tokens=row.output_tokens or 0,
             model_name=(names or {}).get(model, model),
             fallback=bool(row.requested_model and model and model != row.requested_model),
+            parent_id=-1 if row.parent_id is None else row.parent_id,
+            version=versions.index if versions else 1,
+            versions=versions.count if versions else 1,
+            previous_version=_or_none(versions.previous if versions else None),
+            next_version=_or_none(versions.next if versions else None),
+            cost=shown.text,
+            cost_label=shown.label,
         )
 
 
@@ -125,8 +165,14 @@ class ChatService:
         page_size: int = 50,
         history_page_size: int = 50,
         hub: StreamHub | None = None,
+        attachments: AttachmentService | None = None,
     ) -> None:
         self.engine = engine
+        # Uploads, and the context builder that puts them (and prompts) into requests.
+        self.attachments = attachments or AttachmentService(
+            engine, Path(tempfile.gettempdir()) / "parley-uploads"
+        )
+        self.context = ContextBuilder(engine, self.attachments)
         self.models = models
         # Each reply's text as it arrives, for the browser's live-reply channel.
         self.hub = hub if hub is not None else StreamHub()
@@ -141,11 +187,7 @@ class ChatService:
         self.history_page_size = history_page_size  # messages per history page
 
     async def _db(self, fn: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with session_scope(self.engine) as session:
-                return fn(session)
-
-        return await asyncio.to_thread(run)
+        return await run_in_session(self.engine, fn)
 
     # ----- reading -----------------------------------------------------------------------
 
@@ -160,19 +202,39 @@ class ChatService:
     async def history(
         self, conversation_id: str, *, limit: int, before_id: int | None = None
     ) -> HistoryPage:
-        rows = await self._db(
-            lambda s: crud.list_messages(
-                session=s, conversation_id=conversation_id, limit=limit + 1, before_id=before_id
+        """The branch on screen, newest ``limit`` messages (or the page above ``before_id``),
+        oldest first, each with its versions and cost."""
+
+        def read(session: Session) -> HistoryPage:
+            conversation = self._conversation(session, conversation_id)
+            rows = crud.list_path(
+                session=session,
+                conversation_id=conversation_id,
+                leaf_id=conversation.current_leaf_id,
+                limit=limit + 1,
+                before_id=before_id,
             )
-        )
-        has_more = len(rows) > limit
-        return HistoryPage([self._view(r) for r in rows[-limit:]], has_more)
+            has_more = len(rows) > limit
+            return HistoryPage(self._views(session, conversation_id, rows[-limit:]), has_more)
+
+        return await self._db(read)
 
     async def get_message(self, message_id: int) -> MessageView:
-        row = await self._db(lambda s: crud.get_message(session=s, message_id=message_id))
-        if row is None:
+        def read(session: Session) -> MessageView | None:
+            row = crud.get_message(session=session, message_id=message_id)
+            return None if row is None else self._views(session, row.conversation_id, [row])[0]
+
+        view = await self._db(read)
+        if view is None:
             raise NotFound("That message does not exist.")
-        return self._view(row)
+        return view
+
+    async def spend(self, conversation_id: str) -> SpendText:
+        """What the conversation has cost so far, as its header shows it."""
+        total = await self._db(
+            lambda s: crud.conversation_spend(session=s, conversation_id=conversation_id)
+        )
+        return conversation_spend(total.calls, total.known, total.unknown)
 
     # ----- writing -----------------------------------------------------------------------
 
@@ -190,6 +252,82 @@ class ChatService:
     def _view(self, row: Message) -> MessageView:
         return MessageView.of(row, self._names)
 
+    def _views(
+        self, session: Session, conversation_id: str, rows: Sequence[Message]
+    ) -> list[MessageView]:
+        """Views of messages of one conversation, with their versions, costs, attachments
+        and prompt captions."""
+        ids = [row.id for row in rows if row.id is not None]
+        versions = crud.sibling_versions(
+            session=session, conversation_id=conversation_id, message_ids=ids
+        )
+        spend = crud.spend_by_message(session=session, message_ids=ids)
+        extras = message_extras(session=session, messages=rows)
+        names = self._names
+        views = []
+        for row, i in zip(rows, ids, strict=True):
+            files, label = extras.get(i, ((), ""))
+            view = MessageView.of(row, names, versions=versions.get(i), spend=spend.get(i))
+            views.append(dataclasses.replace(view, attachments=files, prompt_label=label))
+        return views
+
+    @staticmethod
+    def _conversation(session: Session, conversation_id: str) -> Conversation:
+        conversation = crud.get_conversation(session=session, conversation_id=conversation_id)
+        if conversation is None:
+            raise NotFound("That conversation does not exist. It may have been deleted.")
+        return conversation
+
+    def _refuse_while_streaming(self, session: Session, conversation_id: str) -> None:
+        """Changing the tree while one of its replies streams would pull the branch from under
+        it. A reply older than the whole-reply limit is not streaming any more, whatever its
+        row says (its process died; start-up marks it)."""
+        since = utcnow() - timedelta(seconds=self.call_timeout + STALE_MARGIN)
+        if crud.streaming_reply(session=session, conversation_id=conversation_id, since=since):
+            raise InvalidInput(BUSY)
+
+    def _message(self, session: Session, message_id: int, role: str) -> Message:
+        row = crud.get_message(session=session, message_id=message_id)
+        if row is None or row.role != role:
+            what = "reply" if role == "assistant" else "message"
+            raise NotFound(f"That {what} does not exist. It may have been deleted.")
+        self._conversation(session, row.conversation_id)
+        return row
+
+    def _resolve(self, session: Session, conversation: Conversation, model: str | None) -> str:
+        """The catalogue id to answer with: ``model`` (which becomes the conversation's), or
+        the conversation's own. Raises InvalidInput for a model not configured."""
+        if model:
+            try:
+                self.models.resolve(model)
+            except ProviderError as exc:
+                raise InvalidInput(exc.message) from exc
+            if model != conversation.model:
+                crud.set_conversation_model(
+                    session=session, conversation_id=conversation.id, model=model
+                )
+                conversation.model = model
+        return conversation.model or self.models.default_model()
+
+    def _add_reply(self, session: Session, conversation: Conversation, parent_id: int) -> Message:
+        """An empty reply under ``parent_id`` to stream into; it becomes the leaf on screen."""
+        info, _ = self.models.resolve(conversation.model or self.models.default_model())
+        reply = crud.add_message(
+            session=session,
+            conversation_id=conversation.id,
+            role="assistant",
+            content="",
+            status=MessageStatus.streaming,
+            model=info.id,
+            provider=info.provider,
+            parent_id=parent_id,
+        )
+        crud.set_current_leaf(session=session, conversation_id=conversation.id, leaf_id=reply.id)
+        crud.touch_conversation(session=session, conversation_id=conversation.id)
+        # The prompt version in force now, so a later change to the prompt never rewrites it.
+        record_prompt_version(session=session, conversation=conversation, reply=reply)
+        return reply
+
     @property
     def _names(self) -> dict[str, str]:
         return {m.id: m.display_name for m in self.models.available()}
@@ -202,14 +340,23 @@ class ChatService:
         return self.models.default_model()
 
     async def post_message(
-        self, conversation_id: str | None, text: str, *, model: str | None = None
+        self,
+        conversation_id: str | None,
+        text: str,
+        *,
+        model: str | None = None,
+        extras: PostExtras | None = None,
     ) -> Posted:
-        """Save the user's message and an empty reply to stream into. Validates first.
+        """Save the user's message under the branch on screen, and an empty reply to stream
+        into, which becomes the leaf on screen. Validates first.
 
         ``model`` (a catalogue id) becomes the conversation's model; by default a new
-        conversation gets the default model and an existing one keeps its own.
+        conversation gets the default model and an existing one keeps its own. ``extras``
+        carries the files attached in the composer and a new chat's options.
         """
-        text = self.validate(text)
+        extras = extras or PostExtras()
+        # A message may be only attached files.
+        text = self.validate(text) if text.strip() or not extras.attachment_ids else ""
         if model:
             try:
                 self.models.resolve(model)
@@ -228,33 +375,35 @@ class ChatService:
             created = conversation is None
             if conversation is None:
                 conversation = crud.create_conversation(
-                    session=session, title=_title_from(text), model=model_id
+                    session=session, title=_title_from(text or "Attached files"), model=model_id
                 )
-            elif model and model != conversation.model:
-                crud.set_conversation_model(
-                    session=session, conversation_id=conversation.id, model=model
-                )
-                conversation.model = model
-            info, _ = self.models.resolve(conversation.model or model_id)
+            else:
+                self._refuse_while_streaming(session, conversation.id)
+                self._resolve(session, conversation, model)
             user = crud.add_message(
-                session=session, conversation_id=conversation.id, role="user", content=text
-            )
-            reply = crud.add_message(
                 session=session,
                 conversation_id=conversation.id,
-                role="assistant",
-                content="",
-                status=MessageStatus.streaming,
-                model=info.id,
-                provider=info.provider,
+                role="user",
+                content=text,
+                parent_id=conversation.current_leaf_id,
             )
-            crud.touch_conversation(session=session, conversation_id=conversation.id)
+            assert user.id is not None
+            reply = self._add_reply(session, conversation, user.id)
+            info, _ = self.models.resolve(conversation.model or model_id)
+            apply_on_post(
+                session=session,
+                conversation=conversation,
+                created=created,
+                user=user,
+                reply=reply,
+                extras=extras,
+                model=info,
+            )
             session.refresh(conversation)
             return Posted(
                 ConversationSummary.of(conversation),
                 created,
-                self._view(user),
-                self._view(reply),
+                *self._views(session, conversation.id, [user, reply]),
             )
 
         posted = await self._db(write)
@@ -262,18 +411,14 @@ class ChatService:
         return posted
 
     async def _request_for(self, reply: Message) -> ChatRequest:
+        # The reply's own branch only (root -> parent): never a sibling's or another branch's.
         rows = await self._db(
-            lambda s: crud.list_messages(
+            lambda s: crud.list_path(
                 session=s,
                 conversation_id=reply.conversation_id,
+                leaf_id=reply.parent_id,
                 limit=self.history_limit,
-                before_id=reply.id,
             )
-        )
-        messages = tuple(
-            ChatMessage(role="user" if r.role == "user" else "assistant", content=r.content)
-            for r in rows
-            if r.content and r.role in ("user", "assistant")
         )
         info, _ = self.models.resolve(reply.requested_model or self.models.default_model())
         metadata = {
@@ -281,7 +426,7 @@ class ChatService:
             "conversation_id": reply.conversation_id,
             "message_id": str(reply.id),
         }
-        return ChatRequest(model=info.provider_model, messages=messages, metadata=metadata)
+        return await self.context.request_for(reply=reply, path=rows, model=info, metadata=metadata)
 
     async def stream_reply(self, message_id: int) -> AsyncGenerator[ReplyBatch, None]:
         """Stream the reply into message ``message_id``, in batches of at most one per
@@ -406,7 +551,8 @@ class ChatService:
     async def retry(self, message_id: int) -> MessageView:
         """Empty a failed or stopped reply so it streams again (call :meth:`stream_reply`).
 
-        Only the conversation's latest reply can be retried, so history stays coherent.
+        Only the leaf on screen can be retried, so history stays coherent; to answer an
+        older question again, :meth:`regenerate` keeps the old reply as a version.
         """
 
         def write(session: Session) -> MessageView:
@@ -415,16 +561,148 @@ class ChatService:
                 raise NotFound("That reply does not exist.")
             if row.status not in (MessageStatus.error, MessageStatus.stopped):
                 raise InvalidInput("Only a failed or stopped reply can be retried.")
-            latest = crud.list_messages(
-                session=session, conversation_id=row.conversation_id, limit=1
-            )
-            if not latest or latest[0].id != row.id:
+            conversation = self._conversation(session, row.conversation_id)
+            if conversation.current_leaf_id != row.id:
                 raise InvalidInput("Only the latest reply can be retried.")
-            return self._view(crud.reset_reply(session=session, message_id=message_id))
+            self._refuse_while_streaming(session, row.conversation_id)
+            reset = crud.reset_reply(session=session, message_id=message_id)
+            return self._views(session, row.conversation_id, [reset])[0]
 
         view = await self._db(write)
         self.hub.open(message_id)
         return view
+
+    async def regenerate(self, reply_id: int, *, model: str | None = None) -> MessageView:
+        """Answer the reply's question again: a new sibling reply to stream into (call
+        :meth:`stream_reply`), shown from now on; the old one stays as an earlier version.
+        ``model`` picks the model, as in :meth:`post_message`."""
+
+        def write(session: Session) -> MessageView:
+            row = self._message(session, reply_id, "assistant")
+            if row.parent_id is None:
+                raise InvalidInput("This reply answers no message, so it cannot be regenerated.")
+            self._refuse_while_streaming(session, row.conversation_id)
+            conversation = self._conversation(session, row.conversation_id)
+            self._resolve(session, conversation, model)
+            reply = self._add_reply(session, conversation, row.parent_id)
+            return self._views(session, conversation.id, [reply])[0]
+
+        view = await self._db(write)
+        self.hub.open(view.id)
+        return view
+
+    async def edit_and_resend(
+        self, message_id: int, text: str, *, model: str | None = None
+    ) -> Posted:
+        """Ask an edited question: a sibling of the user's message with ``text``, and an empty
+        reply to it to stream into. The old question and everything after it stay, reachable
+        through the new question's previous version."""
+        text = self.validate(text)
+
+        def write(session: Session) -> Posted:
+            row = self._message(session, message_id, "user")
+            self._refuse_while_streaming(session, row.conversation_id)
+            conversation = self._conversation(session, row.conversation_id)
+            self._resolve(session, conversation, model)
+            user = crud.add_message(
+                session=session,
+                conversation_id=conversation.id,
+                role="user",
+                content=text,
+                parent_id=row.parent_id,
+            )
+            assert user.id is not None and row.id is not None
+            self.attachments.copy_to(
+                session, from_message_id=row.id, conversation_id=conversation.id, message_id=user.id
+            )
+            reply = self._add_reply(session, conversation, user.id)
+            session.refresh(conversation)
+            return Posted(
+                ConversationSummary.of(conversation),
+                False,
+                *self._views(session, conversation.id, [user, reply]),
+            )
+
+        posted = await self._db(write)
+        self.hub.open(posted.reply.id)
+        return posted
+
+    async def switch_version(self, message_id: int) -> None:
+        """Show the branch through this version of its turn: the leaf on screen becomes the
+        newest leaf under it (read it with :meth:`history`)."""
+
+        def write(session: Session) -> None:
+            row = crud.get_message(session=session, message_id=message_id)
+            if row is None:
+                raise NotFound("That version does not exist. It may have been deleted.")
+            self._conversation(session, row.conversation_id)
+            self._refuse_while_streaming(session, row.conversation_id)
+            leaf = crud.newest_leaf(session=session, message_id=message_id)
+            crud.set_current_leaf(
+                session=session, conversation_id=row.conversation_id, leaf_id=leaf
+            )
+
+        await self._db(write)
+
+    async def show_message(self, conversation_id: str, message_id: int) -> bool:
+        """Put the branch through ``message_id`` on screen, as opening a search hit does: no
+        change when it is already there, else the newest leaf under it. Nothing happens (False)
+        for a message of another conversation, or while a reply of this one streams."""
+
+        def write(session: Session) -> bool:
+            row = crud.get_message(session=session, message_id=message_id)
+            conversation = crud.get_conversation(session=session, conversation_id=conversation_id)
+            if row is None or conversation is None or row.conversation_id != conversation_id:
+                return False
+            leaf = conversation.current_leaf_id
+            if leaf is not None and crud.on_path(
+                session=session,
+                conversation_id=conversation_id,
+                leaf_id=leaf,
+                message_id=message_id,
+            ):
+                return False
+            try:
+                self._refuse_while_streaming(session, conversation_id)
+            except InvalidInput:
+                return False
+            crud.set_current_leaf(
+                session=session,
+                conversation_id=conversation_id,
+                leaf_id=crud.newest_leaf(session=session, message_id=message_id),
+            )
+            return True
+
+        return await self._db(write)
+
+    async def delete_message(self, message_id: int) -> None:
+        """Delete a message with everything under it (a question takes its replies along).
+
+        If the branch on screen went with it, the screen moves to the nearest remaining
+        version of that turn (the older one first), at its newest leaf, else to the parent.
+        """
+
+        def write(session: Session) -> None:
+            row = crud.get_message(session=session, message_id=message_id)
+            if row is None:
+                raise NotFound("That message does not exist. It may have been deleted.")
+            conversation = self._conversation(session, row.conversation_id)
+            self._refuse_while_streaming(session, row.conversation_id)
+            versions = crud.sibling_versions(
+                session=session, conversation_id=conversation.id, message_ids=[message_id]
+            ).get(message_id)
+            deleted = crud.delete_subtree(session=session, message_id=message_id)
+            if conversation.current_leaf_id not in deleted:
+                return  # another branch: the screen is unchanged
+            sibling = versions and (versions.previous or versions.next)
+            if sibling:
+                leaf = crud.newest_leaf(session=session, message_id=sibling)
+            else:
+                leaf = row.parent_id
+            crud.set_current_leaf(session=session, conversation_id=conversation.id, leaf_id=leaf)
+            crud.touch_conversation(session=session, conversation_id=conversation.id)
+
+        await self._db(write)
 
     def request_stop(self, message_id: int) -> None:
         """Stop a reply streaming in this process: its stream ends within one flush interval
@@ -434,6 +712,10 @@ class ChatService:
     async def recover_interrupted(self) -> int:
         """Mark replies a dead process left 'streaming' as errors (run at start-up)."""
         return await self._db(lambda s: crud.mark_interrupted(session=s))
+
+
+def _or_none(message_id: int | None) -> int:
+    return -1 if message_id is None else message_id
 
 
 def _title_from(text: str) -> str:

@@ -9,7 +9,6 @@ from the database is ever rendered.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +19,7 @@ from sqlmodel import Session
 
 from app.db import crud
 from app.db.models import Conversation, utcnow
-from app.db.session import session_scope
+from app.db.session import run_in_session
 from app.errors import InvalidInput, NotFound
 from app.services.chat import ConversationSummary
 
@@ -100,11 +99,7 @@ class ConversationService:
         self.search_limit = search_limit
 
     async def _db(self, fn: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with session_scope(self.engine) as session:
-                return fn(session)
-
-        return await asyncio.to_thread(run)
+        return await run_in_session(self.engine, fn)
 
     @staticmethod
     def _found(row: Conversation | None) -> ConversationSummary:

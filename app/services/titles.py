@@ -72,7 +72,12 @@ class TitleService:
         conversation = crud.get_conversation(session=session, conversation_id=conversation_id)
         if conversation is None:
             return None
-        rows = crud.list_messages(session=session, conversation_id=conversation_id, limit=3)
+        rows = crud.list_path(  # the branch on screen: a regenerated first reply counts
+            session=session,
+            conversation_id=conversation_id,
+            leaf_id=conversation.current_leaf_id,
+            limit=3,
+        )
         if len(rows) != 2:
             return None
         question, answer = rows

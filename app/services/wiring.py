@@ -16,6 +16,7 @@ from app.llm.local import LocalProvider
 from app.llm.openai_api import OpenAIProvider
 from app.llm.registry import ModelInfo, ModelRegistry
 from app.llm.router import RetryPolicy, Router, Target
+from app.services.attachments import AttachmentLimits, AttachmentService
 from app.services.calllog import DatabaseCallSink
 from app.services.chat import ChatService
 from app.settings import Settings
@@ -132,4 +133,13 @@ def build_chat_service(settings: Settings) -> ChatService:
         max_message_chars=settings.max_message_chars,
         page_size=settings.sidebar_page_size,
         history_page_size=settings.history_page_size,
+        attachments=AttachmentService(
+            engine,
+            settings.resolved_upload_dir,
+            AttachmentLimits(
+                text_max_bytes=settings.attachment_text_max_bytes,
+                image_max_bytes=settings.attachment_image_max_bytes,
+                max_files=settings.attachment_max_files,
+            ),
+        ),
     )

@@ -1,67 +1,212 @@
-"""The chat page, at ``/`` (a new chat) and ``/c/<id>`` (a saved one)."""
+"""The chat page, at ``/`` (a new chat) and ``/c/<id>`` (a saved one).
+
+Layout: a flex row of the sidebar (a drawer below 768 px) and the main column; the main
+column is the header, then a flex row (the message column; side panels go to its right),
+then nothing else. The keyboard shell (shortcuts, palette, help) sits alongside.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
+from reflex_base.style import color_mode, set_color_mode
 
-from components.chat import composer, message_log, model_picker
+from components.chat import (
+    MessageControls,
+    composer,
+    conversation_spend,
+    delete_dialog,
+    message_log,
+    model_picker,
+)
+from components.pages.code_panel import code_panel_toggle, code_panel_when_open
+from components.pages.composer import attach, header_options, pending
+from components.shell import (
+    command_palette,
+    help_button,
+    palette_button,
+    shell_style,
+    shortcut_help,
+    shortcuts,
+    skip_link,
+    theme_picker,
+)
 from components.sidebar import SidebarActions, sidebar
-from state.chat import ChatState
+from state.chat import ChatState, conversation_path
+from state.code_panel import CodePanelState
+from state.ui import UiState
 
 
-def chat_page() -> rx.Component:
-    return rx.hstack(
-        sidebar(
-            pinned=ChatState.pinned,
-            conversations=ChatState.conversations,
-            current_id=ChatState.current_id,
-            more=ChatState.more_conversations,
-            search_query=ChatState.search_query,
-            search_results=ChatState.search_results,
-            renaming_id=ChatState.renaming_id,
-            rename_value=ChatState.rename_value,
-            undo_id=ChatState.undo_id,
-            undo_title=ChatState.undo_title,
-            actions=SidebarActions(
-                new_chat=ChatState.new_chat,
-                open=ChatState.open_conversation,
-                load_more=ChatState.load_more_conversations,
-                search=ChatState.set_search,
-                clear_search=ChatState.clear_search,
-                set_pinned=ChatState.set_pinned,
-                start_rename=ChatState.start_rename,
-                set_rename_value=ChatState.set_rename_value,
-                save_rename=ChatState.save_rename,
-                cancel_rename=ChatState.cancel_rename,
-                delete=ChatState.delete_conversation,
-                undo_delete=ChatState.undo_delete,
+def _sidebar(*, in_drawer: bool = False) -> rx.Component:
+    # In the drawer, choosing a conversation or New chat also closes it.
+    then_close: list[Any] = [UiState.close_drawer] if in_drawer else []
+    return sidebar(
+        pinned=ChatState.pinned,
+        conversations=ChatState.conversations,
+        current_id=ChatState.current_id,
+        more=ChatState.more_conversations,
+        search_query=ChatState.search_query,
+        search_results=ChatState.search_results,
+        renaming_id=ChatState.renaming_id,
+        rename_value=ChatState.rename_value,
+        undo_id=ChatState.undo_id,
+        undo_title=ChatState.undo_title,
+        actions=SidebarActions(
+            new_chat=[ChatState.new_chat, *then_close] if in_drawer else ChatState.new_chat,
+            open=(
+                (lambda cid: [ChatState.open_conversation(cid), *then_close])
+                if in_drawer
+                else ChatState.open_conversation
             ),
+            load_more=ChatState.load_more_conversations,
+            search=ChatState.set_search,
+            clear_search=ChatState.clear_search,
+            set_pinned=ChatState.set_pinned,
+            start_rename=ChatState.start_rename,
+            set_rename_value=ChatState.set_rename_value,
+            save_rename=ChatState.save_rename,
+            cancel_rename=ChatState.cancel_rename,
+            delete=ChatState.delete_conversation,
+            undo_delete=ChatState.undo_delete,
         ),
-        rx.el.main(
+        in_drawer=in_drawer,
+    )
+
+
+def _drawer() -> rx.Component:
+    """Phones: the sidebar in a modal drawer from the left (Esc, Close or a choice closes it)."""
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.icon_button(
+                rx.icon("panel-left", size=18),
+                variant="ghost",
+                color_scheme="gray",
+                aria_label="Conversations",
+                class_name="parley-phone-only",
+                type="button",
+            )
+        ),
+        rx.dialog.content(
             rx.hstack(
-                rx.heading(
-                    rx.cond(ChatState.current_title != "", ChatState.current_title, "New chat"),
-                    size="4",
-                    flex="1",
-                    min_width="0",
-                    overflow="hidden",
-                    text_overflow="ellipsis",
-                    white_space="nowrap",
+                rx.dialog.title("Conversations", size="3", margin="0"),
+                rx.dialog.close(
+                    rx.icon_button(
+                        rx.icon("x", size=18),
+                        variant="ghost",
+                        color_scheme="gray",
+                        aria_label="Close conversations",
+                        type="button",
+                    )
                 ),
-                model_picker(ChatState.models, ChatState.model, on_change=ChatState.set_model),
+                justify="between",
                 align="center",
                 padding="0.75em 1em",
                 border_bottom=f"1px solid {rx.color('gray', 5)}",
-                width="100%",
             ),
-            message_log(
-                ChatState.messages,
-                ChatState.live_id,
-                ChatState.streaming_here,
-                ChatState.more_history,
-                on_load_earlier=ChatState.load_earlier,
-                on_retry=ChatState.retry,
+            rx.dialog.description("Your conversations", class_name="parley-sr-only"),
+            _sidebar(in_drawer=True),
+            position="fixed",
+            top="0",
+            left="0",
+            bottom="0",
+            width="min(320px, 88vw)",
+            max_width="none",
+            height="100dvh",
+            max_height="none",
+            margin="0",
+            padding="0",
+            border_radius="0",
+            display="flex",
+            flex_direction="column",
+            overflow="hidden",
+        ),
+        open=UiState.drawer_open,
+        on_open_change=UiState.set_drawer_open,
+    )
+
+
+def _header() -> rx.Component:
+    # On a phone the controls wrap under the title rather than squeezing it out.
+    return rx.el.header(
+        _drawer(),
+        rx.heading(
+            rx.cond(ChatState.current_title != "", ChatState.current_title, "New chat"),
+            as_="h1",
+            size="4",
+            flex="1 1 8em",
+            min_width="0",
+            overflow="hidden",
+            text_overflow="ellipsis",
+            white_space="nowrap",
+        ),
+        rx.box(
+            conversation_spend(ChatState.spent, ChatState.spent_label),
+            model_picker(ChatState.models, ChatState.model, on_change=ChatState.set_model),
+            header_options(),
+            code_panel_toggle(),
+            theme_picker(color_mode, lambda mode: set_color_mode(mode)),
+            palette_button(),
+            rx.box(help_button(), class_name="parley-wide-only"),
+            # Phones: New chat without opening the drawer (wide screens have the sidebar's).
+            rx.icon_button(
+                rx.icon("square-pen", size=18),
+                on_click=ChatState.new_chat,
+                variant="ghost",
+                aria_label="New chat",
+                class_name="parley-phone-only",
+                type="button",
             ),
+            display="flex",
+            flex_wrap="wrap",
+            justify_content="flex-end",
+            align_items="center",
+            gap="0.5em",
+            margin_left="auto",
+            min_width="0",
+            max_width="100%",
+        ),
+        display="flex",
+        flex_wrap="wrap",
+        align_items="center",
+        gap="0.5em",
+        padding="0.75em 1em",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        width="100%",
+        class_name="parley-header",
+    )
+
+
+def _message_column() -> rx.Component:
+    return rx.box(
+        message_log(
+            ChatState.messages,
+            ChatState.recent,
+            ChatState.hidden_from,
+            ChatState.live_id,
+            ChatState.streaming_here,
+            ChatState.more_history,
+            on_load_earlier=ChatState.load_earlier,
+            controls=MessageControls(
+                editing_id=ChatState.editing_id,
+                edit_draft=ChatState.edit_draft,
+                retry=ChatState.retry,
+                regenerate=ChatState.regenerate,
+                start_edit=ChatState.start_edit,
+                set_edit_draft=ChatState.set_edit_draft,
+                save_edit=ChatState.save_edit,
+                cancel_edit=ChatState.cancel_edit,
+                ask_delete=ChatState.ask_delete,
+                switch_version=ChatState.switch_version,
+            ),
+            busy=ChatState.streaming,
+        ),
+        delete_dialog(
+            ChatState.deleting_id,
+            on_confirm=ChatState.confirm_delete,
+            on_cancel=ChatState.cancel_delete,
+        ),
+        rx.box(
             composer(
                 ChatState.draft,
                 ChatState.streaming,
@@ -69,14 +214,71 @@ def chat_page() -> rx.Component:
                 on_change=ChatState.set_draft,
                 on_send=ChatState.send,
                 on_stop=ChatState.stop,
+                attach=attach(),
+                pending=pending(),
+            ),
+            id="composer",
+        ),
+        display="flex",
+        flex_direction="column",
+        flex="1",
+        min_width="0",
+        min_height="0",
+    )
+
+
+def _shell() -> rx.Component:
+    return rx.fragment(
+        shell_style(),
+        shortcuts(
+            streaming=ChatState.streaming,
+            on_stop=ChatState.stop,
+            on_new_chat=ChatState.new_chat,
+            on_toggle_panel=CodePanelState.toggle,
+        ),
+        command_palette(
+            models=ChatState.models,
+            conversations=UiState.palette_conversations,
+            on_query=UiState.search_palette,
+            on_open_conversation=lambda cid: [
+                ChatState.open_conversation(cid),
+                rx.redirect(conversation_path(cid)),
+            ],
+            on_new_chat=ChatState.new_chat,
+            on_set_model=ChatState.set_model,
+            on_toggle_theme=rx.toggle_color_mode,
+            on_toggle_panel=CodePanelState.toggle,
+        ),
+        shortcut_help(),
+    )
+
+
+def chat_page() -> rx.Component:
+    return rx.box(
+        skip_link("Skip to the message box"),
+        _shell(),
+        _sidebar(),
+        rx.el.main(
+            _header(),
+            # The page's working area: the messages and composer, and (to their right)
+            # any side panel.
+            rx.box(
+                _message_column(),
+                code_panel_when_open(),
+                display="flex",
+                flex_direction="row",
+                flex="1",
+                min_height="0",
+                width="100%",
             ),
             display="flex",
             flex_direction="column",
             flex="1",
-            height="100vh",
+            height="100dvh",
             min_width="0",
         ),
-        spacing="0",
+        display="flex",
         width="100%",
-        height="100vh",
+        height="100dvh",
+        overflow="hidden",
     )

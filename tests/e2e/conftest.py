@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import Engine, create_engine
 
+from tests.e2e.code_panel_reply import CODE_PANEL_REPLY
 from tests.providers.loopback import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +35,13 @@ XSS_REPLY = (
 )
 # A 2000-token reply (2000 chunks of about 6 characters, in paragraphs), to count wire bytes.
 WIRE_REPLY = "".join(f"t{i:04d}" + ("\n\n" if i % 40 == 39 else " ") for i in range(2000))
+# Tables, a task list and two fenced blocks, one without a language.
+MARKDOWN_REPLY = (
+    "| Model | Speed |\n|---|---|\n| fake | fast |\n\n"
+    "- [x] write the tests\n- [ ] ship it\n\n"
+    "```python\ndef greet(name):\n    return f'hi {name}'\n```\n\n"
+    "```\nplain text block\n```\n"
+)
 WIRE_CHUNK_CHARS = 6
 LONG_REPLY_CHUNK_CHARS = 6
 RULES: list[dict[str, Any]] = [
@@ -50,12 +59,28 @@ RULES: list[dict[str, Any]] = [
     },
     {"match": "^stop me", "reply": LONG_REPLY, "chunk_chars": 4, "delay_ms": 120},
     {"match": "^show xss", "reply": XSS_REPLY, "chunk_chars": 8, "delay_ms": 5},
+    {"match": "^show markdown", "reply": MARKDOWN_REPLY, "chunk_chars": 9, "delay_ms": 2},
     {
         "match": "^break please",
         "reply": "Half a ",
         "error": "overloaded",
         "error_message": "The provider is overloaded (scripted).",
     },
+    {
+        "match": "^show a function",
+        "reply": "Here is a function:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\nDone.",
+        "chunk_chars": 8,
+        "delay_ms": 5,
+    },
+    # A tall reply (a short paragraph a line) that streams for about six seconds.
+    {
+        "match": "^many lines",
+        "reply": "".join(f"line {i:03d}\n\n" for i in range(200)),
+        "chunk_chars": 10,
+        "delay_ms": 30,
+    },
+    {"match": "^show code", "reply": CODE_PANEL_REPLY, "chunk_chars": 24, "delay_ms": 2},
+    {"match": "^User: show code", "reply": "Slugify helper for URLs"},  # its title
 ]
 
 
@@ -168,7 +193,8 @@ def app_url(app_workdir: Path, anthropic_server: LoopbackServer) -> Iterator[str
         _wait_until_up(url, proc, log)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited already
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

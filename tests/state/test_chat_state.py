@@ -20,6 +20,8 @@ import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any, cast
 
 import pytest
@@ -34,10 +36,13 @@ from reflex_base.utils.format import json_dumps
 from sqlalchemy import Engine
 
 from app import services
+from app.db import crud
+from app.db.models import CallLog
+from app.db.session import session_scope
 from app.errors import ProviderOverloaded
 from app.llm.fake import ScriptedProvider, ScriptedReply
 from app.llm.registry import ModelInfo, ModelRegistry
-from app.services.chat import ChatService
+from app.services.chat import ChatService, MessageView
 from app.services.conversations import ConversationService
 from app.services.stream_hub import StreamEnd
 from app.services.titles import TitleService
@@ -144,7 +149,7 @@ class Tab:
     path: str = "/"
 
     def router_data(self) -> dict[str, Any]:
-        parts = [p for p in self.path.split("/") if p]
+        parts = [p for p in self.path.split("?")[0].split("/") if p]
         route = "/c/[conversation_id]" if parts[:1] == ["c"] else "/"
         return {
             "pathname": route,
@@ -187,10 +192,10 @@ class Tab:
             root._clean()
 
 
-@pytest.fixture
-async def tab(backend: Backend) -> AsyncIterator[Tab]:
+@asynccontextmanager
+async def open_tab(wire: Wire) -> AsyncIterator[Tab]:
+    """A hydrated browser tab whose updates ``wire`` records."""
     manager = StateManagerMemory()
-    wire = Wire()
     processor = BaseStateEventProcessor(graceful_shutdown_timeout=WAIT).configure(
         state_manager=manager, event_namespace=cast(Any, wire)
     )
@@ -205,6 +210,17 @@ async def tab(backend: Backend) -> AsyncIterator[Tab]:
             yield session
     finally:
         await manager.close()
+
+
+@pytest.fixture
+async def tab(backend: Backend) -> AsyncIterator[Tab]:
+    async with open_tab(Wire()) as session:
+        yield session
+
+
+def shown(chat: ChatState) -> list[MessageView]:
+    """The branch as the page shows it: loaded history (less a hidden tail), then ``recent``."""
+    return chat._shown()
 
 
 def reply(text: str, *, chunk_chars: int = 3, delay: float = 0.01, **kwargs: Any) -> ScriptedReply:
@@ -222,7 +238,7 @@ async def test_send_with_an_empty_draft_explains_and_creates_nothing(
 
     chat = await tab.chat()
     assert chat.notice == "Type a message first."
-    assert (chat.current_id, chat.messages, chat.live_id) == ("", [], -1)
+    assert (chat.current_id, shown(chat), chat.live_id) == ("", [], -1)
     assert chat.draft == "   "  # the draft is left for the user to fix
     assert (await ConversationService(backend.service.engine).sidebar()).conversations == []
     assert tab.wire.redirects() == []
@@ -243,7 +259,7 @@ async def test_send_returns_a_redirect_to_the_new_conversation_then_the_stream(
         assert chat.draft == ""
         assert chat.live_id >= 0
         assert chat.live_conversation_id == conversation_id
-        assert [(m.role, m.content) for m in chat.messages] == [("user", "Hello")]
+        assert [(m.role, m.content) for m in shown(chat)] == [("user", "Hello")]
         chat.live_id = -1  # nothing will stream this reply; leave the session idle
         root._clean()
 
@@ -270,7 +286,7 @@ async def test_send_starts_a_conversation_and_streams_the_reply(tab: Tab, backen
     assert first.chat["live_conversation_id"] == conversation_id
     assert first.chat["draft"] == ""
     assert first.chat["current_title"] == "Hi!"
-    assert [(m["role"], m["content"]) for m in first.chat["messages"]] == [("user", "Hi!")]
+    assert [(m["role"], m["content"]) for m in first.chat["recent"]] == [("user", "Hi!")]
     assert first.chat["streaming"] is True
     assert first.chat["streaming_here"] is True
     # The text goes to the live-reply channel, chunk by chunk, as the provider sends it.
@@ -287,7 +303,7 @@ async def test_send_starts_a_conversation_and_streams_the_reply(tab: Tab, backen
     chat = await tab.chat()
     assert (chat.live_id, chat.live_conversation_id) == (-1, "")
     assert not chat.streaming
-    assert [(m.role, m.content, m.status) for m in chat.messages] == [
+    assert [(m.role, m.content, m.status) for m in shown(chat)] == [
         ("user", "Hi!", "complete"),
         ("assistant", text, "complete"),
     ]
@@ -296,7 +312,7 @@ async def test_send_starts_a_conversation_and_streams_the_reply(tab: Tab, backen
     last = tab.wire.updates[-1].chat
     assert last["live_id"] == -1
     assert last["streaming"] is False
-    assert [(m["role"], m["status"]) for m in last["messages"]] == [
+    assert [(m["role"], m["status"]) for m in last["recent"]] == [
         ("user", "complete"),
         ("assistant", "complete"),
     ]
@@ -328,10 +344,10 @@ async def test_streaming_sends_no_state_updates_until_the_reply_ends(
     # Neither update carries the reply while it streams; the end carries it once, finished.
     assert text.strip() not in json.dumps(start)
     assert json.dumps(end).count(text.strip()) == 1
-    assert [m["content"] for m in end["messages"]][-1] == text
+    assert [m["content"] for m in end["recent"]][-1] == text
     chat = await tab.chat()
-    assert [m.content for m in chat.messages] == ["one", "First answer.", "two", text]
-    assert backend.service.hub.text(chat.messages[-1].id) == text
+    assert [m.content for m in shown(chat)] == ["one", "First answer.", "two", text]
+    assert backend.service.hub.text(shown(chat)[-1].id) == text
 
 
 async def test_stop_mid_stream_keeps_the_partial_reply_as_stopped(
@@ -350,7 +366,7 @@ async def test_stop_mid_stream_keeps_the_partial_reply_as_stopped(
 
     chat = await tab.chat()
     assert chat.live_id == -1
-    user, assistant = chat.messages
+    user, assistant = shown(chat)
     assert (user.role, user.content) == ("user", "count")
     assert assistant.status == "stopped"
     assert assistant.content.startswith(seen)
@@ -374,7 +390,7 @@ async def test_a_provider_error_ends_the_reply_with_the_error_and_keeps_the_ques
     chat = await tab.chat()
     assert chat.live_id == -1
     assert not chat.streaming
-    user, assistant = chat.messages
+    user, assistant = shown(chat)
     assert (user.role, user.content, user.status) == ("user", "hello", "complete")
     assert (assistant.status, assistant.content, assistant.error) == (
         "error",
@@ -391,7 +407,7 @@ async def test_a_provider_error_ends_the_reply_with_the_error_and_keeps_the_ques
     await tab.run(ChatState.set_draft("again?"), ChatState.send)
     chat = await tab.chat()
     assert chat.notice == ""
-    assert [m.content for m in chat.messages][-2:] == ["again?", "Better now."]
+    assert [m.content for m in shown(chat)][-2:] == ["again?", "Better now."]
 
 
 async def test_a_second_send_while_streaming_is_refused_with_a_notice(
@@ -413,7 +429,7 @@ async def test_a_second_send_while_streaming_is_refused_with_a_notice(
     async with asyncio.timeout(WAIT):
         await sent.wait_all()
     assert len(backend.provider.requests) == 1
-    assert (await tab.chat()).messages[0].content == "first"
+    assert shown(await tab.chat())[0].content == "first"
 
 
 async def test_stop_recovers_a_session_whose_stream_died_with_its_process(
@@ -439,7 +455,7 @@ async def test_stop_recovers_a_session_whose_stream_died_with_its_process(
 
     chat = await tab.chat()
     assert chat.notice == "", "the session is stuck streaming a reply nothing is streaming"
-    assert [m.content for m in chat.messages][-2:] == ["are you there?", "Back again."]
+    assert [m.content for m in shown(chat)][-2:] == ["are you there?", "Back again."]
 
 
 # ----- loading pages ----------------------------------------------------------------------
@@ -470,7 +486,7 @@ async def test_load_page_for_a_conversation_loads_its_history_and_title(
         "What is 2+2?",
         "",
     )
-    assert [(m.role, m.content) for m in chat.messages] == [
+    assert [(m.role, m.content) for m in shown(chat)] == [
         ("user", "What is 2+2?"),
         ("assistant", "4."),
     ]
@@ -486,7 +502,7 @@ async def test_load_page_for_an_unknown_conversation_sets_a_notice(
 
     chat = await tab.chat()
     assert chat.notice == "That conversation does not exist. It may have been deleted."
-    assert (chat.current_id, chat.current_title, chat.messages) == ("", "", [])
+    assert (chat.current_id, chat.current_title, shown(chat)) == ("", "", [])
 
 
 async def test_load_page_for_the_root_resets_to_an_empty_chat(tab: Tab, backend: Backend) -> None:
@@ -498,7 +514,7 @@ async def test_load_page_for_the_root_resets_to_an_empty_chat(tab: Tab, backend:
     await tab.visit("/")
 
     chat = await tab.chat()
-    assert (chat.current_id, chat.current_title, chat.messages, chat.notice) == ("", "", [], "")
+    assert (chat.current_id, chat.current_title, shown(chat), chat.notice) == ("", "", [], "")
     assert not chat.more_history
     assert [c.id for c in chat.conversations] == [conversation_id]  # the sidebar stays
 
@@ -507,16 +523,16 @@ async def test_load_earlier_prepends_older_history_pages(tab: Tab, backend: Back
     conversation_id = await _saved_conversation(backend, ("Q0", "A0"), ("Q1", "A1"), ("Q2", "A2"))
     await tab.visit(f"/c/{conversation_id}")  # history_page_size is 2
     chat = await tab.chat()
-    assert [m.content for m in chat.messages] == ["Q2", "A2"]
+    assert [m.content for m in shown(chat)] == ["Q2", "A2"]
     assert chat.more_history
 
     await tab.run(ChatState.load_earlier)
     chat = await tab.chat()
-    assert [m.content for m in chat.messages] == ["Q1", "A1", "Q2", "A2"]
+    assert [m.content for m in shown(chat)] == ["Q1", "A1", "Q2", "A2"]
     assert chat.more_history
     await tab.run(ChatState.load_earlier)
     chat = await tab.chat()
-    assert [m.content for m in chat.messages] == ["Q0", "A0", "Q1", "A1", "Q2", "A2"]
+    assert [m.content for m in shown(chat)] == ["Q0", "A0", "Q1", "A1", "Q2", "A2"]
     assert not chat.more_history
 
 
@@ -568,7 +584,7 @@ async def test_a_reply_that_leaves_the_sidebar_unchanged_does_not_resend_it(
         sorted(u.chat) for u in later
     ]
     chat = await tab.chat()
-    assert [m.content for m in chat.messages][-1] == "Second answer."
+    assert [m.content for m in shown(chat)][-1] == "Second answer."
 
 
 async def test_new_chat_closes_the_conversation_before_the_page_reloads(
@@ -582,7 +598,7 @@ async def test_new_chat_closes_the_conversation_before_the_page_reloads(
     await tab.run(ChatState.new_chat, ChatState.set_draft("a new topic"), ChatState.send)
     chat = await tab.chat()
     assert chat.current_id and chat.current_id != first
-    assert [m.content for m in chat.messages] == ["a new topic", "Fresh answer."]
+    assert [m.content for m in shown(chat)] == ["a new topic", "Fresh answer."]
 
 
 async def test_a_message_sent_right_after_opening_a_conversation_goes_to_it(
@@ -603,3 +619,226 @@ async def test_a_message_sent_right_after_opening_a_conversation_goes_to_it(
     assert chat.current_id == older != newer
     history = await backend.service.history(older, limit=10)
     assert [m.content for m in history.messages][-2:] == ["follow-up", "Follow-up answer."]
+
+
+# ----- message actions, and what they send ------------------------------------------------
+
+
+def sent_since(tab: Tab, start: int) -> list[dict[str, Any]]:
+    return [u.chat for u in tab.wire.updates[start:]]
+
+
+async def test_a_reply_in_an_opened_conversation_never_resends_its_history(
+    tab: Tab, backend: Backend
+) -> None:
+    """Issue 5's wire rule: the loaded history travels once, when the conversation opens.
+    Sending and the reply's end append to the short ``recent`` list; ``messages`` stays out
+    of every update, and no finished message's text travels again."""
+    old_answer = "An old answer that must not travel again."
+    conversation_id = await _saved_conversation(
+        backend, ("first old question", "first old answer"), ("second old question", old_answer)
+    )
+    await tab.visit(f"/c/{conversation_id}")
+    assert [m.content for m in (await tab.chat()).messages] == ["second old question", old_answer]
+    backend.script(reply("A fresh answer."), reply("Another fresh answer."))
+    start = len(tab.wire.updates)
+    await tab.run(ChatState.set_draft("new question"), ChatState.send)
+
+    updates = sent_since(tab, start)
+    assert updates and all("messages" not in u for u in updates), [sorted(u) for u in updates]
+    assert old_answer not in json.dumps(updates)
+    end = updates[-1]
+    assert end["live_id"] == -1
+    assert [m["content"] for m in end["recent"]] == ["new question", "A fresh answer."]
+    # The second exchange: the first one's finished reply rides along in the short list
+    # only; the loaded history still does not travel.
+    start = len(tab.wire.updates)
+    await tab.run(ChatState.set_draft("and again"), ChatState.send)
+    updates = sent_since(tab, start)
+    assert all("messages" not in u for u in updates)
+    assert old_answer not in json.dumps(updates)
+    chat = await tab.chat()
+    assert [m.content for m in shown(chat)] == [
+        "second old question",
+        old_answer,
+        "new question",
+        "A fresh answer.",
+        "and again",
+        "Another fresh answer.",
+    ]
+    # The state's own delta agrees: after the reply, nothing is left to send.
+    assert chat.get_delta() == {}
+
+
+async def test_regenerate_adds_a_version_and_the_switcher_browses_them(
+    tab: Tab, backend: Backend
+) -> None:
+    backend.script(reply("First version."), reply("Second version."))
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("question"), ChatState.send)
+    first = shown(await tab.chat())[-1]
+    start = len(tab.wire.updates)
+    await tab.run(ChatState.regenerate(first.id))
+
+    updates = sent_since(tab, start)
+    assert all("messages" not in u for u in updates)
+    chat = await tab.chat()
+    question, second = shown(chat)
+    assert (question.content, second.content) == ("question", "Second version.")
+    assert (second.version, second.versions, second.previous_version) == (2, 2, first.id)
+    # The model was asked the question alone, not shown the version it replaces.
+    assert [m.content for m in backend.provider.requests[-1].messages] == ["question"]
+
+    await tab.run(ChatState.switch_version(first.id))
+    chat = await tab.chat()
+    assert [m.content for m in shown(chat)] == ["question", "First version."]
+    again = shown(chat)[-1]
+    assert (again.version, again.versions, again.next_version) == (1, 2, second.id)
+    assert chat.recent == []  # the switch reloaded the branch into ``messages``
+    await tab.run(ChatState.switch_version(second.id))
+    assert [m.content for m in shown(await tab.chat())] == ["question", "Second version."]
+
+
+async def test_opening_a_search_hit_shows_the_branch_it_is_on(tab: Tab, backend: Backend) -> None:
+    backend.script(reply("First version."), reply("Second version."))
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("question"), ChatState.send)
+    chat = await tab.chat()
+    conversation_id, first = chat.current_id, shown(chat)[-1]
+    await tab.run(ChatState.regenerate(first.id))
+    assert [m.content for m in shown(await tab.chat())] == ["question", "Second version."]
+
+    # A hit in the older version: that branch goes on screen, in the same tab.
+    await tab.visit(f"/c/{conversation_id}?m={first.id}")
+    assert [m.content for m in shown(await tab.chat())] == ["question", "First version."]
+    # A hit already on screen, or a message id of nothing, changes nothing.
+    await tab.visit(f"/c/{conversation_id}?m={shown(await tab.chat())[0].id}")
+    await tab.visit(f"/c/{conversation_id}?m=999999")
+    chat = await tab.chat()
+    assert [m.content for m in shown(chat)] == ["question", "First version."]
+    assert chat.notice == ""
+
+
+async def test_regenerating_a_loaded_reply_hides_it_rather_than_resending_history(
+    tab: Tab, backend: Backend
+) -> None:
+    conversation_id = await _saved_conversation(backend, ("Q", "old answer"))
+    await tab.visit(f"/c/{conversation_id}")
+    old = (await tab.chat()).messages[-1]
+    backend.script(reply("new answer"))
+    start = len(tab.wire.updates)
+    await tab.run(ChatState.regenerate(old.id))
+
+    updates = sent_since(tab, start)
+    assert all("messages" not in u for u in updates)
+    assert updates[0]["hidden_from"] == 1
+    chat = await tab.chat()
+    assert [m.content for m in shown(chat)] == ["Q", "new answer"]
+    assert [m.content for m in chat.messages] == ["Q", "old answer"]  # hidden, not sent again
+
+
+async def test_edit_and_resend_branches_and_the_old_question_stays_reachable(
+    tab: Tab, backend: Backend
+) -> None:
+    conversation_id = await _saved_conversation(backend, ("Q1", "A1"), ("Q2", "A2"))
+    await tab.visit(f"/c/{conversation_id}")  # history_page_size is 2: Q2, A2
+    q2 = (await tab.chat()).messages[0]
+    await tab.run(ChatState.start_edit(q2.id, q2.content))
+    chat = await tab.chat()
+    assert (chat.editing_id, chat.edit_draft) == (q2.id, "Q2")
+    backend.script(reply("A2 for the edit"))
+    await tab.run(ChatState.set_edit_draft("Q2, edited"), ChatState.save_edit)
+
+    chat = await tab.chat()
+    assert (chat.editing_id, chat.notice) == (-1, "")
+    assert [m.content for m in shown(chat)] == ["Q2, edited", "A2 for the edit"]
+    edited = shown(chat)[0]
+    assert (edited.version, edited.versions, edited.previous_version) == (2, 2, q2.id)
+    assert [m.content for m in backend.provider.requests[-1].messages] == [
+        "Q1",
+        "A1",
+        "Q2, edited",
+    ]
+    await tab.run(ChatState.switch_version(q2.id))
+    assert [m.content for m in shown(await tab.chat())] == ["Q2", "A2"]
+    # An empty edit is refused and the edit stays open.
+    await tab.run(ChatState.start_edit(q2.id, "Q2"), ChatState.set_edit_draft(" "))
+    await tab.run(ChatState.save_edit)
+    chat = await tab.chat()
+    assert (chat.notice, chat.editing_id) == ("Type a message first.", q2.id)
+    await tab.run(ChatState.cancel_edit)
+    assert (await tab.chat()).editing_id == -1
+
+
+async def test_delete_asks_first_then_removes_the_message_and_its_replies(
+    tab: Tab, backend: Backend
+) -> None:
+    conversation_id = await _saved_conversation(backend, ("Q1", "A1"), ("Q2", "A2"))
+    await tab.visit(f"/c/{conversation_id}")
+    q2 = (await tab.chat()).messages[0]
+    await tab.run(ChatState.ask_delete(q2.id))
+    assert (await tab.chat()).deleting_id == q2.id
+    await tab.run(ChatState.cancel_delete)
+    chat = await tab.chat()
+    assert chat.deleting_id == -1 and [m.content for m in shown(chat)] == ["Q2", "A2"]
+
+    await tab.run(ChatState.ask_delete(q2.id), ChatState.confirm_delete(q2.id))
+    chat = await tab.chat()
+    assert chat.deleting_id == -1
+    assert [m.content for m in shown(chat)] == ["Q1", "A1"]
+    page = await backend.service.history(conversation_id, limit=10)
+    assert [m.content for m in page.messages] == ["Q1", "A1"]
+    await tab.run(ChatState.confirm_delete(q2.id))  # already gone
+    assert (await tab.chat()).notice.startswith("That message does not exist")
+
+
+async def test_actions_wait_for_the_streaming_reply(tab: Tab, backend: Backend) -> None:
+    backend.script(reply("ok"), reply("x" * 200, chunk_chars=2, delay=0.02))
+    await tab.visit("/")
+    await tab.run(ChatState.set_draft("first"), ChatState.send)
+    answer = shown(await tab.chat())[-1]
+    await tab.run(ChatState.set_draft("second"))
+    sent = await tab.send(ChatState.send)
+    started = await tab.wire.wait_for(lambda u: u.chat.get("live_id", -1) not in (-1, answer.id))
+    await backend.live_chunks(started.chat["live_id"], at_least=1)
+    await tab.run(ChatState.regenerate(answer.id))
+    chat = await tab.chat()
+    assert chat.notice == "Wait for the current reply to finish, or press Stop."
+    await tab.run(ChatState.stop)
+    async with asyncio.timeout(WAIT):
+        await sent.wait_all()
+    assert len(backend.provider.requests) == 2
+
+
+async def test_the_header_shows_what_the_conversation_has_cost(tab: Tab, backend: Backend) -> None:
+    conversation_id = await _saved_conversation(backend, ("Q", "A"))
+
+    def log_call(cost: str, message_id: int | None = None) -> None:
+        with session_scope(backend.service.engine) as session:
+            crud.add_call_log(
+                session=session,
+                call=CallLog(
+                    conversation_id=conversation_id,
+                    message_id=message_id,
+                    provider="anthropic",
+                    model="claude-haiku-4-5",
+                    status="ok",
+                    output_tokens=3,
+                    ttft_ms=10,
+                    cost=Decimal(cost),
+                ),
+            )
+
+    log_call("0.01")
+    await tab.visit(f"/c/{conversation_id}")
+    chat = await tab.chat()
+    assert chat.spent == "$0.01 spent"
+    assert chat.spent_label.startswith("Spent on this conversation so far: $0.01")
+    backend.script(reply("More."))
+    log_call("0.0023")  # as if a title had been written meanwhile
+    start = len(tab.wire.updates)
+    await tab.run(ChatState.set_draft("more?"), ChatState.send)
+    end = sent_since(tab, start)[-1]
+    assert end["spent"] == "$0.0123 spent"
+    await tab.visit("/")
+    assert (await tab.chat()).spent == ""

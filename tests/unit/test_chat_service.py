@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
+from sqlmodel import col
 
+from app.db import crud
+from app.db.models import CallLog, Message, utcnow
+from app.db.session import session_scope
 from app.errors import InvalidInput, NotFound, ProviderOverloaded
 from app.llm.base import ChatRequest, Finish, ModelUsed, Provider, StreamEvent, TextDelta
+from app.llm.catalogue import CatalogueEntry, Timeouts
 from app.llm.fake import ScriptedProvider, ScriptedReply
 from app.llm.registry import ModelInfo, ModelRegistry
-from app.services.chat import ChatService, ReplyBatch
+from app.llm.router import Router, Target
+from app.services.calllog import DatabaseCallSink
+from app.services.chat import STALE_MARGIN, ChatService, HistoryPage, MessageView, ReplyBatch
 from app.services.conversations import ConversationService
 
 
@@ -115,6 +124,20 @@ async def test_the_second_turn_sends_the_history(engine: Engine) -> None:
     await drain(service, second.reply.id)
     contents = [(m.role, m.content) for m in provider.requests[1].messages]
     assert contents == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2")]
+
+
+async def test_a_question_left_without_its_reply_joins_the_next_one_in_one_turn(
+    engine: Engine,
+) -> None:
+    """After its reply is deleted, a question stays on screen; the next question goes under
+    it, and the model gets both as one user turn (providers expect turns to alternate)."""
+    service, provider = service_with(engine, ScriptedReply.of("A1"), ScriptedReply.of("A2"))
+    first = await service.post_message(None, "Q1")
+    await drain(service, first.reply.id)
+    await service.delete_message(first.reply.id)
+    second = await service.post_message(first.conversation.id, "Q2")
+    await drain(service, second.reply.id)
+    assert [(m.role, m.content) for m in provider.requests[1].messages] == [("user", "Q1\n\nQ2")]
 
 
 async def test_history_pages_newest_last(engine: Engine) -> None:
@@ -300,3 +323,291 @@ async def test_request_stop_acts_while_the_provider_is_silent(engine: Engine) ->
     assert stopped_at is not None and loop.time() - stopped_at < 0.5
     saved = await service.get_message(posted.reply.id)
     assert (saved.status, saved.content) == ("stopped", "")
+
+
+# ----- the message tree: regenerate, edit and resend, versions, delete ----------------------
+
+
+def contents(page: HistoryPage) -> list[str]:
+    return [m.content for m in page.messages]
+
+
+async def conversation_of(service: ChatService, *turns: str) -> tuple[str, list[MessageView]]:
+    """A conversation of (question, answer) turns, each reply streamed; returns the views."""
+    cid: str | None = None
+    for question in turns:
+        posted = await service.post_message(cid, question)
+        cid = posted.conversation.id
+        await drain(service, posted.reply.id)
+    assert cid is not None
+    return cid, (await service.history(cid, limit=100)).messages
+
+
+async def test_regenerate_keeps_the_old_reply_as_a_version_and_sends_only_the_branch(
+    engine: Engine,
+) -> None:
+    service, provider = service_with(
+        engine, ScriptedReply.of("A1"), ScriptedReply.of("A1 again"), ScriptedReply.of("A2")
+    )
+    cid, (q1, a1) = await conversation_of(service, "Q1")
+    fresh = await service.regenerate(a1.id)
+    assert (fresh.status, fresh.parent_id, fresh.version, fresh.versions) == (
+        "streaming",
+        q1.id,
+        2,
+        2,
+    )
+    assert fresh.previous_version == a1.id and fresh.next_version == -1
+    await drain(service, fresh.id)
+    # The model got the question, not the reply it replaces.
+    assert [(m.role, m.content) for m in provider.requests[1].messages] == [("user", "Q1")]
+    page = await service.history(cid, limit=10)
+    assert contents(page) == ["Q1", "A1 again"]
+    assert (page.messages[1].version, page.messages[1].versions) == (2, 2)
+
+    await service.switch_version(a1.id)
+    page = await service.history(cid, limit=10)
+    assert contents(page) == ["Q1", "A1"]
+    shown = page.messages[1]
+    assert (shown.version, shown.versions, shown.previous_version, shown.next_version) == (
+        1,
+        2,
+        -1,
+        fresh.id,
+    )
+    # A message sent now follows the branch on screen.
+    follow = await service.post_message(cid, "Q2")
+    await drain(service, follow.reply.id)
+    assert [m.content for m in provider.requests[2].messages] == ["Q1", "A1", "Q2"]
+    assert contents(await service.history(cid, limit=10)) == ["Q1", "A1", "Q2", "A2"]
+    await service.switch_version(fresh.id)
+    assert contents(await service.history(cid, limit=10)) == ["Q1", "A1 again"]
+
+
+async def test_edit_and_resend_starts_a_branch_and_the_old_one_stays_reachable(
+    engine: Engine,
+) -> None:
+    replies = [ScriptedReply.of(text) for text in ("A1", "A2", "A2 edited", "A3")]
+    service, provider = service_with(engine, *replies)
+    cid, (_, _, q2, _) = await conversation_of(service, "Q1", "Q2")
+    edited = await service.edit_and_resend(q2.id, "  Q2, better  ")
+    assert not edited.created
+    assert (edited.user.content, edited.user.version, edited.user.versions) == ("Q2, better", 2, 2)
+    assert edited.user.previous_version == q2.id and edited.reply.parent_id == edited.user.id
+    await drain(service, edited.reply.id)
+    assert [m.content for m in provider.requests[2].messages] == ["Q1", "A1", "Q2, better"]
+    assert contents(await service.history(cid, limit=10)) == ["Q1", "A1", "Q2, better", "A2 edited"]
+
+    await service.switch_version(q2.id)  # the old question, with its old reply
+    assert contents(await service.history(cid, limit=10)) == ["Q1", "A1", "Q2", "A2"]
+    await service.switch_version(edited.user.id)
+    follow = await service.post_message(cid, "Q3")
+    await drain(service, follow.reply.id)
+    assert [m.content for m in provider.requests[3].messages] == [
+        "Q1",
+        "A1",
+        "Q2, better",
+        "A2 edited",
+        "Q3",
+    ]
+    with pytest.raises(InvalidInput, match="Type a message"):
+        await service.edit_and_resend(q2.id, "  ")
+
+
+async def test_editing_the_first_question_makes_a_new_root(engine: Engine) -> None:
+    service, _ = service_with(engine, ScriptedReply.of("A1"), ScriptedReply.of("B1"))
+    cid, (q1, _) = await conversation_of(service, "Q1")
+    edited = await service.edit_and_resend(q1.id, "Other Q1")
+    await drain(service, edited.reply.id)
+    page = await service.history(cid, limit=10)
+    assert contents(page) == ["Other Q1", "B1"]
+    first = page.messages[0]
+    assert (first.parent_id, first.version, first.versions, first.previous_version) == (
+        -1,
+        2,
+        2,
+        q1.id,
+    )
+
+
+async def test_delete_moves_the_screen_to_the_nearest_version_else_the_parent(
+    engine: Engine,
+) -> None:
+    replies = [ScriptedReply.of(text) for text in ("A1", "A1 v2", "A2", "A2 v2", "A1 v3")]
+    service, _ = service_with(engine, *replies)
+    cid, (q1, a1) = await conversation_of(service, "Q1")
+    v2 = await service.regenerate(a1.id)
+    await drain(service, v2.id)
+    follow = await service.post_message(cid, "Q2")  # under "A1 v2"
+    await drain(service, follow.reply.id)
+    edited = await service.edit_and_resend(follow.user.id, "Q2 v2")
+    await drain(service, edited.reply.id)
+    assert contents(await service.history(cid, limit=10)) == ["Q1", "A1 v2", "Q2 v2", "A2 v2"]
+
+    # A question takes its reply; the screen moves to the older version of that question.
+    await service.delete_message(edited.user.id)
+    with pytest.raises(NotFound):
+        await service.get_message(edited.reply.id)
+    assert contents(await service.history(cid, limit=10)) == ["Q1", "A1 v2", "Q2", "A2"]
+    # A reply with versions: the screen moves to the older one (A1), at its newest leaf.
+    await service.delete_message(v2.id)
+    page = await service.history(cid, limit=10)
+    assert contents(page) == ["Q1", "A1"]
+    assert (page.messages[1].version, page.messages[1].versions) == (1, 1)
+    # A message on another branch: the screen stays.
+    v3 = await service.regenerate(a1.id)
+    await drain(service, v3.id)
+    await service.switch_version(a1.id)
+    await service.delete_message(v3.id)
+    assert contents(await service.history(cid, limit=10)) == ["Q1", "A1"]
+    # The only reply: the screen moves to its question; the only question: to nothing.
+    await service.delete_message(a1.id)
+    assert contents(await service.history(cid, limit=10)) == ["Q1"]
+    await service.delete_message(q1.id)
+    assert contents(await service.history(cid, limit=10)) == []
+    with pytest.raises(NotFound):
+        await service.delete_message(q1.id)
+
+
+async def test_actions_are_refused_while_the_conversations_reply_streams(engine: Engine) -> None:
+    service, _ = service_with(engine, ScriptedReply.of("A1"), ScriptedReply.of("A2"))
+    cid, (q1, a1) = await conversation_of(service, "Q1")
+    posted = await service.post_message(cid, "Q2")  # its reply is waiting to stream
+    busy = "Wait for the current reply to finish"
+    for action in (
+        service.regenerate(a1.id),
+        service.edit_and_resend(q1.id, "again"),
+        service.switch_version(a1.id),
+        service.delete_message(a1.id),
+        service.post_message(cid, "Q3"),
+    ):
+        with pytest.raises(InvalidInput, match=busy):
+            await action
+    assert contents(await service.history(cid, limit=10)) == ["Q1", "A1", "Q2", ""]
+    await drain(service, posted.reply.id)
+    await service.switch_version(a1.id)  # free again
+    # Another conversation is not held up meanwhile.
+    other = await service.post_message(None, "elsewhere")
+    assert other.created
+
+
+async def test_a_reply_left_streaming_by_a_dead_process_does_not_block_forever(
+    engine: Engine,
+) -> None:
+    service, _ = service_with(engine, ScriptedReply.of("A1"))
+    cid, _ = await conversation_of(service, "Q1")
+    posted = await service.post_message(cid, "Q2")
+    long_ago = utcnow() - timedelta(seconds=service.call_timeout + STALE_MARGIN + 1)
+    with session_scope(engine) as session:
+        session.execute(
+            update(Message).where(col(Message.id) == posted.reply.id).values(updated_at=long_ago)
+        )
+    await service.delete_message(posted.user.id)
+    assert contents(await service.history(cid, limit=10)) == ["Q1", "A1"]
+
+
+async def test_actions_on_missing_or_wrong_messages_say_what_is_wrong(engine: Engine) -> None:
+    service, _ = service_with(engine, ScriptedReply.of("A1"))
+    _, (q1, a1) = await conversation_of(service, "Q1")
+    with pytest.raises(NotFound, match="reply does not exist"):
+        await service.regenerate(q1.id)
+    with pytest.raises(NotFound, match="message does not exist"):
+        await service.edit_and_resend(a1.id, "text")
+    with pytest.raises(NotFound, match="version does not exist"):
+        await service.switch_version(10**9)
+    with pytest.raises(InvalidInput, match="not configured"):
+        await service.regenerate(a1.id, model="nope")
+
+
+async def test_retry_acts_only_on_the_leaf_on_screen(engine: Engine) -> None:
+    failing = ScriptedReply.of("", error=ProviderOverloaded("Overloaded."))
+    service, _ = service_with(engine, failing, ScriptedReply.of("ok"), ScriptedReply.of("again"))
+    cid, (_, a1) = await conversation_of(service, "Q1")
+    fresh = await service.regenerate(a1.id)
+    await drain(service, fresh.id)
+    with pytest.raises(InvalidInput, match="latest"):
+        await service.retry(a1.id)  # failed, but an older version
+    await service.switch_version(a1.id)
+    await service.retry(a1.id)
+    await drain(service, a1.id)
+    assert contents(await service.history(cid, limit=10)) == ["Q1", "again"]
+
+
+async def test_history_pages_the_branch_on_screen(engine: Engine) -> None:
+    service, _ = service_with(engine, *[ScriptedReply.of(f"A{i}") for i in range(4)])
+    cid, messages = await conversation_of(service, "Q0", "Q1", "Q2")
+    regenerated = await service.regenerate(messages[3].id)  # A1 -> A3, under Q1
+    await drain(service, regenerated.id)
+    last = await service.history(cid, limit=2)
+    assert contents(last) == ["Q1", "A3"] and last.has_more
+    earlier = await service.history(cid, limit=2, before_id=last.messages[0].id)
+    assert contents(earlier) == ["Q0", "A0"] and not earlier.has_more
+
+
+async def test_costs_per_reply_and_for_the_conversation_come_from_the_call_log(
+    engine: Engine,
+) -> None:
+    """The scripted provider behind the real router and call-log sink: it is priced as free,
+    known to be. Priced rows of another provider are added as the router would write them."""
+    scripted = ScriptedProvider([ScriptedReply.of("A1"), ScriptedReply.of("A1 again")])
+    entry = CatalogueEntry("fake", "fake", "fake-1", "Fake", 1000, (), Timeouts(5, 5, 5))
+    registry = ModelRegistry(default="fake")
+    router = Router([Target(entry, scripted)], sink=DatabaseCallSink(engine))
+    registry.register(ModelInfo("fake", "Fake", "fake", "fake-1"), router)
+    service = ChatService(engine, registry)
+    cid, (_, a1) = await conversation_of(service, "Q1")
+    assert (a1.cost, a1.cost_label) == ("free", "Cost nothing: a free model answered")
+    assert (await service.spend(cid)).text == "$0 spent"
+
+    fresh = await service.regenerate(a1.id)
+    assert fresh.cost == ""  # nothing logged yet
+    await drain(service, fresh.id)
+    with session_scope(engine) as session:
+        for cost in (Decimal("0.00042"), Decimal("0.0001")):
+            row = {"conversation_id": cid, "message_id": fresh.id, "provider": "anthropic"}
+            crud.add_call_log(
+                session=session,
+                call=CallLog.model_validate(
+                    {**row, "model": "m", "status": "ok", "cost": cost, "ttft_ms": 5}
+                ),
+            )
+        crud.add_call_log(
+            session=session,
+            call=CallLog.model_validate(
+                {
+                    "conversation_id": cid,
+                    "provider": "anthropic",
+                    "model": "m",
+                    "status": "ok",
+                    "feature": "title",
+                    "cost": Decimal("0.01"),
+                    "output_tokens": 4,
+                }
+            ),
+        )
+    shown = await service.get_message(fresh.id)
+    assert shown.cost == "$0.0005" and "3 attempts" in shown.cost_label
+    page = await service.history(cid, limit=10)
+    assert [m.cost for m in page.messages] == ["", "$0.0005"]
+    total = await service.spend(cid)
+    assert total.text == "$0.0105 spent"  # both versions and the title
+    # An unknown price is never shown as $0.
+    with session_scope(engine) as session:
+        crud.add_call_log(
+            session=session,
+            call=CallLog.model_validate(
+                {
+                    "conversation_id": cid,
+                    "message_id": a1.id,
+                    "provider": "x",
+                    "model": "m",
+                    "status": "ok",
+                    "output_tokens": 9,
+                    "ttft_ms": 5,
+                }
+            ),
+        )
+    await service.switch_version(a1.id)
+    page = await service.history(cid, limit=10)
+    assert page.messages[1].cost == "cost unknown"
+    assert (await service.spend(cid)).text == "≥ $0.0105 spent"

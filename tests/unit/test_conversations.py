@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlmodel import select
 
 from app.db import crud
-from app.db.models import Conversation, Message, MessageStatus
+from app.db.models import Conversation, Message, MessageStatus, utcnow
 from app.db.session import alembic_config, get_engine, session_scope
 from app.errors import InvalidInput, NotFound
 from app.llm.fake import ScriptedProvider, ScriptedReply
@@ -415,20 +415,22 @@ def assert_search_index_intact(engine: Engine) -> None:
         )
 
 
+def migrate_to(db_url: str, step: str) -> None:
+    """Upgrade to head, or downgrade to ``step``, on the engine the app would use."""
+    config = alembic_config(db_url)
+    with get_engine(db_url).begin() as connection:
+        config.attributes["connection"] = connection
+        if step == "head":
+            command.upgrade(config, "head")
+        else:
+            command.downgrade(config, step)
+
+
 async def test_0004_downgrades_and_upgrades_again_keeping_data(db_url: str) -> None:
     engine = get_engine(db_url)
     conversation = seed(engine, "Narwhal notes", "the narwhal tusk is a tooth", minutes=1)
 
-    def run(step: str) -> None:
-        config = alembic_config(db_url)
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            if step == "head":
-                command.upgrade(config, "head")
-            else:
-                command.downgrade(config, step)
-
-    run("-1")
+    migrate_to(db_url, "0003")  # through 0005's downgrade and 0004's
     inspector = inspect(engine)
     assert "message_fts" not in inspector.get_table_names()
     assert {c["name"] for c in inspector.get_columns("conversation")}.isdisjoint(
@@ -438,9 +440,51 @@ async def test_0004_downgrades_and_upgrades_again_keeping_data(db_url: str) -> N
         count = connection.execute(text("SELECT count(*) FROM message")).scalar_one()
     assert count == 1
 
-    run("head")  # existing rows are indexed on the way up
+    migrate_to(db_url, "head")  # existing rows are indexed on the way up
     service = ConversationService(engine)
     assert await ids_found(service, "narwhal") == [conversation]
     assert await ids_found(service, "tooth") == [conversation]
     assert (await service.sidebar()).conversations[0].id == conversation  # pinned = false
+    assert_search_index_intact(engine)
+
+
+async def test_0005_backfills_one_branch_and_keeps_search_working(db_url: str) -> None:
+    """0005 rebuilds SQLite's conversation and message tables; their search triggers must
+    survive both ways, and old conversations become a single branch."""
+    engine = get_engine(db_url)
+
+    migrate_to(db_url, "0004")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO conversation (id, title, model, created_at, updated_at, pinned) "
+                "VALUES ('c1', 'Walrus', 'fake', :now, :now, false)"
+            ),
+            {"now": utcnow()},
+        )
+        for content in ("first walrus", "second", "third"):
+            connection.execute(
+                text(
+                    "INSERT INTO message (conversation_id, role, content, status, created_at, "
+                    "updated_at) VALUES ('c1', 'user', :content, 'complete', :now, :now)"
+                ),
+                {"content": content, "now": utcnow()},
+            )
+    migrate_to(db_url, "head")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT id, parent_id FROM message WHERE conversation_id = 'c1' ORDER BY id")
+        ).all()
+        leaf = connection.execute(
+            text("SELECT current_leaf_id FROM conversation WHERE id = 'c1'")
+        ).scalar_one()
+    assert [parent for _, parent in rows] == [None, rows[0][0], rows[1][0]]
+    assert leaf == rows[2][0]
+    service = ConversationService(engine)
+    assert await ids_found(service, "walrus") == ["c1"]
+    with engine.begin() as connection:  # the triggers still index new and changed rows
+        connection.execute(
+            text("UPDATE message SET content = 'narwhal' WHERE id = :id"), {"id": rows[2][0]}
+        )
+    assert await ids_found(service, "narwhal") == ["c1"]
     assert_search_index_intact(engine)

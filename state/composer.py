@@ -1,0 +1,177 @@
+"""The composer's extras: files waiting to be sent, the conversation's parameters and its
+system prompt. A substate of the chat state, so it reads the open conversation and model.
+
+Uploads go through Reflex's ``/_upload`` route into :meth:`ComposerState.upload`; each file
+is checked and stored by :mod:`app.services.attachments` at once, so a refused file shows its
+error straight away and the draft and the other files stay. For a new chat, parameters and
+prompt wait here until its first message; for a saved one they are saved as they change.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from app.errors import ParleyError
+from app.services import (
+    get_attachment_service,
+    get_conversation_options,
+    get_prompt_service,
+)
+from app.services.attachments import AttachmentView
+from app.services.context import Parameters, PostExtras
+from app.services.prompts import PromptOption
+from state.chat import ChatState
+
+UPLOAD_ID = "composer-upload"
+
+
+def _text(value: float | int | None) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class ComposerState(ChatState):
+    attachments: rx.Field[list[AttachmentView]] = rx.field(default_factory=list)
+    upload_errors: rx.Field[list[str]] = rx.field(default_factory=list)
+    # The Parameters dialog's fields, as typed; empty means the model's default.
+    temperature: rx.Field[str] = rx.field("")
+    max_tokens: rx.Field[str] = rx.field("")
+    params_open: rx.Field[bool] = rx.field(False)
+    params_error: rx.Field[str] = rx.field("")
+    # Saved values (what the dialog shows on opening), for a new chat still pending.
+    saved_temperature: rx.Field[str] = rx.field("")
+    saved_max_tokens: rx.Field[str] = rx.field("")
+    prompt_id: rx.Field[str] = rx.field("")  # "" for none
+    prompt_options: rx.Field[list[PromptOption]] = rx.field(default_factory=list)
+
+    @rx.var
+    def params_summary(self) -> str:
+        parts = []
+        if self.saved_temperature:
+            parts.append(f"temperature {self.saved_temperature}")
+        if self.saved_max_tokens:
+            parts.append(f"max {self.saved_max_tokens} tokens")
+        return ", ".join(parts)
+
+    # ----- attachments ------------------------------------------------------------------
+
+    @rx.event
+    async def upload(self, files: list[rx.UploadFile]) -> None:
+        service = get_attachment_service()
+        result = await service.add_many(
+            [(f.name, f.size, f.read) for f in files], pending=len(self.attachments)
+        )
+        self.upload_errors = result.errors
+        if result.added:
+            self.attachments = [*self.attachments, *result.added]
+
+    @rx.event
+    async def remove_attachment(self, attachment_id: str) -> None:
+        try:
+            await get_attachment_service().remove_pending(attachment_id)
+        except ParleyError as exc:
+            self.upload_errors = [exc.message]
+        self.attachments = [a for a in self.attachments if a.id != attachment_id]
+
+    @rx.event
+    def dismiss_upload_errors(self) -> None:
+        self.upload_errors = []
+
+    def extras(self) -> PostExtras:
+        """What :meth:`ChatState.send` posts along with the draft."""
+        new_chat = not self.current_id
+        parameters = None
+        if new_chat and (self.saved_temperature or self.saved_max_tokens):
+            parameters = Parameters(
+                float(self.saved_temperature) if self.saved_temperature else None,
+                int(self.saved_max_tokens) if self.saved_max_tokens else None,
+            )
+        return PostExtras(
+            attachment_ids=tuple(a.id for a in self.attachments),
+            parameters=parameters,
+            prompt_id=int(self.prompt_id) if new_chat and self.prompt_id else None,
+        )
+
+    def sent(self) -> None:
+        """The message went out with the pending files."""
+        if self.attachments:
+            self.attachments = []
+        if self.upload_errors:
+            self.upload_errors = []
+
+    # ----- parameters and prompt ----------------------------------------------------------
+
+    @rx.event
+    async def load_options(self) -> None:
+        """on_load (after the chat's): the prompt list and this conversation's options."""
+        self.prompt_options = await get_prompt_service().options()
+        self.params_error = ""
+        if not self.current_id:
+            self.saved_temperature = self.saved_max_tokens = self.prompt_id = ""
+            return
+        try:
+            options = await get_conversation_options().get(self.current_id)
+        except ParleyError:
+            return  # the chat page shows what is wrong with the conversation
+        self.saved_temperature = _text(options.temperature)
+        self.saved_max_tokens = _text(options.max_tokens)
+        self.prompt_id = "" if options.prompt_id is None else str(options.prompt_id)
+        if self.prompt_id and self.prompt_id not in {o.id for o in self.prompt_options}:
+            # An archived prompt still in use: keep it selectable.
+            try:
+                prompt = await get_prompt_service().get(int(self.prompt_id))
+                self.prompt_options = [
+                    *self.prompt_options,
+                    PromptOption(self.prompt_id, f"{prompt.name} (archived)"),
+                ]
+            except ParleyError:
+                self.prompt_id = ""
+
+    @rx.event
+    def set_params_open(self, value: bool) -> None:
+        self.params_open = value
+        if value:
+            self.temperature = self.saved_temperature
+            self.max_tokens = self.saved_max_tokens
+            self.params_error = ""
+
+    @rx.event
+    def set_temperature(self, value: str) -> None:
+        self.temperature = value
+
+    @rx.event
+    def set_max_tokens(self, value: str) -> None:
+        self.max_tokens = value
+
+    @rx.event
+    async def save_params(self) -> None:
+        options = get_conversation_options()
+        try:
+            parameters = options.check_parameters(self.model, self.temperature, self.max_tokens)
+            if self.current_id:
+                await options.set_parameters(self.current_id, parameters)
+        except ParleyError as exc:
+            self.params_error = exc.message
+            return
+        self.saved_temperature = _text(parameters.temperature)
+        self.saved_max_tokens = _text(parameters.max_tokens)
+        self.params_error = ""
+        self.params_open = False
+
+    @rx.event
+    async def reset_params(self) -> None:
+        self.temperature = self.max_tokens = ""
+        await self.save_params()
+
+    @rx.event
+    async def set_prompt(self, value: str) -> None:
+        previous = self.prompt_id
+        self.prompt_id = value
+        if not self.current_id:
+            return  # a new chat: saved with its first message
+        try:
+            await get_conversation_options().set_prompt(
+                self.current_id, int(value) if value else None
+            )
+        except (ParleyError, ValueError) as exc:
+            self.prompt_id = previous
+            self.notice = exc.message if isinstance(exc, ParleyError) else "Pick a prompt."

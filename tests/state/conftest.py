@@ -1,0 +1,11 @@
+"""Every state class is registered before any session's state tree is built, as the app does
+by importing its pages: a substate imported later (e.g. lazily inside a handler) would be
+missing from trees already made."""
+
+import state.chat
+import state.code_panel
+import state.composer
+import state.prompts
+import state.ui
+
+STATE_MODULES = (state.chat, state.code_panel, state.composer, state.prompts, state.ui)
