@@ -154,6 +154,68 @@ def group_usage(pgid: int) -> GroupUsage:
     return GroupUsage(ticks / CLK_TCK, pages * PAGE_SIZE, count, (pages - leader_pages) * PAGE_SIZE)
 
 
+def thread_cpu(pgid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of every live thread in process group ``pgid``, from
+    /proc/<pid>/task/<tid>/stat, summed by "<process name>: main thread" (tid = pid) or
+    "<process name>: <thread name>" (digits dropped). Python names no OS threads, so a
+    process's other Python threads (asyncio's thread pool) carry the process's name;
+    Rust threads (granian's tokio runtime) carry their own."""
+    out: dict[str, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            if int(stat[stat.rindex(")") + 2 :].split()[2]) != pgid:
+                continue
+            tasks = list(os.scandir(Path(entry.path, "task")))
+        except (OSError, ValueError):
+            continue
+        process = stat[stat.index("(") + 1 : stat.rindex(")")]
+        for task in tasks:
+            try:
+                text = Path(task.path, "stat").read_text()
+            except OSError:
+                continue
+            comm = text[text.index("(") + 1 : text.rindex(")")].rstrip("0123456789")
+            if task.name == entry.name:
+                comm = f"{process}: main thread"
+            elif comm == process:
+                comm = f"{process}: other Python threads"
+            else:
+                comm = f"{process}: {comm}"
+            fields = text[text.rindex(")") + 2 :].split()
+            cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
+            out[comm] = out.get(comm, 0.0) + cpu
+    return out
+
+
+def descendants_cpu_s(root: int) -> float:
+    """CPU seconds (user + system, reaped children included) of every live descendant of
+    process ``root`` (not ``root`` itself), e.g. the browsers a Playwright driver started."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        ticks[pid] = sum(int(x) for x in fields[11:15])
+    total = 0
+    for pid in ticks:
+        ancestor = parents.get(pid, 0)
+        while ancestor > 1 and ancestor != root:
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == root:
+            total += ticks[pid]
+    return total / CLK_TCK
+
+
 @dataclass
 class StartTimes:
     """Seconds from launch until the backend answered /ping and until / answered 200."""

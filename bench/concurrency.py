@@ -28,6 +28,12 @@ the reply's database row, ``created_at`` to ``updated_at``) shows how much of th
 server emitting late. A reply is intact when the text received equals the saved reply and
 the scripted one. Backend CPU and RSS are read from /proc for the app's process group.
 
+With ``--browsers N`` (default 2), N headless Chromium browsers stream alongside the
+sessions, for the token-to-DOM delay a person would see: each picks the Anthropic model,
+whose provider talks to a loopback stand-in (bench/_provider.py) that streams ``--tokens``
+tokens at 50 tok/s on an exact schedule and records each token's send time; the page's
+MutationObserver records when each marked token is in the DOM (as bench/latency.py).
+
 Only 127.0.0.1 is targeted. Every wait has a deadline; the app is stopped on exit.
 """
 
@@ -54,8 +60,11 @@ from typing import Any
 import aiohttp
 import socketio
 
-from bench._app import HOST, ProdApp, assert_loopback, snapshot
+from bench._app import HOST, ProdApp, assert_loopback, snapshot, thread_cpu
 from bench._common import ROOT, header, load_average, table
+from bench._provider import PacedProvider
+from bench.latency import MODEL, BrowserProbe, Reply, provider_env, run_replies, script
+from bench.profile_report import profile_snapshot, since, summarise
 
 TOKEN_CHARS = 4
 RATE = 50.0  # tokens per second, per session
@@ -74,10 +83,12 @@ ON_LOAD = f"{ON_LOAD_STATE}.on_load_internal"
 IS_HYDRATED = "is_hydrated_rx_state_"
 LIVE_ID = "live_id_rx_state_"
 MESSAGES = "messages_rx_state_"
+RECENT = "recent_rx_state_"  # messages this tab added since it loaded the conversation
 MODELS = "models_rx_state_"
 NOTICE = "notice_rx_state_"
 TITLE = "current_title_rx_state_"
 TITLE_WAIT_S = 30.0
+PROFILE_DUMP_S = 2.5  # bench/_sampler writes its counts every 2 s
 
 TITLE_RULE: dict[str, Any] = {
     "match": r"Title for this conversation:\s*$",
@@ -261,6 +272,11 @@ class Session:
         event = {"name": name, "payload": payload, "router_data": self.router_data()}
         await self.sio.emit("event", event, namespace=NAMESPACE)
 
+    def _shown(self) -> list[dict[str, Any]]:
+        """The messages the page shows: loaded history, then the ones added since (the
+        finished reply lands in the short ``recent`` list, not in ``messages``)."""
+        return [*(self.chat.get(MESSAGES) or []), *(self.chat.get(RECENT) or [])]
+
     async def wait_until(self, predicate: Callable[[], bool], within_s: float) -> bool:
         deadline = time.monotonic() + within_s
         while not predicate():
@@ -306,13 +322,13 @@ class Session:
             finished = await self.wait_until(
                 lambda: (
                     int(self.chat.get(LIVE_ID, -1)) != live
-                    and any(m.get("id") == live for m in self.chat.get(MESSAGES) or [])
+                    and any(m.get("id") == live for m in self._shown())
                 ),
                 max(deadline - time.monotonic(), 0.1),
             )
             if not finished:
                 raise TimeoutError("no final state update after the stream ended")
-            final = next(m for m in self.chat[MESSAGES] if m.get("id") == live)
+            final = next(m for m in self._shown() if m.get("id") == live)
             out.final_content = str(final.get("content"))
             # After the first reply the model titles the conversation; a tab sees that too.
             # Wait for it (briefly), so its work is not left running into the next round.
@@ -384,6 +400,9 @@ class RoundResult:
     log_errors: int = 0
     log_warnings: int = 0
     errors: list[str] = field(default_factory=list)
+    browser_replies: list[Reply] = field(default_factory=list)  # real browsers alongside
+    profile: str = ""  # the streaming phase's CPU profile (--profile)
+    threads_cpu_s: dict[str, float] = field(default_factory=dict)  # by thread name
 
     @property
     def kib_per_idle(self) -> float:
@@ -407,6 +426,9 @@ async def run_round(
     tokens: int,
     spread: float,
     settle: float,
+    probes: Sequence[BrowserProbe] = (),
+    provider: PacedProvider | None = None,
+    profile: Path | None = None,
 ) -> RoundResult:
     result = RoundResult(sessions=n, load_before=load_average())
     expected = reply_text(tokens)
@@ -419,6 +441,9 @@ async def run_round(
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
         sessions = [Session(i, app, chat_state, http) for i in range(n)]
         try:
+            # The browsers' pages load first, so they count in neither the idle RSS per
+            # session nor the streaming phase.
+            await asyncio.gather(*(p.open_chat(MODEL) for p in probes))
             await asyncio.sleep(settle)
             result.rss_none = app.usage().backend_rss
 
@@ -442,6 +467,8 @@ async def run_round(
             await asyncio.sleep(settle)
             result.rss_idle = app.usage().backend_rss
 
+            profile_before = profile_snapshot(profile) if profile is not None else {}
+            threads_before = thread_cpu(app.pgid)
             peak = [result.rss_idle]
             stop = asyncio.Event()
             sampler = asyncio.create_task(_sample_rss(app, peak, stop))
@@ -451,12 +478,33 @@ async def run_round(
                 await asyncio.sleep(delay)
                 return await s.chat_once(f"concbench {n} session {s.index}", stream_timeout)
 
+            async def browsers() -> list[Reply]:
+                if not probes or provider is None:
+                    return []
+                await asyncio.sleep(spread / 2)  # amid the sessions' sends
+                return await run_replies(
+                    probes, provider, tokens, int(RATE), f"n{n}", model=MODEL, open_first=False
+                )
+
             random.seed(n)
             delays = sorted(random.uniform(0, spread) for _ in live)
+            in_browsers = asyncio.create_task(browsers())
             outcomes = await asyncio.gather(
                 *(chat(s, d) for s, d in zip(live, delays, strict=True))
             )
+            result.browser_replies = await in_browsers
+            if profile is not None:
+                await asyncio.sleep(PROFILE_DUMP_S)  # the sampler writes every 2 s
+                spent = since(profile_before, profile_snapshot(profile))
+                if spent:
+                    result.profile = summarise(max(spent, key=lambda p: p.busy_total), 25)
             cpu1, own1, wall1 = app.usage().cpu_s, own_cpu_s(), time.monotonic()
+            threads_after = thread_cpu(app.pgid)
+            result.threads_cpu_s = {
+                name: spent - threads_before.get(name, 0.0)
+                for name, spent in threads_after.items()
+                if spent - threads_before.get(name, 0.0) > 0
+            }
             stop.set()
             await sampler
             result.rss_peak = peak[0]
@@ -537,6 +585,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--ref", help="measure this commit (git archive) instead of the working tree")
     p.add_argument("--in-place", action="store_true", help="run in the repository, no snapshot")
     p.add_argument("--log", type=Path, help="copy the app's log here at the end")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        help="sample the app's Python stacks (bench/_sampler) into this directory, and "
+        "print where the busiest process spent its time",
+    )
+    p.add_argument(
+        "--browsers",
+        type=int,
+        default=2,
+        help="real Chromium browsers streaming alongside, for token-to-DOM delay (0-8)",
+    )
     args = p.parse_args(argv)
     counts = FULL if args.full else QUICK
     if args.sessions:
@@ -547,6 +607,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         p.error("--tokens must be between 1 and 20000")
     if not 0 <= args.spread <= 60 or not 0 <= args.settle <= 60:
         p.error("--spread and --settle must be between 0 and 60 s")
+    if not 0 <= args.browsers <= 8:
+        p.error("--browsers must be between 0 and 8")
     if args.in_place and args.ref:
         p.error("--in-place runs the working tree; it cannot be combined with --ref")
     args.counts = counts
@@ -633,6 +695,55 @@ def report(results: Sequence[RoundResult], tokens: int, startup_s: float) -> str
         "log warnings",
         "load 1-min before → after",
     ]
+    browser_rows = [
+        [
+            r.sessions,
+            len(r.browser_replies),
+            sum(1 for b in r.browser_replies if b.ended and not b.error),
+            len(dom := [x for b in r.browser_replies for x in b.latencies_ms]),
+            percentile(dom, 0.5),
+            percentile(dom, 0.95),
+            max(dom, default=float("nan")),
+            percentile(frame := [x for b in r.browser_replies for x in b.frame_ms], 0.5),
+            percentile(frame, 0.95),
+            percentile([b.first_ms for b in r.browser_replies], 0.5),
+            percentile([b.dom_rate / b.provider_rate for b in r.browser_replies], 0.5),
+        ]
+        for r in results
+        if r.browser_replies
+    ]
+    browser_headers = [
+        "sessions",
+        "browsers",
+        "ended",
+        "tokens sampled",
+        "token→DOM p50 ms",
+        "token→DOM p95 ms",
+        "token→DOM max ms",
+        "token→frame p50 ms",
+        "token→frame p95 ms",
+        "first token→DOM p50 ms",
+        "DOM / provider rate",
+    ]
+    browser_part = (
+        [
+            "",
+            "Real browsers alongside (Chromium; the Anthropic provider against bench/_provider.py, "
+            f"{tokens} tokens at {RATE:g} tok/s, sent amid the sessions' sends)",
+            "",
+            table(browser_headers, browser_rows),
+        ]
+        if browser_rows
+        else []
+    )
+    thread_lines = ["", "Backend CPU in the streaming phase by thread name (/proc/<pid>/task):", ""]
+    for r in results:
+        total = sum(r.threads_cpu_s.values()) or 1.0
+        parts = sorted(r.threads_cpu_s.items(), key=lambda kv: -kv[1])[:6]
+        thread_lines.append(
+            f"- {r.sessions} sessions, {total:.1f} CPU s: "
+            + ", ".join(f"{name} {100 * cpu / total:.0f} %" for name, cpu in parts)
+        )
     lines = [
         f"reply: {tokens} tokens of {TOKEN_CHARS} chars at {RATE:g} tok/s "
         f"({tokens * INTERVAL:.1f} s nominal) per session, sends spread over the first "
@@ -641,10 +752,12 @@ def report(results: Sequence[RoundResult], tokens: int, startup_s: float) -> str
         "Delay and integrity",
         "",
         table(delay_headers, delay_rows),
+        *browser_part,
         "",
         "Resources",
         "",
         table(resource_headers, resource_rows),
+        *thread_lines,
         "",
         "- intact: received text == saved reply == scripted reply == final state message",
         "- first text: send emitted → first d frame on the live-reply websocket",
@@ -661,6 +774,10 @@ def report(results: Sequence[RoundResult], tokens: int, startup_s: float) -> str
         "(sends, page loads, titles, streams) per 1000 tokens received",
         "- CPU %: CPU seconds per wall second over the streaming phase, 100 = one core "
         "(the machine has 2); client = this load generator, on the same 2 cores",
+        "- token→DOM (browsers): each marked token's send by the loopback provider "
+        "(time.time()) to the first DOM change showing it (MutationObserver, "
+        "performance.timeOrigin + now), as bench/latency.py; token→frame: to the arrival of "
+        "the live-reply frame carrying it, in the page",
         "- backend RSS: the app's process group minus the idle `reflex run` CLI; KiB per idle "
         "session = (RSS with N sessions loaded and idle - RSS before they connected) / N",
     ]
@@ -677,22 +794,53 @@ def report(results: Sequence[RoundResult], tokens: int, startup_s: float) -> str
     return "\n".join(lines)
 
 
-async def sweep(app: ProdApp, chat_state: str, args: argparse.Namespace) -> list[RoundResult]:
+async def sweep(
+    app: ProdApp, chat_state: str, args: argparse.Namespace, provider: PacedProvider
+) -> list[RoundResult]:
     await warm_up(app, chat_state)
     results: list[RoundResult] = []
-    for n in args.counts:
-        print(f"... {n} sessions (load average {load_average()})", flush=True)
-        budget = 120 + n * 2.0 + args.tokens * INTERVAL * 25
-        async with asyncio.timeout(budget):
-            r = await run_round(
-                app, chat_state, n, tokens=args.tokens, spread=args.spread, settle=args.settle
+    async with contextlib.AsyncExitStack() as stack:
+        probes: list[BrowserProbe] = []
+        if args.browsers:
+            from playwright.async_api import async_playwright
+
+            playwright = await stack.enter_async_context(async_playwright())
+            for i in range(args.browsers):
+                probe = await BrowserProbe.launch(playwright, i, f"http://localhost:{app.port}")
+                stack.push_async_callback(probe.close)
+                probes.append(probe)
+            await run_replies(probes, provider, 100, 2000, "warm-up", model=MODEL)
+        for n in args.counts:
+            print(f"... {n} sessions (load average {load_average()})", flush=True)
+            budget = 120 + n * 2.0 + args.tokens * INTERVAL * 25
+            async with asyncio.timeout(budget):
+                r = await run_round(
+                    app,
+                    chat_state,
+                    n,
+                    tokens=args.tokens,
+                    spread=args.spread,
+                    settle=args.settle,
+                    probes=probes,
+                    provider=provider,
+                    profile=args.profile,
+                )
+            results.append(r)
+            dom = [x for b in r.browser_replies for x in b.latencies_ms]
+            print(
+                f"    loaded {r.loaded}, intact {r.intact}, late p95 "
+                f"{percentile(r.late_ms, 0.95):.0f} ms, CPU {r.cpu_pct:.0f} %"
+                + (
+                    f", browsers' token-to-DOM p50 {percentile(dom, 0.5):.0f} / p95 "
+                    f"{percentile(dom, 0.95):.0f} ms"
+                    if probes
+                    else ""
+                ),
+                flush=True,
             )
-        results.append(r)
-        print(
-            f"    loaded {r.loaded}, intact {r.intact}, late p95 "
-            f"{percentile(r.late_ms, 0.95):.0f} ms, CPU {r.cpu_pct:.0f} %",
-            flush=True,
-        )
+        errors = [e for p in probes for e in p.errors]
+        if errors:
+            print("page errors:\n  " + "\n  ".join(errors[:10]))
     return results
 
 
@@ -703,21 +851,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="parley-bench-conc-") as tmp:
         workdir = Path(tmp)
         root = ROOT if args.in_place else snapshot(workdir / "app", with_web=True, ref=args.ref)
-        app = ProdApp(root, rules=rules_for(args.tokens), workdir=workdir)
+        provider = PacedProvider(script, title=TITLE_RULE["reply"]).start()
+        env = provider_env(provider, default=False)
+        if args.profile is not None:
+            args.profile = args.profile.resolve()
+            env["PARLEY_BENCH_SAMPLE_DIR"] = str(args.profile)
+            env["PYTHONPATH"] = str(root / "bench" / "_sampler")
+        app = ProdApp(root, rules=rules_for(args.tokens), env=env, workdir=workdir)
         try:
             app.start()
             startup_s = app.times.page_s
             assert_loopback(http_url(app))
             print(f"app up on {http_url(app)} in {startup_s:.1f} s; state {chat_state}", flush=True)
-            results = asyncio.run(sweep(app, chat_state, args))
+            results = asyncio.run(sweep(app, chat_state, args, provider))
         finally:
             app.stop()
+            provider.stop()
             if args.log is not None:
                 with contextlib.suppress(OSError):
                     shutil.copy(app.log, args.log)
     print()
     print(report(results, args.tokens, startup_s))
     print(f"load average after: {load_average()}")
+    for r in results:
+        if r.profile:
+            print(f"\nCPU profile of the streaming phase, {r.sessions} sessions (--profile):")
+            print(r.profile)
     return 0
 
 

@@ -21,7 +21,9 @@ reply gives when the backend started and finished it (``created_at``, ``updated_
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
+import json
 import math
 import sqlite3
 import subprocess
@@ -112,11 +114,17 @@ def reply_text(tokens: int) -> str:
 MAX_CHUNKS_PER_S = 250  # asyncio sleeps under ~4 ms overshoot badly; pack tokens above this
 
 
+FIRST = "first"  # the first reply of a new chat: page load, new conversation, title
+NEXT = "next"  # a later reply inside an existing conversation: the reply alone
+MODES = (FIRST, NEXT)
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     tokens: int
     rate: int  # tokens per second the provider sends
     per_chunk: int = 1  # tokens per scripted chunk; 0 picks by MAX_CHUNKS_PER_S
+    mode: str = NEXT
 
     @classmethod
     def parse(cls, spec: str, per_chunk: int = 0) -> Case:
@@ -128,6 +136,10 @@ class Case:
     @property
     def name(self) -> str:
         return f"{self.tokens}x{self.rate}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.mode}"
 
     @property
     def delay_ms(self) -> float:
@@ -152,7 +164,15 @@ class Case:
         }
 
 
-WARMUP = Case(200, 2000, 8)
+WARMUP = Case(200, 2000, 8, FIRST)
+
+# Opens the conversation that a "next" case's reply goes into (its first reply and title).
+PRIMER_RULE: dict[str, Any] = {
+    "match": r"^bench primer ",
+    "reply": "Ready for the next message. " * 20,  # 560 characters
+    "chunk_chars": 8,
+    "delay_ms": 5,
+}
 
 # Titles: after a new chat's first reply the app asks the same model for a title
 # (app/services/titles.py). Unmatched, the scripted provider would echo the whole prompt at
@@ -217,6 +237,31 @@ OBSERVER_JS = (
 ).replace("__END__", END_MARK)
 
 
+def event_var_bytes(payload: str) -> dict[str, int]:
+    """Bytes of a socket.io frame from Reflex's ``/_event``, split by the state var they
+    carry (the JSON of its value, plus its key); the frame's framing and anything else
+    (events, flags) under "(other)". Frames that are not a state update count as "(other)"."""
+    total = len(payload.encode())
+    out: dict[str, int] = {}
+    start = payload.find("[")
+    try:
+        message = json.loads(payload[start:]) if payload.startswith("42") and start > 0 else None
+    except ValueError:
+        message = None
+    update = message[1] if isinstance(message, list) and len(message) > 1 else None
+    delta = update.get("delta") if isinstance(update, dict) else None
+    if isinstance(delta, dict):
+        for substate in delta.values():
+            if not isinstance(substate, dict):
+                continue
+            for var, value in substate.items():
+                name = var.removesuffix("_rx_state_")
+                size = len(json.dumps(value, ensure_ascii=False).encode()) + len(var) + 4
+                out[name] = out.get(name, 0) + size
+    out["(other)"] = total - sum(out.values())
+    return out
+
+
 @dataclass
 class Wire:
     """Counts every websocket frame of the page, on whichever socket."""
@@ -229,6 +274,7 @@ class Wire:
     last_frame_at: float = 0.0
     sockets: list[str] = field(default_factory=list)
     by_path: dict[str, int] = field(default_factory=dict)  # bytes received per socket path
+    by_var: dict[str, int] = field(default_factory=dict)  # /_event bytes per state var
 
     def attach(self, ws: WebSocket) -> None:
         self.sockets.append(ws.url)
@@ -240,6 +286,9 @@ class Wire:
     def _received(self, path: str, payload: str | bytes) -> None:
         size = len(payload.encode() if isinstance(payload, str) else payload)
         self.by_path[path] = self.by_path.get(path, 0) + size
+        if path == "/_event" and isinstance(payload, str):
+            for var, count in event_var_bytes(payload).items():
+                self.by_var[var] = self.by_var.get(var, 0) + count
         self.frames_in += 1
         self.bytes_in += size
         self.largest_in = max(self.largest_in, size)
@@ -263,6 +312,7 @@ class Result:
     largest_in: int
     bytes_out: int
     by_path: dict[str, int]
+    by_var: dict[str, int]
     cpu_s: float
     dom_updates: int
     dom_steps: int
@@ -317,14 +367,46 @@ def open_new_chat(page: Page, url: str) -> None:
     )
 
 
-def run_case(app: ProdApp, page: Page, wire: Wire, case: Case, run: int) -> Result:
-    open_new_chat(page, app.url)
-    page.wait_for_timeout(300)  # let the connection's first updates pass
+def settle(page: Page, wire: Wire) -> None:
+    """Until no websocket frame has arrived for SETTLE_QUIET_S (at most SETTLE_MAX_S)."""
+    deadline = time.monotonic() + SETTLE_MAX_S
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        if time.monotonic() - wire.last_frame_at >= SETTLE_QUIET_S:
+            break
+
+
+def open_conversation(page: Page, wire: Wire, url: str, run: int, exchanges: int = 1) -> None:
+    """A new chat with ``exchanges`` short exchanges, its title generated: where a "next"
+    reply goes."""
+    open_new_chat(page, url)
+    for i in range(exchanges):
+        page.get_by_role("textbox", name="Message").fill(f"bench primer {run}.{i}")
+        page.get_by_role("button", name="Send").click()
+        if i == 0:
+            page.get_by_role("heading", name=TITLE_RULE["reply"]).wait_for(timeout=60_000)
+        page.get_by_role("button", name="Send").wait_for(state="visible", timeout=60_000)
+        page.wait_for_function(
+            "() => !document.querySelector('textarea[aria-label=Message]')?.disabled",
+            timeout=60_000,
+        )
+    settle(page, wire)
+
+
+def run_case(
+    app: ProdApp, page: Page, wire: Wire, case: Case, run: int, history: int = 1
+) -> Result:
+    if case.mode == FIRST:
+        open_new_chat(page, app.url)
+        page.wait_for_timeout(300)  # let the connection's first updates pass
+    else:
+        open_conversation(page, wire, app.url, run, history)
     offset = clock_offset_ms(page)
     page.evaluate(OBSERVER_JS)
     page.get_by_role("textbox", name="Message").fill(f"bench {case.name} run {run}")
     frames0, bytes0, _, out0 = wire.snapshot()
     paths0 = dict(wire.by_path)
+    vars0 = dict(wire.by_var)
     largest0 = wire.largest_in
     wire.largest_in = 0
     cpu0 = app.usage().cpu_s
@@ -332,11 +414,7 @@ def run_case(app: ProdApp, page: Page, wire: Wire, case: Case, run: int) -> Resu
     timeout_ms = min(case.nominal_s * 4 + 60, MAX_CASE_SECONDS) * 1000
     page.wait_for_function("() => window.__bench.endAt !== null", timeout=timeout_ms, polling=200)
     page.get_by_role("button", name="Send").wait_for(state="visible", timeout=60_000)
-    deadline = time.monotonic() + SETTLE_MAX_S
-    while time.monotonic() < deadline:
-        page.wait_for_timeout(100)
-        if time.monotonic() - wire.last_frame_at >= SETTLE_QUIET_S:
-            break
+    settle(page, wire)
     cpu1 = app.usage().cpu_s
     frames1, bytes1, _, out1 = wire.snapshot()
     largest = wire.largest_in
@@ -354,6 +432,7 @@ def run_case(app: ProdApp, page: Page, wire: Wire, case: Case, run: int) -> Resu
         largest_in=largest,
         bytes_out=out1 - out0,
         by_path={k: v - paths0.get(k, 0) for k, v in wire.by_path.items() if v > paths0.get(k, 0)},
+        by_var={k: v - vars0.get(k, 0) for k, v in wire.by_var.items() if v > vars0.get(k, 0)},
         cpu_s=cpu1 - cpu0,
         created=created,
         updated=updated,
@@ -372,6 +451,7 @@ def summarise(
     largest_in: int,
     bytes_out: int,
     by_path: dict[str, int],
+    by_var: dict[str, int],
     cpu_s: float,
     created: dt.datetime,
     updated: dt.datetime,
@@ -406,6 +486,7 @@ def summarise(
         largest_in=largest_in,
         bytes_out=bytes_out,
         by_path=by_path,
+        by_var=by_var,
         cpu_s=cpu_s,
         dom_updates=int(bench["updates"]),
         dom_steps=len(obs),
@@ -423,7 +504,7 @@ def report(results: Sequence[Result]) -> str:
     for r in results:
         rows.append(
             [
-                r.case.name + (f" #{r.run}" if r.run > 1 else ""),
+                r.case.label + (f" #{r.run}" if r.run > 1 else ""),
                 "yes" if r.complete else "NO",
                 r.bytes_in / r.reply_bytes,
                 r.frames_in,
@@ -440,7 +521,7 @@ def report(results: Sequence[Result]) -> str:
             ]
         )
     headers = [
-        "tokens x tok/s",
+        "tokens x tok/s, reply",
         "intact",
         "wire B per reply B",
         "frames in",
@@ -457,20 +538,34 @@ def report(results: Sequence[Result]) -> str:
     ]
     paths = sorted({p for r in results for p in r.by_path})
     split = table(
-        ["tokens x tok/s", *(f"{p} B per reply B" for p in paths), "sent B per reply B"],
+        ["tokens x tok/s, reply", *(f"{p} B per reply B" for p in paths), "sent B per reply B"],
         [
             [
-                r.case.name + (f" #{r.run}" if r.run > 1 else ""),
+                r.case.label + (f" #{r.run}" if r.run > 1 else ""),
                 *(r.by_path.get(p, 0) / r.reply_bytes for p in paths),
                 r.bytes_out / r.reply_bytes,
             ]
             for r in results
         ],
     )
-    return table(headers, rows) + "\n\nBytes received by websocket path:\n\n" + split
+    top: list[str] = []
+    for r in results:
+        ranked = sorted(r.by_var.items(), key=lambda kv: -kv[1])[:6]
+        parts = ", ".join(f"{k} {v / r.reply_bytes:.2f}" for k, v in ranked)
+        top.append(f"- {r.case.label}{f' #{r.run}' if r.run > 1 else ''}: {parts}")
+    return (
+        table(headers, rows)
+        + "\n\nBytes received by websocket path:\n\n"
+        + split
+        + "\n\n/_event bytes per reply B, by state var (largest first):\n\n"
+        + "\n".join(top)
+    )
 
 
 LEGEND = """\
+- reply: "first" is a new chat's first reply (the page load, the new conversation, its
+  sidebar entry and generated title travel in the same window); "next" is a later reply in
+  a conversation that already has --history exchanges (560-character replies) and its title.
 - wire B per reply B: websocket payload bytes the page received from the click until the
   reply settled, all sockets, divided by the reply's own size (tokens x 4 bytes).
 - CPU ms per 1k tok: CPU time (user+system, every process of the app's group) per 1000
@@ -494,6 +589,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     group.add_argument("--full", action="store_true", help="all 9 cases (20000x50 takes 400 s)")
     group.add_argument("--cases", help="comma-separated, e.g. 500x50,20000x2000")
     parser.add_argument("--repeat", type=int, default=1, help="runs per case (1-10)")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=1,
+        help="exchanges already in the conversation before a 'next' reply (1-50; each "
+        "primer reply is 560 characters)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=[*MODES, "both"],
+        help="first: a new chat's first reply; next: a later reply in a conversation; "
+        "default: next for every case, and first too for 500-token cases",
+    )
     parser.add_argument(
         "--tokens-per-chunk",
         type=int,
@@ -523,12 +631,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         specs = args.cases.split(",")
     else:
         specs = QUICK_CASES
-    cases = [Case.parse(c, max(0, int(args.tokens_per_chunk))) for c in specs]
+    parsed = [Case.parse(c, max(0, int(args.tokens_per_chunk))) for c in specs]
+    cases: list[Case] = []
+    for c in parsed:
+        modes = MODES if args.mode == "both" else (args.mode,) if args.mode else None
+        if modes is None:
+            modes = (FIRST, NEXT) if c.tokens <= 500 else (NEXT,)
+        cases += [dataclasses.replace(c, mode=m) for m in modes]
     repeat = max(1, min(int(args.repeat), 10))
     extra = dict(item.split("=", 1) for item in args.app_env)
 
     print(header("Parley: wire, CPU and DOM cost per streamed reply (bench/wire.py)"))
-    print(f"cases: {', '.join(c.name for c in cases)} x {repeat} run(s); tokens of 4 chars")
+    print(f"cases: {', '.join(c.label for c in cases)} x {repeat} run(s); tokens of 4 chars")
+    print(f"a 'next' reply follows {args.history} exchange(s) in its conversation")
     print(
         "chunks: " + ", ".join(f"{c.name}: {c.per_chunk} tok per {c.delay_ms:g} ms" for c in cases)
     )
@@ -538,13 +653,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:
         print(f"app environment: {extra}")
     sys.stdout.flush()
-    rules = [TITLE_RULE, *(c.rule() for c in {c.name: c for c in [WARMUP, *cases]}.values())]
+    rules = [
+        TITLE_RULE,
+        PRIMER_RULE,
+        *(c.rule() for c in {c.name: c for c in [WARMUP, *cases]}.values()),
+    ]
     with tempfile.TemporaryDirectory(prefix="parley-bench-wire-") as tmp:
         root = ROOT if args.in_place else snapshot(Path(tmp) / "app", with_web=True, ref=args.ref)
         with ProdApp(root, rules=rules, env=extra, workdir=Path(tmp)) as app:
             assert_loopback(app.url)
             print(f"app up in {app.times.page_s:.1f} s at {app.url} (root: {root})")
-            results = drive(app, cases, repeat)
+            results = drive(app, cases, repeat, max(1, min(int(args.history), 50)))
     print()
     print(report(results))
     print()
@@ -564,7 +683,7 @@ def resolve(ref: str) -> str:
     ).stdout.strip()
 
 
-def drive(app: ProdApp, cases: Sequence[Case], repeat: int) -> list[Result]:
+def drive(app: ProdApp, cases: Sequence[Case], repeat: int, history: int = 1) -> list[Result]:
     idle0 = app.usage()
     time.sleep(3)
     idle1 = app.usage()
@@ -594,10 +713,10 @@ def drive(app: ProdApp, cases: Sequence[Case], repeat: int) -> list[Result]:
         run_case(app, page, wire, WARMUP, 1)  # compiles, caches, warms the connection
         for case in cases:
             for run in range(1, repeat + 1):
-                result = run_case(app, page, wire, case, run)
+                result = run_case(app, page, wire, case, run, history)
                 results.append(result)
                 print(
-                    f"  {case.name} #{run}: {result.bytes_in / result.reply_bytes:.2f} wire B "
+                    f"  {case.label} #{run}: {result.bytes_in / result.reply_bytes:.2f} wire B "
                     f"per reply B, DOM {result.dom_rate:.0f} tok/s, "
                     f"end lag {result.lag_schedule_ms:.0f} ms",
                     flush=True,

@@ -53,6 +53,11 @@ class Subscription:
         self.position = position  # index of the next chunk to read
         self.end: StreamEnd | None = None if stream is not None else GONE
 
+    @property
+    def published_at(self) -> float:
+        """When the stream last changed (the hub's clock): its latest chunk, or its end."""
+        return self._stream.touched if self._stream is not None else 0.0
+
     async def batch(self) -> tuple[list[str], StreamEnd | None]:
         """Every chunk ready past the position (waiting for at least one, or the end),
         and the end once every chunk before it has been returned. After the end, only

@@ -10,10 +10,12 @@ framing per frame:
 - ``e{"status": ..., "error": ...}``: the end (status "complete", "stopped", "error", or
   "gone" for a stream this process does not know); the server then closes.
 
-Frames are coalesced: the first text goes out at once, then at most ``max_fps`` frames a
-second (the app sets 25, from ``PARLEY_LIVE_FRAME_MS``), each carrying whatever arrived
-meanwhile. So tokens share frames at any provider rate, a token waits at most one frame
-interval, and the bytes stay within a small factor of the reply's own. ``from`` counts
+Frames adapt to the provider's rate (:class:`FramePacer`): text that comes after a quiet
+spell of one frame interval (the app sets 40 ms, ``PARLEY_LIVE_FRAME_MS``) goes out at once,
+so a slow provider's tokens are never held back; text that comes in a burst waits for the
+interval since the previous frame and shares one frame with whatever arrives meanwhile. So a
+token waits at most one interval, frames stay under about two per interval, and the bytes
+stay within a small factor of the reply's own. ``from`` counts
 Unicode code points, so a reconnecting client resumes exactly where it stopped.
 
 Plain Starlette: the composition root mounts it on Reflex's backend (``api_transformer``).
@@ -24,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
@@ -53,27 +56,72 @@ def _parse_int(value: str | None, default: int) -> int | None:
     return number if number <= MAX_ID else None
 
 
+_TICK = 1e-6  # seconds; differences below this are clock rounding, not waits
+
+
+class FramePacer:
+    """When to send text: at once after a quiet spell, else at most one frame per interval.
+
+    Text that arrives after a gap of at least ``interval`` since the previous text (or the
+    first text) goes out at once: a slow provider's tokens are never held back. Text that
+    arrives sooner is part of a burst: it waits until ``interval`` after the previous frame,
+    and whatever else arrives meanwhile shares its frame. So frames track the provider's rate
+    up to ``1 / interval`` per second, and coalesce above it.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last_sent = -math.inf
+        self._last_arrival = -math.inf
+
+    def hold(self, arrived: float, now: float) -> float:
+        """Seconds to hold text that arrived at ``arrived`` (0: send it at ``now``)."""
+        quiet = arrived - self._last_arrival >= self.interval - _TICK
+        self._last_arrival = arrived
+        if quiet:
+            return 0.0
+        wait = self._last_sent + self.interval - now
+        return wait if wait > _TICK else 0.0
+
+    def arrived(self, at: float) -> None:
+        """More text came in while holding, at ``at``."""
+        self._last_arrival = max(self._last_arrival, at)
+
+    def sent(self, at: float) -> None:
+        self._last_sent = at
+
+
 async def _pump(
-    websocket: WebSocket, hub: StreamHub, message_id: int, skip: int, max_fps: float
+    websocket: WebSocket,
+    hub: StreamHub,
+    message_id: int,
+    skip: int,
+    max_fps: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
-    """Send the stream from code point ``skip`` on, coalescing, then the end frame."""
+    """Send the stream from code point ``skip`` on, paced by :class:`FramePacer`, then the
+    end frame. ``clock`` must be the hub's clock (both default to ``time.monotonic``)."""
     subscription = hub.subscribe(message_id)
-    interval = 1.0 / max_fps
-    last_sent = -interval
+    pacer = FramePacer(1.0 / max_fps)
     while True:
         chunks, end = await subscription.batch()
-        wait = last_sent + interval - time.monotonic()
-        if wait > 0 and end is None:  # at most max_fps frames: gather what comes meanwhile
-            await asyncio.sleep(wait)
-            more, end = subscription.ready()
-            chunks += more
+        if chunks:
+            wait = pacer.hold(subscription.published_at, clock())
+            if wait > 0 and end is None:  # a burst: gather what comes meanwhile
+                await sleep(wait)
+                more, end = subscription.ready()
+                if more:
+                    chunks += more
+                    pacer.arrived(subscription.published_at)
         text = "".join(chunks)
         if skip:
             dropped = min(skip, len(text))
             text, skip = text[dropped:], skip - dropped
         if text:
             await websocket.send_text("d" + text)
-            last_sent = time.monotonic()
+            pacer.sent(clock())
         if end is not None:
             await websocket.send_text(end_frame(end))
             return
@@ -87,8 +135,15 @@ async def _watch(websocket: WebSocket) -> None:
             return
 
 
-def stream_app(hub: Callable[[], StreamHub], *, max_fps: float = 60.0) -> Starlette:
-    """A Starlette app with the live-reply websocket; ``hub`` gives the current hub."""
+def stream_app(
+    hub: Callable[[], StreamHub],
+    *,
+    max_fps: float = 60.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Starlette:
+    """A Starlette app with the live-reply websocket; ``hub`` gives the current hub.
+    ``clock`` and ``sleep`` pace the frames (a test passes a fake clock, the hub's too)."""
 
     async def endpoint(websocket: WebSocket) -> None:
         message_id = _parse_int(websocket.path_params.get("message_id"), -1)
@@ -99,7 +154,9 @@ def stream_app(hub: Callable[[], StreamHub], *, max_fps: float = 60.0) -> Starle
                 await websocket.send_text(end_frame(GONE))
                 await websocket.close(code=1008)  # policy violation: a malformed request
                 return
-            pump = asyncio.create_task(_pump(websocket, hub(), message_id, skip, max_fps))
+            pump = asyncio.create_task(
+                _pump(websocket, hub(), message_id, skip, max_fps, clock=clock, sleep=sleep)
+            )
             watch = asyncio.create_task(_watch(websocket))
             try:
                 await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)

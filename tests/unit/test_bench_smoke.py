@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 
 from bench._app import assert_loopback, group_usage
 from bench._common import table
+from bench._provider import PacedProvider, Plan
+from bench.latency import dom_latencies, marker_ends, percentile
+from bench.profile_report import profile_snapshot, since, summarise
 from bench.wire import END_MARK, TOKEN_CHARS, Case, reply_text
 
 
@@ -47,3 +51,85 @@ def test_only_loopback_is_driven() -> None:
 def test_table_formats_ratios_and_missing_values() -> None:
     out = table(["case", "ratio"], [["a", 2.345], ["b", float("nan")], ["c", 12345.0]])
     assert "2.35" in out and "n/a" in out and "12,345" in out
+
+
+def test_dom_latency_pairs_each_marker_with_the_send_of_its_last_token() -> None:
+    text = reply_text(200)
+    ends = marker_ends(text)
+    assert len(ends) > 20 and ends == sorted(ends)
+    sent = [1000.0 + k * 0.02 for k in range(200)]  # 50 tokens/s from epoch second 1000
+    # The page shows each marker 30 ms after its token left, except the third: 90 ms.
+    obs = []
+    for i, end in enumerate(ends):
+        token = (end - 1) // TOKEN_CHARS
+        extra = 0.090 if i == 2 else 0.030
+        obs.append([(sent[token] + extra) * 1000 - 5_000, end, 0])
+    obs.sort()
+    latencies = dom_latencies(text, sent, obs, lambda ms: (ms + 5_000) / 1000)
+    assert len(latencies) == len(ends)
+    assert latencies[2] == pytest.approx(90.0)
+    assert all(x == pytest.approx(30.0) for i, x in enumerate(latencies) if i != 2)
+    # A DOM that never got past the tenth marker: the rest are missing, not late.
+    cut = [o for o in obs if o[1] <= ends[9]]
+    assert len(dom_latencies(text, sent, cut, lambda ms: (ms + 5_000) / 1000)) == 10
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+
+
+async def test_the_paced_provider_streams_anthropic_events_on_schedule() -> None:
+    from anthropic import AsyncAnthropic
+
+    text = reply_text(120)
+    with PacedProvider(lambda prompt: Plan(text, 2000.0) if prompt == "go" else None) as server:
+        client = AsyncAnthropic(api_key="sk-ant-test", base_url=server.url, max_retries=0)
+        async with client:
+            received = []
+            stream = await client.messages.create(
+                model="claude-haiku-4-5",
+                max_tokens=10,
+                messages=[{"role": "user", "content": "go"}],
+                stream=True,
+            )
+            async for event in stream:
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    received.append(event.delta.text)
+            titled = await client.messages.create(
+                model="claude-haiku-4-5",
+                max_tokens=10,
+                messages=[{"role": "user", "content": "Title for this conversation:"}],
+                stream=True,
+            )
+            title = "".join(
+                [
+                    e.delta.text
+                    async for e in titled
+                    if e.type == "content_block_delta" and e.delta.type == "text_delta"
+                ]
+            )
+        sent = server.record("go")
+    assert "".join(received) == text and len(received) == 120
+    assert sent is not None and sent.done and len(sent.times) == 120
+    assert sent.times == sorted(sent.times)
+    assert sent.times[-1] - sent.times[0] >= 119 / 2000 * 0.99  # never ahead of schedule
+    assert title == "Bench" and server.record("Title for this conversation:") is None
+
+
+def test_the_profile_report_charges_cpu_to_areas_and_diffs_snapshots(tmp_path: Path) -> None:
+    main = "[main thread];run_forever (asyncio/base_events.py:1)"
+    stacks = {
+        f"{main};_pump (app/web/stream_ws.py:9)": 300,
+        f"{main};stream_reply (app/services/chat.py:2);publish (app/services/stream_hub.py:5)": 100,
+        "[worker thread];run (concurrent/futures/thread.py:1);do_execute (sqlalchemy/x.py:3)": 600,
+        f"(idle);{main};select (selectors.py:1)": 50,
+    }
+    folded = tmp_path / "123.folded"
+    folded.write_text("\n".join(f"{k} {v}" for k, v in stacks.items()) + "\n")
+    before = profile_snapshot(tmp_path)
+    assert before["123"].busy_total == 1000 and before["123"].idle == 50
+    stacks[f"{main};_pump (app/web/stream_ws.py:9)"] += 1000
+    folded.write_text("\n".join(f"{k} {v}" for k, v in stacks.items()) + "\n")
+    (spent,) = since(before, profile_snapshot(tmp_path))
+    assert spent.busy_total == 1000  # only what happened in between
+    text = summarise(profile_snapshot(tmp_path)["123"])
+    assert "live-reply channel" in text and "SQL" in text
+    areas = text.split("files, inclusive:")[0]
+    assert "70.0 %  live-reply channel" in areas and "30.0 %  SQL" in areas

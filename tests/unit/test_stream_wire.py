@@ -20,6 +20,7 @@ carries before compression.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from app.llm.base import ChatRequest, Finish, StreamEvent, TextDelta, Usage
 from app.llm.registry import ModelInfo, ModelRegistry
 from app.services.chat import ChatService
 from app.services.stream_hub import StreamHub
-from app.web.stream_ws import stream_app
+from app.web.stream_ws import FramePacer, stream_app
 
 WAIT = 60.0  # an upper bound for a whole reply to go through, never a sleep
 BOUND = 3.0  # bytes on the wire per byte of reply
@@ -340,3 +341,149 @@ async def test_each_token_reaches_the_channel_at_once_not_at_the_next_flush(
     await channel.finished()
     assert channel.frames == ["done", "d two", "d three", "d four", channel.frames[-1]]
     assert "".join(batches) == "one two three four"
+
+
+# ----- frame pacing, on a fake clock (never timed) --------------------------------------
+
+
+class FakeTime:
+    """A clock the test moves by hand, and a sleep that returns only when the test says so,
+    recording how long the endpoint asked to sleep."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        self._wake: asyncio.Event | None = None
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self._wake = asyncio.Event()
+        await self._wake.wait()
+
+    @property
+    def sleeping(self) -> bool:
+        return self._wake is not None and not self._wake.is_set()
+
+    def wake(self, at: float) -> None:
+        assert self._wake is not None, "the endpoint is not sleeping"
+        self.now = at
+        self._wake.set()
+
+
+async def settle() -> None:
+    """Let the endpoint's tasks run until they wait again (no time passes)."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def test_the_pacer_sends_at_once_after_a_quiet_gap_and_holds_only_bursts() -> None:
+    pacer = FramePacer(0.040)
+    assert pacer.hold(0.000, 0.000) == 0.0  # the first text
+    pacer.sent(0.000)
+    assert pacer.hold(0.010, 0.010) == pytest.approx(0.030)  # a burst: until 40 ms
+    pacer.arrived(0.020)
+    pacer.sent(0.040)
+    # 45 ms after the last text (though 25 ms after the last frame): a lone token, at once.
+    assert pacer.hold(0.065, 0.065) == 0.0
+    pacer.sent(0.065)
+    assert pacer.hold(0.080, 0.080) == pytest.approx(0.025)  # 15 ms after: a burst again
+    pacer.sent(0.105)
+    assert pacer.hold(0.500, 0.500) == 0.0  # a long pause
+
+
+@pytest.mark.parametrize("rate", [5, 10, 20, 25])
+def test_tokens_slower_than_the_frame_rate_are_never_held(rate: int) -> None:
+    pacer = FramePacer(0.040)
+    for k in range(200):
+        at = k / rate
+        assert pacer.hold(at, at) == 0.0, (rate, k)
+        pacer.sent(at)
+
+
+@pytest.mark.parametrize("rate", [50, 200, 2000, 20_000])
+def test_fast_tokens_are_held_at_most_one_interval_and_share_frames(rate: int) -> None:
+    """Simulated: token k arrives at k / rate; a frame goes out when its hold ends, carrying
+    every token that arrived by then."""
+    interval = 0.040
+    pacer = FramePacer(interval)
+    arrivals = [k / rate for k in range(2 * rate)]  # two seconds of tokens
+    frames: list[float] = []
+    delays: list[float] = []
+    i = 0
+    while i < len(arrivals):
+        at = arrivals[i]
+        now = max(at, frames[-1] if frames else at)  # the pump is free again
+        send_at = now + pacer.hold(at, now)
+        j = i + 1
+        while j < len(arrivals) and arrivals[j] <= send_at:
+            pacer.arrived(arrivals[j])
+            j += 1
+        pacer.sent(send_at)
+        frames.append(send_at)
+        delays += [send_at - a for a in arrivals[i:j]]
+        i = j
+    assert max(delays) <= interval + 1e-9
+    assert len(frames) <= 2 / interval + 1  # at most one frame per interval
+    gaps = [b - a for a, b in itertools.pairwise(frames)]
+    assert min(gaps) >= interval - 1e-9
+
+
+async def test_the_endpoint_sends_a_lone_token_at_once_and_coalesces_a_burst() -> None:
+    fake = FakeTime()
+    hub = StreamHub(clock=fake.clock)
+    app = stream_app(lambda: hub, max_fps=25, clock=fake.clock, sleep=fake.sleep)
+    hub.open(11)
+    channel = open_channel(app, "/_parley/stream/11")
+    await settle()
+
+    hub.publish(11, "first")  # t = 0: the first text goes at once
+    await settle()
+    assert channel.frames == ["dfirst"] and not fake.sleeping
+
+    fake.now = 0.010
+    hub.publish(11, " b")  # 10 ms later: held until 40 ms
+    await settle()
+    assert fake.sleeping and fake.sleeps == [pytest.approx(0.030)]
+    fake.now = 0.020
+    hub.publish(11, " c")
+    await settle()
+    assert channel.frames == ["dfirst"]
+    fake.wake(0.040)
+    await settle()
+    assert channel.frames == ["dfirst", "d b c"]  # one frame for the burst
+
+    fake.now = 0.065  # 45 ms after " c", 25 ms after the last frame: a lone token
+    hub.publish(11, " lone")
+    await settle()
+    assert channel.frames[-1] == "d lone" and not fake.sleeping
+    assert len(fake.sleeps) == 1
+
+    fake.now = 0.070
+    hub.publish(11, " x")  # a burst again, ended before its frame is due
+    await settle()
+    assert fake.sleeping
+    hub.finish(11, "complete")
+    fake.wake(0.105)
+    await channel.finished()
+    assert channel.frames[-2:] == ["d x", 'e{"status":"complete","error":""}']
+    assert channel.text == "first b c lone x"
+
+
+async def test_a_burst_of_a_thousand_tokens_makes_one_frame() -> None:
+    fake = FakeTime()
+    hub = StreamHub(clock=fake.clock)
+    app = stream_app(lambda: hub, max_fps=25, clock=fake.clock, sleep=fake.sleep)
+    hub.publish(12, "a")
+    channel = open_channel(app, "/_parley/stream/12")
+    await settle()
+    assert channel.frames == ["da"]
+    fake.now = 0.001
+    for _ in range(1000):
+        hub.publish(12, "b")
+    await settle()
+    fake.wake(0.040)
+    await settle()
+    assert channel.frames == ["da", "d" + "b" * 1000]
