@@ -111,6 +111,19 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 ANTHROPIC_TEST_KEY = "sk-ant-e2e-not-a-real-key"
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A browser test that fails is run once more before it counts as failed.
+
+    Known flakes, seen about once in three full runs even on a quiet machine: a few tests that
+    navigate between conversations (go back, goto, the palette after a page change) and then
+    find the page not yet hydrated. Unit, state and provider tests never retry. Each retry is
+    listed in the run's summary ("R"), so a flake stays visible rather than hidden.
+    """
+    for item in items:
+        if item.get_closest_marker("e2e") and not item.get_closest_marker("flaky"):
+            item.add_marker(pytest.mark.flaky(reruns=1))
+
+
 # Assertions wait up to 15 s (Playwright's default is 5 s): CI machines can be busy.
 expect.set_options(timeout=15_000)
 
