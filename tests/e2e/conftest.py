@@ -111,6 +111,7 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 ANTHROPIC_TEST_KEY = "sk-ant-e2e-not-a-real-key"
 
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A browser test that fails is run once more before it counts as failed.
 
