@@ -9,8 +9,9 @@ current token.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,32 @@ from app.errors import BadRequest, ProviderUnavailable, StreamInterrupted
 from app.llm.base import ChatMessage, ChatRequest, Finish, StreamEvent, TextDelta, Usage
 
 _DONE = object()
+
+
+@contextlib.contextmanager
+def _without_extra_buffers() -> Iterator[None]:
+    """Load with llama.cpp's "extra" CPU buffer types (weight repacking, AMX) turned off.
+
+    On a CPU that advertises AMX (this project's CI machines do), a wheel compiled there uses
+    ggml's AMX matrix kernels, and the first decode dies with SIGSEGV in
+    ``ggml_backend_amx_mul_mat``. ``Llama()`` has no switch for ``use_extra_bufts``, so the
+    default model parameters it starts from are patched for the length of the load (callers
+    hold the load lock). SmolLM2's Q4_1 weights are not repacked anyway, so nothing is lost.
+    """
+    import llama_cpp.llama_cpp as native
+
+    original = native.llama_model_default_params
+
+    def defaults() -> Any:
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    native.llama_model_default_params = defaults
+    try:
+        yield
+    finally:
+        native.llama_model_default_params = original
 
 
 class LocalProvider:
@@ -60,12 +87,13 @@ class LocalProvider:
                     "llama-cpp-python is not installed; run 'make run' to install it.",
                     provider=self.name,
                 ) from exc
-            llm = Llama(
-                model_path=str(self.model_path),
-                n_ctx=self.context,
-                n_threads=self.threads,
-                verbose=False,
-            )
+            with _without_extra_buffers():
+                llm = Llama(
+                    model_path=str(self.model_path),
+                    n_ctx=self.context,
+                    n_threads=self.threads,
+                    verbose=False,
+                )
             template = llm.metadata.get("tokenizer.chat_template")
             if template:
                 eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace")
