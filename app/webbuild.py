@@ -48,6 +48,7 @@ class BuildDir:
     """A build directory and the files that guard it."""
 
     web_dir: Path
+    label: str  # web_dir from the checkout's root, for messages
     states_dir: Path
     lock: Path  # held while a command uses web_dir
     record: Path  # how the last build ended, and node_modules' summary
@@ -61,6 +62,7 @@ class BuildDir:
         states = root / ".states" if web_dir == root / ".web" else Path(f"{web_dir}-states")
         return cls(
             web_dir=web_dir,
+            label=web_dir.relative_to(root).as_posix(),
             states_dir=states,
             lock=guards / f"{name}.lock",
             record=guards / f"{name}.json",
@@ -177,7 +179,7 @@ def diagnose(build: BuildDir) -> str | None:
 
 def repair(build: BuildDir, reason: str, out: IO[str]) -> None:
     say(
-        f"{build.web_dir.name} is broken: {reason}. Deleting it so this command rebuilds it "
+        f"{build.label} is broken: {reason}. Deleting it so this command rebuilds it "
         "from scratch (npm install: a few minutes).",
         out,
     )
@@ -207,7 +209,7 @@ def run(
 def _run(
     command: Sequence[str], build: BuildDir, out: IO[str], environ: dict[str, str] | None
 ) -> int:
-    dir_lock = lock(build.lock, f"the build directory {build.web_dir.name}", out)
+    dir_lock = lock(build.lock, f"the build directory {build.label}", out)
     build_lock: int | None = lock(build.build_lock, "this checkout's build step", out)
     previous_term = signal.getsignal(signal.SIGTERM)
     previous_int = signal.getsignal(signal.SIGINT)

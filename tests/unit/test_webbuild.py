@@ -236,3 +236,31 @@ def test_every_build_output_is_ignored_by_git() -> None:
         check=False,
     )
     assert ignored.stdout.split() == relative
+
+
+@pytest.mark.parametrize(
+    ("variables", "host"), [({}, "127.0.0.1"), ({"HOST": "0.0.0.0"}, "0.0.0.0")]
+)
+def test_make_run_serves_on_this_machine_only_unless_host_says(
+    variables: dict[str, str], host: str
+) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "HOST"} | variables
+    recipe = subprocess.run(
+        ["make", "--dry-run", "--always-make", "run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    command = recipe.replace("\\\n", " ").splitlines()[-1].split()
+    assert command[:6] == [
+        f"{ROOT}/.venv/bin/python",
+        "-m",
+        "app.webbuild",
+        "--web-dir",
+        ".web",
+        "--",
+    ]
+    assert command[6:10] == [f"{ROOT}/.venv/bin/reflex", "run", "--env", "prod"]
+    assert command[command.index("--backend-host") + 1] == host
