@@ -26,15 +26,21 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 PORT ?= 3000
+## The address `make run` listens on: this machine only, unless HOST says otherwise (0.0.0.0).
+HOST ?= 127.0.0.1
+## Reflex builds in .web under a lock, repaired first if a build was cut short or damaged
+## (app/webbuild.py). The browser tests build in .cache/web-test, so they never touch it.
+WEBBUILD := $(BIN)/python -m app.webbuild --web-dir .web --
 
-## Serve Parley's production build on http://localhost:$(PORT) (one port for pages and API;
+## Serve Parley's production build on http://$(HOST):$(PORT) (one port for pages and API;
 ## SQLite, in-process state and the built-in model unless configured otherwise).
 run: $(STAMP)
-	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+	$(WEBBUILD) $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT) \
+		--backend-host $(HOST)
 
 ## For developing Parley: hot reload, pages on :3000, backend on :8000.
 dev: $(STAMP)
-	$(BIN)/reflex run
+	$(WEBBUILD) $(BIN)/reflex run --backend-host $(HOST)
 
 migrate: $(STAMP)
 	$(BIN)/python -m app.db.migrate upgrade

@@ -187,6 +187,13 @@ def app_url(app_workdir: Path, anthropic_server: LoopbackServer) -> Iterator[str
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
+                # Its own build directory, locked and checked (app/webbuild.py): never make run's.
+                sys.executable,
+                "-m",
+                "app.webbuild",
+                "--web-dir",
+                ".cache/web-test",
+                "--",
                 str(venv_bin / "reflex"),
                 "run",
                 "--env",

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlmodel import select
 
 from app.db import crud
+from app.db.crud import search as crud_search
 from app.db.models import Conversation, Message, MessageStatus, utcnow
 from app.db.session import alembic_config, get_engine, session_scope
 from app.errors import InvalidInput, NotFound
@@ -312,7 +313,7 @@ async def test_a_streamed_reply_is_searchable_once_saved(engine: Engine) -> None
 async def test_a_very_common_word_ranks_only_the_newest_matches(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(crud, "MAX_RANKED_MESSAGES", 3)
+    monkeypatch.setattr(crud_search, "MAX_RANKED_MESSAGES", 3)  # read where it is used
     service = ConversationService(engine)
     ids = [seed(engine, f"c{n}", f"common word {n}", minutes=n) for n in range(5)]
     titled = seed(engine, "Common title", minutes=-1)
