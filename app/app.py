@@ -22,8 +22,10 @@ from app.web.access import attachment_guard
 from app.web.attachments import attachment_app
 from app.web.auth_routes import auth_app
 from app.web.stream_ws import stream_app
+from components.pages.auth import account_page, login_page, signup_page
 from components.pages.chat import chat_page
 from components.pages.prompts import prompts_page
+from state.auth import AuthState
 from state.chat import ChatState
 from state.composer import ComposerState
 from state.prompts import PromptsState
@@ -110,3 +112,8 @@ app.add_page(
     on_load=[ChatState.load_page, ComposerState.load_options],
 )
 app.add_page(prompts_page, route="/prompts", title="Prompts · Parley", on_load=PromptsState.load)
+app.add_page(login_page, route="/login", title="Log in · Parley", on_load=AuthState.load_form)
+app.add_page(signup_page, route="/signup", title="Sign up · Parley", on_load=AuthState.load_form)
+app.add_page(
+    account_page, route="/account", title="Account · Parley", on_load=AuthState.load_account
+)

@@ -19,7 +19,7 @@ import json
 import secrets
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client
@@ -125,13 +125,16 @@ class OidcClient:
             verifier=secrets.token_urlsafe(48),
             next=next_path,
         )
-        async with self._client(redirect_uri) as client:
+        client = self._client(redirect_uri)
+        try:
             url, _ = client.create_authorization_url(
                 meta["authorization_endpoint"],
                 state=pending.state,
                 code_verifier=pending.verifier,
                 nonce=pending.nonce,
             )
+        finally:
+            await cast(httpx.AsyncClient, client).aclose()
         return url, pending
 
     async def finish(
@@ -145,11 +148,14 @@ class OidcClient:
             raise SignInFailed(FAILED)
         meta = await self.metadata()
         try:
-            async with self._client(redirect_uri) as client:
+            client = self._client(redirect_uri)
+            try:
                 token = await client.fetch_token(
                     meta["token_endpoint"], code=code, code_verifier=pending.verifier
                 )
-            keys = KeySet.import_key_set(await self._get_json(meta["jwks_uri"]))
+            finally:
+                await cast(httpx.AsyncClient, client).aclose()
+            keys = KeySet.import_key_set(cast(Any, await self._get_json(meta["jwks_uri"])))
             decoded = jwt.decode(str(token["id_token"]), keys, algorithms=ALGORITHMS)
             jwt.JWTClaimsRegistry(
                 now=int(time.time()),
