@@ -63,6 +63,7 @@ AUTH_ERRORS: dict[str, str] = {
     "no-email": "Your identity provider did not share an email address.",
     "oidc": "Single sign-on failed. Try again, or sign in with your password.",
     "origin": "That form came from another site, so it was refused. Try again from here.",
+    "large": "That form is too large. Shorten what you typed.",
     "failed": "That did not work. Try again.",
 }
 _CODES = {text: code for code, text in AUTH_ERRORS.items()}

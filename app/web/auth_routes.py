@@ -109,14 +109,15 @@ def auth_app(
         )
         return response
 
-    async def form_of(request: Request) -> FormData | None:
-        """The posted form, or None if it did not come from an allowed origin or is huge."""
+    async def form_of(request: Request) -> FormData | str:
+        """The posted form, or the error code for one not from an allowed origin ("origin")
+        or without a length under the limit ("large")."""
         if not allowed(sender_origin(request), request):
             log.warning("refused a cross-origin POST to %s", request.url.path)
-            return None
+            return "origin"
         length = request.headers.get("content-length")
         if length is None or not length.isdecimal() or int(length) > MAX_FORM_BYTES:
-            return None
+            return "large"
         return await request.form(max_files=0, max_fields=20)
 
     def back(request: Request, page: str, code: str, next_path: str | None = None) -> Response:
@@ -125,13 +126,13 @@ def auth_app(
             params["next"] = next_path
         return RedirectResponse(page_url(request, page, **params), status_code=303)
 
-    def refused(request: Request, page: str) -> Response:
-        return RedirectResponse(page_url(request, page, error="origin"), status_code=303)
+    def refused(request: Request, page: str, code: str = "origin") -> Response:
+        return RedirectResponse(page_url(request, page, error=code), status_code=303)
 
     async def signup(request: Request) -> Response:
         form = await form_of(request)
-        if form is None:
-            return refused(request, "/signup")
+        if isinstance(form, str):
+            return refused(request, "/signup", form)
         next_path = safe_next(_field(form, "next"))
         if _field(form, "password") != _field(form, "confirm"):
             return back(request, "/signup", "mismatch", next_path)
@@ -149,8 +150,8 @@ def auth_app(
 
     async def login(request: Request) -> Response:
         form = await form_of(request)
-        if form is None:
-            return refused(request, "/login")
+        if isinstance(form, str):
+            return refused(request, "/login", form)
         next_path = safe_next(_field(form, "next"))
         try:
             signed_in = await accounts().log_in(_field(form, "email"), _field(form, "password"))
@@ -168,8 +169,8 @@ def auth_app(
 
     async def password(request: Request) -> Response:
         form = await form_of(request)
-        if form is None:
-            return refused(request, "/account")
+        if isinstance(form, str):
+            return refused(request, "/account", form)
         if _field(form, "new") != _field(form, "confirm"):
             return back(request, "/account", "mismatch")
         token = token_from_cookie_header(request.headers.get("cookie"))
