@@ -66,8 +66,9 @@ def test_data_from_before_accounts_moves_to_one_default_project(empty_url: str) 
         )
         c.execute(
             text(
-                "INSERT INTO message (conversation_id, role, content, status, created_at, updated_at)"
-                " VALUES ('c1', 'user', 'hello', 'complete', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                "INSERT INTO message (conversation_id, role, content, status, created_at, "
+                "updated_at) VALUES ('c1', 'user', 'hello', 'complete', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             )
         )
         c.execute(
@@ -86,8 +87,9 @@ def test_data_from_before_accounts_moves_to_one_default_project(empty_url: str) 
         c.execute(
             text(
                 "INSERT INTO call_log (feature, provider, model, provider_model, input_tokens, "
-                "output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, status, attempt, "
-                "cache_hit, created_at) VALUES ('chat', 'local', 'local', '', 1, 1, 0, 0, 5, 'ok', "
+                "output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, status, "
+                "attempt, cache_hit, created_at) VALUES ('chat', 'local', 'local', '', 1, 1, 0, 0, "
+                "5, 'ok', "
                 "1, false, CURRENT_TIMESTAMP)"
             )
         )
