@@ -3,6 +3,8 @@ httpx client for the redirect and the token exchange, and joserfc (Authlib's JOS
 to check the ID token: its signature against the provider's published keys, its issuer,
 audience, expiry and nonce.
 
+HTTP goes through httpx2, the client Authlib's integration is built on.
+
 The flow, as the HTTP routes in ``app/web/auth_routes.py`` drive it:
 
 1. :meth:`OidcClient.begin` gives the provider's authorization URL and a :class:`Pending`
@@ -21,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
-import httpx
+import httpx2
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -96,11 +98,11 @@ class OidcClient:
             scope=self.scopes,
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
-            timeout=httpx.Timeout(self.timeout),
+            timeout=self.timeout,
         )
 
     async def _get_json(self, url: str) -> dict[str, Any]:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeout)) as http:
+        async with httpx2.AsyncClient(timeout=httpx2.Timeout(self.timeout)) as http:
             response = await http.get(url)
             response.raise_for_status()
             data = response.json()
@@ -134,7 +136,7 @@ class OidcClient:
                 nonce=pending.nonce,
             )
         finally:
-            await cast(httpx.AsyncClient, client).aclose()
+            await cast(httpx2.AsyncClient, client).aclose()
         return url, pending
 
     async def finish(
@@ -154,7 +156,7 @@ class OidcClient:
                     meta["token_endpoint"], code=code, code_verifier=pending.verifier
                 )
             finally:
-                await cast(httpx.AsyncClient, client).aclose()
+                await cast(httpx2.AsyncClient, client).aclose()
             keys = KeySet.import_key_set(cast(Any, await self._get_json(meta["jwks_uri"])))
             decoded = jwt.decode(str(token["id_token"]), keys, algorithms=ALGORITHMS)
             jwt.JWTClaimsRegistry(
@@ -166,7 +168,7 @@ class OidcClient:
                 exp={"essential": True},
                 nonce={"essential": True, "value": pending.nonce},
             ).validate(decoded.claims)
-        except (httpx.HTTPError, JoseError, KeyError, ValueError) as exc:
+        except (httpx2.HTTPError, JoseError, KeyError, ValueError) as exc:
             raise SignInFailed(FAILED) from exc
         claims = decoded.claims
         email = claims.get("email")
