@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import Session
 from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
 from starlette.testclient import TestClient
 
 from app.db import crud_accounts
 from app.db.models import Attachment, Conversation, Message, Role
 from app.services.accounts import SESSION_COOKIE, AccountService
 from app.services.attachments import AttachmentService
-from app.web.access import attachment_guard
+from app.web.access import attachment_guard, stream_guard
 from app.web.attachments import attachment_app
 from app.web.auth_routes import auth_app
 from tests.unit.test_accounts import PASSWORD, service
@@ -194,3 +195,34 @@ async def test_attachments_reach_only_their_readers(
             session.commit()
         assert bob.get(url).status_code == 200
         assert nobody.get(url).status_code == 404
+
+
+def handshake(cookie: str | None) -> HTTPConnection:
+    """A websocket handshake's connection, as the live-reply channel receives it."""
+    headers = [(b"cookie", cookie.encode())] if cookie else []
+    return HTTPConnection({"type": "websocket", "path": "/_parley/stream/1", "headers": headers})
+
+
+async def test_the_stream_hook_admits_only_readers_of_the_conversation(
+    engine: Engine, accounts: AccountService
+) -> None:
+    ada = await accounts.sign_up("ada@example.com", PASSWORD)
+    bob = await accounts.sign_up("bob@example.com", PASSWORD)
+    ada_p = await accounts.resolve(ada.token)
+    assert ada_p is not None
+    (project,) = ada_p.roles
+    with Session(engine) as session:
+        session.add(Conversation(id="c" * 32, project_id=project, user_id=ada_p.user_id))
+        session.flush()
+        reply = Message(conversation_id="c" * 32, role="assistant", content="")
+        session.add(reply)
+        session.commit()
+        assert reply.id is not None
+        message_id = reply.id
+    check = stream_guard(lambda: accounts)
+    assert await check(handshake(f"{SESSION_COOKIE}={ada.token}"), message_id)
+    assert not await check(handshake(f"{SESSION_COOKIE}={bob.token}"), message_id)
+    assert not await check(handshake(None), message_id)
+    assert not await check(handshake(f"{SESSION_COOKIE}={ada.token}"), message_id + 1)
+    await accounts.log_out(ada.token)
+    assert not await check(handshake(f"{SESSION_COOKIE}={ada.token}"), message_id)
