@@ -226,3 +226,13 @@ def test_the_cookie_header_yields_only_a_well_formed_token() -> None:
     assert token_from_cookie_header('bad"cookie; parley_session=' + token) == token
     assert token_from_cookie_header(None) is None
     assert token_from_cookie_header("parley_sessionx=" + token) is None
+
+
+async def test_old_hash_parameters_are_upgraded_at_login(engine: Engine) -> None:
+    strong = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=16384, parallelism=1),))
+    await AccountService(engine, hasher=FAST).sign_up("ada@example.com", PASSWORD)
+    await AccountService(engine, hasher=strong).log_in("ada@example.com", PASSWORD)
+    with Session(engine) as session:
+        user = session.exec(select(User)).one()
+    assert user.password_hash is not None and "m=16384" in user.password_hash
+    assert "m=19456,t=2,p=1" in AccountService(engine).hasher.hash("x")
