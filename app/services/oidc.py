@@ -30,7 +30,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from app.errors import SignInFailed
-from app.services.accounts import AUTH_ERRORS
+from app.services.credentials import AUTH_ERRORS
 
 FAILED = AUTH_ERRORS["oidc"]
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
