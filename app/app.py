@@ -7,18 +7,25 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import reflex as rx
 
 from app import services
 from app.db.session import migrate
+from app.services.accounts import get_account_service
+from app.services.oidc import OidcClient
 from app.services.titles import TitleService
 from app.services.wiring import build_chat_service
 from app.settings import get_settings
+from app.web.access import attachment_guard
 from app.web.attachments import attachment_app
+from app.web.auth_routes import auth_app
 from app.web.stream_ws import stream_app
+from components.pages.auth import account_page, login_page, signup_page
 from components.pages.chat import chat_page
 from components.pages.prompts import prompts_page
+from state.auth import AuthState
 from state.chat import ChatState
 from state.composer import ComposerState
 from state.prompts import PromptsState
@@ -42,6 +49,28 @@ async def _prepare_database() -> None:
         log.info("deleted %d attached files never sent or no longer used", swept)
 
 
+@lru_cache(maxsize=1)
+def _allowed_origins() -> tuple[str, ...]:
+    """Origins besides a request's own that may post the account forms: the frontend's
+    (another port than the backend under `reflex run` in dev)."""
+    return ((rx.config.get_config().deploy_url or "").rstrip("/"),)
+
+
+@lru_cache(maxsize=1)
+def _oidc_client() -> OidcClient | None:
+    settings = get_settings()
+    if not (settings.oidc_issuer and settings.oidc_client_id):
+        return None
+    secret = settings.oidc_client_secret
+    return OidcClient(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=secret.get_secret_value() if secret else None,
+        scopes=settings.oidc_scopes,
+        timeout=settings.oidc_timeout,
+    )
+
+
 chat_service = build_chat_service(get_settings())
 services.configure(chat_service, titles=TitleService(chat_service.engine, chat_service.models))
 
@@ -57,8 +86,19 @@ app = rx.App(
             lambda: services.get_chat_service().hub,
             max_fps=1000 / get_settings().live_frame_ms,
         ),
-        # Attached files, by attachment id only (/_parley/attachment/<id>).
-        attachment_app(services.get_attachment_service),
+        # Attached files, by attachment id only, to their readers (/_parley/attachment/<id>).
+        # unowned_readable: until the states stamp project and user on new rows (issue 10).
+        attachment_app(
+            services.get_attachment_service,
+            authorize=attachment_guard(get_account_service, unowned_readable=True),
+        ),
+        # Sign-up, login, logout, password, OpenID Connect: the session cookie's only setter.
+        auth_app(
+            get_account_service,
+            allowed_origins=_allowed_origins,
+            oidc=_oidc_client,
+            secure_cookie=get_settings().session_cookie_secure,
+        ),
     ],
 )
 app.register_lifespan_task(_prepare_database)
@@ -72,3 +112,8 @@ app.add_page(
     on_load=[ChatState.load_page, ComposerState.load_options],
 )
 app.add_page(prompts_page, route="/prompts", title="Prompts · Parley", on_load=PromptsState.load)
+app.add_page(login_page, route="/login", title="Log in · Parley", on_load=AuthState.load_form)
+app.add_page(signup_page, route="/signup", title="Sign up · Parley", on_load=AuthState.load_form)
+app.add_page(
+    account_page, route="/account", title="Account · Parley", on_load=AuthState.load_account
+)

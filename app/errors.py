@@ -2,7 +2,11 @@
 
     ParleyError
     ├── InvalidInput            bad input from the user; nothing was sent
-    ├── NotFound                a conversation or message that does not exist
+    ├── NotFound                a conversation or message that does not exist (or is not
+    │                           the caller's to see: foreign ids look like unknown ones)
+    ├── NotSignedIn             no valid session: sign in first
+    │   └── SignInFailed        a wrong email or password, or a disabled account
+    ├── Forbidden               signed in, and may see it, but may not do that
     └── ProviderError           anything that went wrong talking to a model
         ├── ProviderUnavailable     not configured, or the model cannot be loaded
         ├── ProviderConnectionError could not reach the provider        (retryable)
@@ -38,6 +42,18 @@ class InvalidInput(ParleyError):
 
 class NotFound(ParleyError):
     user_message = "Not found."
+
+
+class NotSignedIn(ParleyError):
+    user_message = "Sign in first."
+
+
+class SignInFailed(NotSignedIn):
+    user_message = "That email and password do not match an account."
+
+
+class Forbidden(ParleyError):
+    user_message = "You are not allowed to do that."
 
 
 class ProviderError(ParleyError):

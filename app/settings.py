@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -130,6 +131,23 @@ class Settings(BaseSettings):
     @property
     def resolved_local_model_path(self) -> Path | None:
         return self.local_model_path or _bundled_model_path()
+
+    # ----- accounts (issue 10): sign-up, sessions, OpenID Connect -----
+    # After the first account (always allowed; it becomes admin): "open" lets anyone sign
+    # up, "invite" needs a code an admin made, "closed" lets nobody.
+    signup_mode: Literal["open", "invite", "closed"] = Field(default="open")
+    session_hours: float = Field(default=24.0 * 14, gt=0, le=24 * 366)
+    invitation_hours: float = Field(default=24.0 * 7, gt=0, le=24 * 366)
+    # The session cookie's Secure flag: None sets it when the request came over https.
+    session_cookie_secure: bool | None = Field(default=None)
+    # OpenID Connect sign-in is offered when issuer and client id are set. The redirect URI
+    # to register with the provider is <origin>/_parley/auth/oidc/callback.
+    oidc_issuer: str | None = Field(default=None, description="e.g. https://id.example.com")
+    oidc_client_id: str | None = Field(default=None)
+    oidc_client_secret: SecretStr | None = Field(default=None)
+    oidc_scopes: str = Field(default="openid email profile")
+    oidc_label: str = Field(default="Sign in with single sign-on")
+    oidc_timeout: float = Field(default=10.0, gt=0)
 
 
 @lru_cache(maxsize=1)

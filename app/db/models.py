@@ -71,6 +71,15 @@ class Conversation(SQLModel, table=True):
     max_tokens: int | None = Field(default=None)
     # The system prompt from the library, if any. Each reply records the version it used.
     prompt_id: int | None = Field(default=None, foreign_key="prompt.id", ondelete="SET NULL")
+    # The project it belongs to (authorisation goes by the project's memberships) and the
+    # user who started it. Nullable until every creator passes them (issue 10's wiring):
+    # a row without a project is readable by admins only (app/services/authz.py).
+    project_id: str | None = Field(
+        default=None, foreign_key="project.id", index=True, ondelete="CASCADE", max_length=32
+    )
+    user_id: str | None = Field(
+        default=None, foreign_key="user.id", index=True, ondelete="SET NULL", max_length=32
+    )
 
 
 class Message(SQLModel, table=True):
@@ -106,6 +115,12 @@ class Prompt(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     archived_at: datetime | None = Field(default=None)  # hidden from the picker; kept for history
+    project_id: str | None = Field(
+        default=None, foreign_key="project.id", index=True, ondelete="CASCADE", max_length=32
+    )
+    user_id: str | None = Field(
+        default=None, foreign_key="user.id", index=True, ondelete="SET NULL", max_length=32
+    )
 
 
 class PromptVersion(SQLModel, table=True):
@@ -144,6 +159,14 @@ class Attachment(SQLModel, table=True):
     kind: AttachmentKind = Field(sa_type=String(16))
     size: int  # bytes
     created_at: datetime = Field(default_factory=utcnow)
+    # Who uploaded it, into which project: a file still waiting in the composer belongs to
+    # its uploader alone; once sent, readers of its conversation may read it.
+    project_id: str | None = Field(
+        default=None, foreign_key="project.id", index=True, ondelete="CASCADE", max_length=32
+    )
+    user_id: str | None = Field(
+        default=None, foreign_key="user.id", index=True, ondelete="SET NULL", max_length=32
+    )
 
 
 class CallLog(SQLModel, table=True):
@@ -180,3 +203,82 @@ class CallLog(SQLModel, table=True):
     failover_from: str | None = Field(default=None, max_length=200)
     cache_hit: bool = False
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+# ----- accounts and projects (issue 10) ------------------------------------------------------
+
+
+class Role(StrEnum):
+    """A member's role in a project: what they may do with its conversations and prompts."""
+
+    owner = "owner"  # everything, including managing members
+    member = "member"  # read everything in the project; write what they start, and prompts
+    viewer = "viewer"  # read only
+
+
+class User(SQLModel, table=True):
+    """An account. ``password_hash`` is an Argon2 hash (pwdlib), None for accounts that sign
+    in only through OpenID Connect. The first account on a fresh install is an admin."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    email: str = Field(max_length=254, unique=True)  # stored lower-cased
+    display_name: str = Field(default="", max_length=100)
+    password_hash: str | None = Field(default=None, max_length=255)
+    is_admin: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # OpenID Connect identity: (issuer, subject) is unique when set.
+    oidc_issuer: str | None = Field(default=None, max_length=255)
+    oidc_subject: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+    disabled_at: datetime | None = Field(default=None)  # a disabled account cannot sign in
+
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject"),)
+
+
+class AuthSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so
+    a copy of the database signs nobody in."""
+
+    __tablename__ = "auth_session"  # pyright: ignore[reportAssignmentType]
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: str = Field(foreign_key="user.id", index=True, ondelete="CASCADE", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = Field(default=None)
+
+
+class Project(SQLModel, table=True):
+    """What conversations, prompts and attachments belong to; members see it by role."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Membership(SQLModel, table=True):
+    project_id: str = Field(
+        foreign_key="project.id", primary_key=True, ondelete="CASCADE", max_length=32
+    )
+    user_id: str = Field(
+        foreign_key="user.id", primary_key=True, index=True, ondelete="CASCADE", max_length=32
+    )
+    role: Role = Field(sa_type=String(16))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Invitation(SQLModel, table=True):
+    """A sign-up code an admin made (sign-up mode "invite"). Only the code's SHA-256 is
+    stored; a code signs up one account, before it expires."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    code_hash: str = Field(max_length=64, unique=True)
+    created_by: str | None = Field(
+        default=None, foreign_key="user.id", ondelete="SET NULL", max_length=32
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = Field(default=None)
+    used_by: str | None = Field(
+        default=None, foreign_key="user.id", ondelete="SET NULL", max_length=32
+    )

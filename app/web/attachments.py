@@ -4,16 +4,19 @@ The id must be one the database knows; the file is then found by its server-gene
 name, never by a path from the request. Images are served inline (for thumbnails) with their
 sniffed type; text files as ``text/plain`` downloads. Every response forbids sniffing and
 scripts, so an uploaded file can never run in Parley's origin.
+
+Only a reader of the attachment gets it (``authorize``, from ``app/web/access.py``): nobody,
+another user and an unknown id all get the same 404.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -27,13 +30,18 @@ _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
     "Cache-Control": "private, max-age=3600",
     "Cross-Origin-Resource-Policy": "cross-origin",
+    "Vary": "Cookie",
 }
 
 
-def attachment_app(service: Callable[[], AttachmentService]) -> Starlette:
+def attachment_app(
+    service: Callable[[], AttachmentService],
+    *,
+    authorize: Callable[[HTTPConnection, str], Awaitable[bool]],
+) -> Starlette:
     async def endpoint(request: Request) -> Response:
         attachment_id = str(request.path_params.get("attachment_id", ""))
-        if not _ID.fullmatch(attachment_id):
+        if not _ID.fullmatch(attachment_id) or not await authorize(request, attachment_id):
             return PlainTextResponse("No such attachment.", status_code=404)
         try:
             view, path = await service().get(attachment_id)
