@@ -26,7 +26,7 @@ from pwdlib import PasswordHash
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.db import crud_accounts
+from app.db import crud
 from app.db.models import Role, User, utcnow
 from app.db.session import get_engine, run_in_session
 from app.errors import Forbidden, InvalidInput, NotSignedIn, SignInFailed
@@ -106,7 +106,7 @@ class AccountService:
     def _new_session(self, session: Session, user: User) -> SignedIn:
         token = secrets.token_urlsafe(32)
         expires_at = self.clock() + self.session_lifetime
-        crud_accounts.create_auth_session(
+        crud.create_auth_session(
             session=session, user_id=user.id, token_hash=token_hash(token), expires_at=expires_at
         )
         return SignedIn(token, expires_at, user.id, user.is_admin)
@@ -122,12 +122,12 @@ class AccountService:
         oidc: tuple[str, str] | None = None,
     ) -> SignedIn:
         """Inside one transaction: the sign-up rules, the user, their project(s), a session."""
-        if crud_accounts.get_user_by_email(session=session, email=email) is not None:
+        if crud.get_user_by_email(session=session, email=email) is not None:
             raise InvalidInput(AUTH_ERRORS["taken"])
-        first = crud_accounts.count_users(session=session) == 0
+        first = crud.count_users(session=session) == 0
         if not first and self.signup_mode == "closed":
             raise Forbidden(AUTH_ERRORS["closed"])
-        user = crud_accounts.create_user(
+        user = crud.create_user(
             session=session,
             email=email,
             display_name=display_name,
@@ -138,19 +138,19 @@ class AccountService:
         )
         if not first and self.signup_mode == "invite":
             code = (invite_code or "").strip()
-            if not code or not crud_accounts.use_invitation(
+            if not code or not crud.use_invitation(
                 session=session, code_hash=token_hash(code), user_id=user.id, now=self.clock()
             ):
                 raise Forbidden(AUTH_ERRORS["invite"])
-        projects = list(crud_accounts.ownerless_projects(session=session)) if first else []
+        projects = list(crud.ownerless_projects(session=session)) if first else []
         if not projects:
-            projects = [crud_accounts.create_project(session=session, name=f"{display_name}'s")]
+            projects = [crud.create_project(session=session, name=f"{display_name}'s")]
         for project in projects:
-            crud_accounts.set_membership(
+            crud.set_membership(
                 session=session, project_id=project.id, user_id=user.id, role=Role.owner
             )
         if first:
-            crud_accounts.adopt_unowned(session=session, user_id=user.id, project_id=projects[0].id)
+            crud.adopt_unowned(session=session, user_id=user.id, project_id=projects[0].id)
         return self._new_session(session, user)
 
     async def sign_up(
@@ -177,9 +177,7 @@ class AccountService:
             address = ""
         user = None
         if address and len(password) <= MAX_PASSWORD:
-            user = await self._db(
-                lambda s: crud_accounts.get_user_by_email(session=s, email=address)
-            )
+            user = await self._db(lambda s: crud.get_user_by_email(session=s, email=address))
         ok, new_hash = await self._verify(
             password[:MAX_PASSWORD], user.password_hash if user else None
         )
@@ -188,9 +186,7 @@ class AccountService:
 
         def start(session: Session) -> SignedIn:
             if new_hash is not None:  # the hasher's parameters changed: upgrade the hash
-                crud_accounts.set_password_hash(
-                    session=session, user_id=user.id, password_hash=new_hash
-                )
+                crud.set_password_hash(session=session, user_id=user.id, password_hash=new_hash)
             return self._new_session(session, user)
 
         return await self._db(start)
@@ -201,7 +197,7 @@ class AccountService:
             return False
         now = self.clock()
         return await self._db(
-            lambda s: crud_accounts.revoke_session(session=s, token_hash=token_hash(token), now=now)
+            lambda s: crud.revoke_session(session=s, token_hash=token_hash(token), now=now)
         )
 
     async def resolve(self, token: str | None) -> Principal | None:
@@ -212,11 +208,11 @@ class AccountService:
         hashed, now = token_hash(token), self.clock()
 
         def load(session: Session) -> Principal | None:
-            found = crud_accounts.get_live_session(session=session, token_hash=hashed, now=now)
+            found = crud.get_live_session(session=session, token_hash=hashed, now=now)
             if found is None:
                 return None
             auth_session, user = found
-            memberships = crud_accounts.list_memberships(session=session, user_id=user.id)
+            memberships = crud.list_memberships(session=session, user_id=user.id)
             return Principal(
                 user_id=user.id,
                 email=user.email,
@@ -238,9 +234,7 @@ class AccountService:
         if principal is None:
             raise NotSignedIn()
         check_password(new, principal.email)
-        user = await self._db(
-            lambda s: crud_accounts.get_user(session=s, user_id=principal.user_id)
-        )
+        user = await self._db(lambda s: crud.get_user(session=s, user_id=principal.user_id))
         ok, _ = await self._verify(current[:MAX_PASSWORD], user.password_hash if user else None)
         if user is None or not ok:
             raise InvalidInput(AUTH_ERRORS["current"])
@@ -248,8 +242,8 @@ class AccountService:
         now = self.clock()
 
         def store(session: Session) -> SignedIn:
-            crud_accounts.set_password_hash(session=session, user_id=user.id, password_hash=hashed)
-            crud_accounts.revoke_user_sessions(session=session, user_id=user.id, now=now)
+            crud.set_password_hash(session=session, user_id=user.id, password_hash=hashed)
+            crud.revoke_user_sessions(session=session, user_id=user.id, now=now)
             return self._new_session(session, user)
 
         return await self._db(store)
@@ -263,13 +257,11 @@ class AccountService:
         address = normalise_email(email)
 
         def run(session: Session) -> SignedIn:
-            user = crud_accounts.get_user_by_oidc(session=session, issuer=issuer, subject=subject)
+            user = crud.get_user_by_oidc(session=session, issuer=issuer, subject=subject)
             if user is None and email_verified:
-                user = crud_accounts.get_user_by_email(session=session, email=address)
+                user = crud.get_user_by_email(session=session, email=address)
                 if user is not None:
-                    crud_accounts.link_oidc(
-                        session=session, user_id=user.id, issuer=issuer, subject=subject
-                    )
+                    crud.link_oidc(session=session, user_id=user.id, issuer=issuer, subject=subject)
             if user is not None:
                 if user.disabled_at is not None:
                     raise SignInFailed(AUTH_ERRORS["disabled"])
@@ -295,7 +287,7 @@ class AccountService:
         code = secrets.token_urlsafe(12)
         expires_at = self.clock() + self.invitation_lifetime
         await self._db(
-            lambda s: crud_accounts.create_invitation(
+            lambda s: crud.create_invitation(
                 session=s,
                 code_hash=token_hash(code),
                 created_by=admin.user_id,
@@ -315,19 +307,17 @@ class AccountService:
             raise Forbidden("Only the project's owners or an admin can manage its members.")
 
         def run(session: Session) -> None:
-            if crud_accounts.get_project(session=session, project_id=project_id) is None:
+            if crud.get_project(session=session, project_id=project_id) is None:
                 raise InvalidInput("That project does not exist.")
-            if crud_accounts.get_user(session=session, user_id=user_id) is None:
+            if crud.get_user(session=session, user_id=user_id) is None:
                 raise InvalidInput("That user does not exist.")
             if role is None:
-                crud_accounts.remove_membership(
-                    session=session, project_id=project_id, user_id=user_id
-                )
+                crud.remove_membership(session=session, project_id=project_id, user_id=user_id)
             else:
-                crud_accounts.set_membership(
+                crud.set_membership(
                     session=session, project_id=project_id, user_id=user_id, role=role
                 )
-            if crud_accounts.count_owners(session=session, project_id=project_id) == 0:
+            if crud.count_owners(session=session, project_id=project_id) == 0:
                 raise InvalidInput("A project needs an owner. Make someone else owner first.")
 
         await self._db(run)
@@ -341,11 +331,11 @@ class AccountService:
         now = self.clock()
 
         def run(session: Session) -> None:
-            crud_accounts.set_disabled(
+            crud.set_disabled(
                 session=session, user_id=user_id, disabled_at=now if disabled else None
             )
             if disabled:
-                crud_accounts.revoke_user_sessions(session=session, user_id=user_id, now=now)
+                crud.revoke_user_sessions(session=session, user_id=user_id, now=now)
 
         await self._db(run)
 

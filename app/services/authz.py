@@ -31,8 +31,8 @@ from urllib.parse import quote
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.db import crud_accounts
-from app.db.crud_accounts import Owned
+from app.db import crud
+from app.db.crud import Owned
 from app.db.models import Role
 from app.db.session import run_in_session
 from app.errors import Forbidden, NotFound, NotSignedIn
@@ -163,13 +163,11 @@ class Authz:
 
     async def attachment_owner(self, attachment_id: str) -> Owned | None:
         return await self._db(
-            lambda s: crud_accounts.attachment_owner(session=s, attachment_id=attachment_id)
+            lambda s: crud.attachment_owner(session=s, attachment_id=attachment_id)
         )
 
     async def message_owner(self, message_id: int) -> Owned | None:
-        return await self._db(
-            lambda s: crud_accounts.message_owner(session=s, message_id=message_id)
-        )
+        return await self._db(lambda s: crud.message_owner(session=s, message_id=message_id))
 
     async def require_conversation(
         self, principal: Principal | None, conversation_id: str, *, write: bool = False
@@ -177,9 +175,7 @@ class Authz:
         owned = None
         if principal is not None:
             owned = await self._db(
-                lambda s: crud_accounts.conversation_owner(
-                    session=s, conversation_id=conversation_id
-                )
+                lambda s: crud.conversation_owner(session=s, conversation_id=conversation_id)
             )
         return self._check(principal, owned, write, can_write_conversation, "conversation")
 
@@ -195,9 +191,7 @@ class Authz:
     ) -> Principal:
         owned = None
         if principal is not None:
-            owned = await self._db(
-                lambda s: crud_accounts.prompt_owner(session=s, prompt_id=prompt_id)
-            )
+            owned = await self._db(lambda s: crud.prompt_owner(session=s, prompt_id=prompt_id))
         return self._check(principal, owned, write, can_write_prompt, "prompt")
 
     async def require_attachment(

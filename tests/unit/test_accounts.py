@@ -11,7 +11,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from app.db import crud_accounts
+from app.db import crud
 from app.db.models import AuthSession, Conversation, Project, Role, User
 from app.errors import Forbidden, InvalidInput, NotSignedIn, SignInFailed
 from app.services.accounts import (
@@ -160,7 +160,7 @@ async def test_closed_sign_up_still_lets_the_first_admin_in(engine: Engine) -> N
         await accounts.sign_up("bob@example.com", PASSWORD)
     assert error_code(caught.value) == "closed"
     with Session(engine) as session:
-        assert crud_accounts.count_users(session=session) == 1  # nothing half-made
+        assert crud.count_users(session=session) == 1  # nothing half-made
 
 
 async def test_invite_mode_takes_each_code_once_before_it_expires(engine: Engine) -> None:

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 from starlette.testclient import TestClient
 
-from app.db import crud_accounts
+from app.db import crud
 from app.db.models import Attachment, Conversation, Message, Role
 from app.services.accounts import SESSION_COOKIE, AccountService
 from app.services.attachments import AttachmentService
@@ -189,7 +189,7 @@ async def test_attachments_reach_only_their_readers(
             session.commit()
         assert bob.get(url).status_code == 404
         with Session(engine) as session:
-            crud_accounts.set_membership(
+            crud.set_membership(
                 session=session, project_id=project, user_id=bob_p.user_id, role=Role.viewer
             )
             session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.db.crud_accounts import Owned
+from app.db.crud import Owned
 from app.db.models import Role
 from app.services.authz import (
     Principal,
