@@ -47,6 +47,14 @@ def limits_storage(redis_url: str | None, *, prefix: str = "parley-limits") -> S
     return RedisStorage(uri, implementation="redispy", key_prefix=prefix)
 
 
+async def close_storage(storage: Storage) -> None:
+    """Close a Redis storage's connections (memory storage holds none)."""
+    client = getattr(getattr(storage, "bridge", None), "storage", None)
+    close = getattr(client, "aclose", None)
+    if close is not None:
+        await close()
+
+
 def parse_rule(text: str) -> tuple[RateLimitItem, ...]:
     """``"30/minute; 500/day"`` as limits items; an empty string means no limit."""
     text = text.strip()
