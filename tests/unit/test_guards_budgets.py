@@ -101,9 +101,7 @@ async def test_the_call_that_would_cross_the_budget_is_refused_with_figures(
 async def test_defaults_token_budgets_and_warnings(engine: Engine) -> None:
     store = DatabaseGuardStore(engine)
     log_call(engine, user="alice", cost="0", tokens=700)
-    budgets = BudgetGuard(
-        store, defaults={"project": Limits(tokens=1000)}, warn_at=(0.5, 0.8)
-    )
+    budgets = BudgetGuard(store, defaults={"project": Limits(tokens=1000)}, warn_at=(0.5, 0.8))
     warnings = await budgets.check(ALICE, WorstCase(50, 50, Decimal(0)))
     assert warnings == [
         BudgetWarning("project", "tokens", 0.8, Decimal(700), Decimal(1000), Decimal(100))
