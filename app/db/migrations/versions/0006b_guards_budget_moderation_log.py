@@ -59,6 +59,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == 'sqlite':
+        # 0005's downgrade turns foreign keys off to rebuild tables without cascading, which
+        # works only before anything is written in the transaction (SQLite ignores the pragma
+        # after that). A downgrade through 0005 runs this one first, in the same
+        # transaction, so turn them off here, before writing; 0005 checks them after.
+        op.execute('PRAGMA foreign_keys=OFF')
     op.drop_index(op.f('ix_moderation_log_created_at'), table_name='moderation_log')
     op.drop_index(op.f('ix_moderation_log_project_id'), table_name='moderation_log')
     op.drop_index(op.f('ix_moderation_log_user_id'), table_name='moderation_log')
