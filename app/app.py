@@ -12,6 +12,7 @@ import reflex as rx
 
 from app import services
 from app.db.session import migrate
+from app.guards.origins import security_middleware, served_guard
 from app.services.titles import TitleService
 from app.services.wiring import build_chat_service
 from app.settings import get_settings
@@ -59,6 +60,11 @@ app = rx.App(
         ),
         # Attached files, by attachment id only (/_parley/attachment/<id>).
         attachment_app(services.get_attachment_service),
+        # Last, so outermost: Origin and Host checks and the CSP around everything above,
+        # the event websocket and uploads included (app/guards/origins.py).
+        security_middleware(
+            served_guard(get_settings().allowed_origins, get_settings().allowed_hosts)
+        ),
     ],
 )
 app.register_lifespan_task(_prepare_database)

@@ -20,6 +20,7 @@ one Reflex serves the frontend on. The same list goes to Reflex's ``cors_allowed
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -105,6 +106,13 @@ class OriginGuard:
         if changes and not self.origin_ok(origin):
             return 403, "Requests from this origin are not allowed."
         return None
+
+
+def served_guard(explicit_origins: str, explicit_hosts: str) -> OriginGuard:
+    """The guard for this process: the settings' origins and hosts, else the served origin,
+    whose port ``reflex run`` exports as ``REFLEX_FRONTEND_PORT`` (3000 by default)."""
+    origins = allowed_origins(explicit_origins, os.environ.get("REFLEX_FRONTEND_PORT", "3000"))
+    return OriginGuard(origins, allowed_hosts(explicit_hosts, origins))
 
 
 def _headers(scope: Scope) -> dict[str, str]:
