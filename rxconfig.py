@@ -1,8 +1,11 @@
 """Reflex configuration. Values come from Parley's settings (app/settings.py)."""
 
+import os
+
 import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
+from app.guards.origins import allowed_origins
 from app.settings import get_settings
 
 settings = get_settings()
@@ -19,6 +22,11 @@ config = rx.Config(
     ),
     redis_url=settings.redis_url,
     disable_plugins=[SitemapPlugin],
+    # Reflex's default is "*": any site could drive the event websocket. The served origin
+    # only (`reflex run` exports the frontend port), or PARLEY_ALLOWED_ORIGINS.
+    cors_allowed_origins=list(
+        allowed_origins(settings.allowed_origins, os.environ.get("REFLEX_FRONTEND_PORT", "3000"))
+    ),
     # Light, dark or the system's choice: the header's Theme picker sets it, and the browser
     # remembers it (local storage, key "theme"). New visitors follow the system.
     default_color_mode="system",

@@ -13,6 +13,7 @@ import reflex as rx
 
 from app import services
 from app.db.session import migrate
+from app.guards.origins import security_middleware, served_guard
 from app.services.accounts import get_account_service
 from app.services.oidc import OidcClient
 from app.services.titles import TitleService
@@ -49,11 +50,14 @@ async def _prepare_database() -> None:
         log.info("deleted %d attached files never sent or no longer used", swept)
 
 
-@lru_cache(maxsize=1)
+# Origins and Host names this process serves (PARLEY_ALLOWED_ORIGINS / _HOSTS, else the served
+# origin): the middleware refuses the rest; the account forms accept the same origins.
+_guard = served_guard(get_settings().allowed_origins, get_settings().allowed_hosts)
+
+
 def _allowed_origins() -> tuple[str, ...]:
-    """Origins besides a request's own that may post the account forms: the frontend's
-    (another port than the backend under `reflex run` in dev)."""
-    return ((rx.config.get_config().deploy_url or "").rstrip("/"),)
+    """Origins besides a request's own that may post the account forms."""
+    return tuple(_guard.origins)
 
 
 @lru_cache(maxsize=1)
@@ -99,6 +103,9 @@ app = rx.App(
             oidc=_oidc_client,
             secure_cookie=get_settings().session_cookie_secure,
         ),
+        # Last, so outermost: Origin and Host checks and the CSP around everything above,
+        # the event websocket and uploads included (app/guards/origins.py).
+        security_middleware(_guard),
     ],
 )
 app.register_lifespan_task(_prepare_database)

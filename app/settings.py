@@ -7,6 +7,7 @@ Nothing is validated at import time; call :func:`get_settings` when a value is n
 from __future__ import annotations
 
 import importlib.util
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -148,6 +149,36 @@ class Settings(BaseSettings):
     oidc_scopes: str = Field(default="openid email profile")
     oidc_label: str = Field(default="Sign in with single sign-on")
     oidc_timeout: float = Field(default=10.0, gt=0)
+    # ----- guards: limits, budgets, moderation, origins (app/guards) -----------------------
+    # Windows in the `limits` notation ("30/minute", several joined by ";"); empty: none.
+    rate_requests_per_ip: str = Field(default="120/minute")
+    rate_requests_per_user: str = Field(default="30/minute;500/day")
+    rate_requests_per_project: str = Field(default="300/minute")
+    rate_tokens_per_ip: str = Field(default="")
+    rate_tokens_per_user: str = Field(default="200000/hour")
+    rate_tokens_per_project: str = Field(default="2000000/hour")
+    concurrent_streams_per_user: int = Field(default=3, ge=0, description="0: unlimited.")
+    # The built-in model: replies that may wait behind the running one before "busy".
+    local_max_waiting: int = Field(default=4, ge=0)
+    # Max tokens when a conversation sets none (always clamped to the model's output limit).
+    default_max_tokens: int = Field(default=4096, ge=1)
+    # Monthly budgets (defaults; a row in the budget table overrides one subject's). None: none.
+    budget_user_usd: Decimal | None = Field(default=None, ge=0)
+    budget_user_tokens: int | None = Field(default=None, ge=0)
+    budget_project_usd: Decimal | None = Field(default=None, ge=0)
+    budget_project_tokens: int | None = Field(default=None, ge=0)
+    budget_warn_at: tuple[float, ...] = Field(default=(0.8, 0.95), description="JSON list.")
+    # Moderation: off, log (let through, record) or block (record, refuse).
+    moderation_mode: Literal["off", "log", "block"] = Field(default="block")
+    moderation_model: str = Field(default="omni-moderation-latest")
+    moderation_threshold: float = Field(default=0.8, gt=0, le=1, description="Offline model.")
+    # Origins that may open Parley's websockets and post uploads (comma-separated, e.g.
+    # "https://chat.example.com"); empty: the served origin, http://localhost:<port> and
+    # http://127.0.0.1:<port> (app/guards/origins.py).
+    allowed_origins: str = Field(default="")
+    # Host names accepted in Host (the DNS-rebinding guard; comma-separated); empty: those of
+    # the allowed origins, plus localhost and 127.0.0.1.
+    allowed_hosts: str = Field(default="")
 
 
 @lru_cache(maxsize=1)

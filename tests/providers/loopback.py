@@ -340,3 +340,25 @@ def anthropic_error(status: int, kind: str, message: str = "", **kwargs: Any) ->
 def openai_error(status: int, kind: str, code: str | None = None, **kwargs: Any) -> Reply:
     body = {"error": {"type": kind, "code": code, "message": f"{kind} ({status})", "param": None}}
     return json_reply(status, body, **kwargs)
+
+
+MODERATION_CATEGORIES = (
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit",
+    "illicit/violent", "self-harm", "self-harm/instructions", "self-harm/intent", "sexual",
+    "sexual/minors", "violence", "violence/graphic",
+)  # fmt: skip
+
+
+def openai_moderation(scores: dict[str, float], *, threshold: float = 0.5) -> Reply:
+    """A ``POST /v1/moderations`` answer: one result, flagged where a score reaches
+    ``threshold`` (categories not given score 0)."""
+    all_scores = {name: scores.get(name, 0.0) for name in MODERATION_CATEGORIES}
+    flags = {name: score >= threshold for name, score in all_scores.items()}
+    result = {
+        "flagged": any(flags.values()),
+        "categories": flags,
+        "category_scores": all_scores,
+        "category_applied_input_types": {name: ["text"] for name in MODERATION_CATEGORIES},
+    }
+    body = {"id": "modr-loopback", "model": "omni-moderation-latest", "results": [result]}
+    return json_reply(200, body)

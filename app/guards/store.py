@@ -1,0 +1,102 @@
+"""The guards' database side: budgets, spend so far (from the call log), the moderation log.
+
+Each method runs its query in a worker thread, so the event loop never waits on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from app.db.models import Budget, CallLog, ModerationLog
+from app.guards.budgets import BudgetScope, Limits, Spend
+from app.guards.moderation import Verdict
+
+
+class DatabaseGuardStore:
+    """:class:`~app.guards.budgets.BudgetStore` and moderation log on Parley's database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def limits(self, scope: BudgetScope, subject: str) -> Limits | None:
+        def read() -> Limits | None:
+            with Session(self.engine) as session:
+                row = session.exec(
+                    select(Budget).where(Budget.scope == scope, Budget.subject_id == subject)
+                ).first()
+                return None if row is None else Limits(row.cost_limit, row.token_limit)
+
+        return await asyncio.to_thread(read)
+
+    async def spent(self, scope: BudgetScope, subject: str, since: datetime) -> Spend:
+        column = col(CallLog.user_id) if scope == "user" else col(CallLog.project_id)
+
+        def read() -> Spend:
+            with Session(self.engine) as session:
+                cost, tokens = session.exec(
+                    select(
+                        func.coalesce(func.sum(CallLog.cost), 0),
+                        func.coalesce(
+                            func.sum(col(CallLog.input_tokens) + col(CallLog.output_tokens)), 0
+                        ),
+                    ).where(
+                        column == subject,
+                        col(CallLog.created_at) >= since,
+                        col(CallLog.cache_hit).is_(False),
+                    )
+                ).one()
+                return Spend(Decimal(str(cost)), int(tokens))
+
+        return await asyncio.to_thread(read)
+
+    async def set_limits(self, scope: BudgetScope, subject: str, limits: Limits) -> None:
+        """Create or replace a subject's budget (the admin page's write)."""
+
+        def write() -> None:
+            with Session(self.engine) as session:
+                row = session.exec(
+                    select(Budget).where(Budget.scope == scope, Budget.subject_id == subject)
+                ).first() or Budget(scope=scope, subject_id=subject)
+                row.cost_limit, row.token_limit = limits.cost, limits.tokens
+                session.add(row)
+                session.commit()
+
+        await asyncio.to_thread(write)
+
+    async def log_flagged(self, verdict: Verdict, action: str, metadata: dict[str, str]) -> None:
+        def write() -> None:
+            with Session(self.engine) as session:
+                session.add(
+                    ModerationLog(
+                        user_id=metadata.get("user_id") or None,
+                        project_id=metadata.get("project_id") or None,
+                        conversation_id=metadata.get("conversation_id") or None,
+                        source=verdict.source,
+                        action=action,
+                        categories=",".join(verdict.categories)[:500],
+                        score=verdict.score,
+                        excerpt=verdict.excerpt[:200],
+                    )
+                )
+                session.commit()
+
+        await asyncio.to_thread(write)
+
+    async def flagged(self, *, limit: int = 100) -> list[ModerationLog]:
+        """The newest moderation log rows (what the admin page lists)."""
+
+        def read() -> list[ModerationLog]:
+            with Session(self.engine) as session:
+                rows = session.exec(
+                    select(ModerationLog)
+                    .order_by(col(ModerationLog.created_at).desc(), col(ModerationLog.id).desc())
+                    .limit(limit)
+                ).all()
+                return list(rows)
+
+        return await asyncio.to_thread(read)
