@@ -1,7 +1,18 @@
 """The page's keyboard shell: shortcuts, command palette, shortcut help, scroll-follow, skip link.
 
-The behaviour lives in one small React module, ``assets/shell.jsx``; these are its Python
-faces. They take Vars and event handlers, never a State.
+Each piece that must react in the browser without a server round trip is a small React
+module in ``assets/`` (one component per file), wrapped here; the rest is built here in
+Python. They take Vars and event handlers, never a State.
+
+- ``assets/shortcuts.jsx``: the one global keydown listener (a Reflex key handler would send
+  every keystroke to the server).
+- ``assets/command_palette.jsx``: filtering and arrow keys run per keystroke, in the browser.
+- ``assets/modal_dialog.jsx`` (with the hook ``assets/use_modal.js``): a native modal dialog
+  opened by a window event, giving focus back on close; the shortcut help's content is Python.
+- ``assets/scroll_follow.jsx`` (with the hook ``assets/use_reply_announcer.jsx``): the message
+  log's scroll-follow, "Jump to latest" and the streaming reply's screen-reader announcements.
+- The skip link and the shortcut help are Python, with one-line browser handlers
+  (``browser_handler``) where they move focus or close the dialog.
 """
 
 from __future__ import annotations
@@ -10,16 +21,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import reflex as rx
-from reflex_base.event import passthrough_event_spec
+from reflex.vars import FunctionStringVar
+from reflex_base.event import LiteralEventChainVar, passthrough_event_spec
+from reflex_components_core.el.elements.inline import A
 
 from app.services.chat import ModelOption
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
 
-_LIBRARY = rx.asset("shell.jsx").importable_path
-
-OPEN_PALETTE = "window.dispatchEvent(new Event('parley:palette'))"
-OPEN_SHORTCUT_HELP = "window.dispatchEvent(new Event('parley:shortcuts'))"
+# The window events that open the palette and the help (assets/shell_events.js).
+PALETTE_EVENT = "parley:palette"
+HELP_EVENT = "parley:shortcuts"
+OPEN_PALETTE = f"window.dispatchEvent(new Event('{PALETTE_EVENT}'))"
+OPEN_SHORTCUT_HELP = f"window.dispatchEvent(new Event('{HELP_EVENT}'))"
 
 # What the help dialog lists ("Mod" is ⌘ on macOS, Ctrl elsewhere); the README's table too.
 SHORTCUTS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -32,11 +46,33 @@ SHORTCUTS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("Shift", "Enter"), "New line in the message"),
 )
 
+# "Mod" as the reader's platform names it; evaluated in the browser when the help renders.
+_MOD_KEY = rx.Var(
+    _js_expr=(
+        "((typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform || ''))"
+        " ? '⌘' : 'Ctrl')"
+    ),
+    _var_type=str,
+)
+
+
+def _library(name: str) -> str:
+    return rx.asset(name).importable_path
+
+
+def browser_handler(js_function: str) -> rx.Var[Any]:
+    """An event handler that runs ``js_function`` (a JS function expression, given the DOM
+    event) in the browser, at once: no server event, no place in Reflex's event queue."""
+    chain = rx.EventChain(
+        events=[FunctionStringVar.create(js_function)], args_spec=rx.event.no_args_event_spec
+    )
+    return LiteralEventChainVar.create(chain)
+
 
 class Shortcuts(rx.Component):
     """The one global keydown listener (renders nothing)."""
 
-    library = _LIBRARY
+    library = _library("shortcuts.jsx")
     tag = "Shortcuts"
 
     streaming: rx.Var[bool]
@@ -49,7 +85,7 @@ class CommandPalette(rx.Component):
     """Ctrl/Cmd+K: a modal dialog with a search box (combobox) over a listbox of commands
     and conversations."""
 
-    library = _LIBRARY
+    library = _library("command_palette.jsx")
     tag = "CommandPalette"
 
     models: rx.Var[Sequence[ModelOption]]
@@ -62,32 +98,26 @@ class CommandPalette(rx.Component):
     on_toggle_panel: rx.EventHandler[rx.event.no_args_event_spec]
 
 
-class ShortcutHelp(rx.Component):
-    """Ctrl/Cmd+/: a modal dialog listing every shortcut."""
+class ModalDialog(rx.Component):
+    """A native modal <dialog> that opens on the window event ``event`` and mounts its
+    children only while open."""
 
-    library = _LIBRARY
-    tag = "ShortcutHelp"
+    library = _library("modal_dialog.jsx")
+    tag = "ModalDialog"
 
-    shortcuts: rx.Var[Sequence[dict[str, Any]]]
+    event: rx.Var[str]
 
 
 class ScrollFollow(rx.Component):
     """A scroller that follows new content only while the reader is at the bottom, and
     otherwise shows a "Jump to latest" button."""
 
-    library = _LIBRARY
+    library = _library("scroll_follow.jsx")
     tag = "ScrollFollow"
 
     # The reply streaming in this session (-1 for none): what has been read aloud of it
     # survives the page remounting mid-reply.
     live_id: rx.Var[int]
-
-
-class SkipLink(rx.Component):
-    library = _LIBRARY
-    tag = "SkipLink"
-
-    label: rx.Var[str]
 
 
 def shortcuts(
@@ -124,9 +154,44 @@ def command_palette(
     )
 
 
+def _keys(keys: tuple[str, ...]) -> rx.Component:
+    parts: list[rx.Component | str] = []
+    for index, key in enumerate(keys):
+        parts.append(
+            rx.el.span(*([" + "] if index else []), rx.el.kbd(_MOD_KEY if key == "Mod" else key))
+        )
+    return rx.el.td(*parts)
+
+
 def shortcut_help() -> rx.Component:
-    return ShortcutHelp.create(
-        shortcuts=[{"keys": list(keys), "action": action} for keys, action in SHORTCUTS]
+    """Ctrl/Cmd+/: a modal dialog with every shortcut in a table; its Close button has focus."""
+    title = "shortcut-help-title"
+    return ModalDialog.create(
+        rx.el.div(
+            # The id as a plain attribute: an rx `id` would add a React ref it does not need.
+            rx.el.h2("Keyboard shortcuts", custom_attrs={"id": title}),
+            rx.el.table(
+                rx.el.thead(
+                    rx.el.tr(rx.el.th("Keys", scope="col"), rx.el.th("Action", scope="col"))
+                ),
+                rx.el.tbody(
+                    *(rx.el.tr(_keys(keys), rx.el.td(action)) for keys, action in SHORTCUTS)
+                ),
+            ),
+            rx.el.button(
+                "Close",
+                type="button",
+                class_name="parley-button",
+                auto_focus=True,
+                on_click=browser_handler(
+                    f"(() => document.getElementById('{title}')?.closest('dialog')?.close())"
+                ),
+            ),
+            class_name="parley-help-body",
+        ),
+        event=HELP_EVENT,
+        class_name="parley-dialog parley-help",
+        custom_attrs={"aria-labelledby": title},
     )
 
 
@@ -138,7 +203,17 @@ def scroll_follow(*children: rx.Component, live_id: rx.Var[int], **attrs: Any) -
 
 
 def skip_link(label: str) -> rx.Component:
-    return SkipLink.create(label=label)
+    """The first thing Tab reaches: straight to the message box (a plain link, not a router
+    link: it moves focus and leaves the address alone)."""
+    return A.create(
+        label,
+        href="#composer",
+        class_name="parley-skip",
+        on_click=browser_handler(
+            "((event) => { const box = document.querySelector(\"textarea[name='message']\");"
+            " if (!box) return; event.preventDefault(); box.focus(); })"
+        ),
+    )
 
 
 def palette_button() -> rx.Component:
