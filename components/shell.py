@@ -23,6 +23,8 @@ from typing import Any
 import reflex as rx
 from reflex.vars import FunctionStringVar
 from reflex_base.event import LiteralEventChainVar, passthrough_event_spec
+from reflex_base.utils.imports import ImportVar
+from reflex_base.vars.base import VarData
 from reflex_components_core.el.elements.inline import A
 
 from app.services.chat import ModelOption
@@ -46,13 +48,11 @@ SHORTCUTS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("Shift", "Enter"), "New line in the message"),
 )
 
-# "Mod" as the reader's platform names it; evaluated in the browser when the help renders.
+# "Mod" as the reader's platform names it (⌘ or Ctrl), worked out in the browser at render.
 _MOD_KEY = rx.Var(
-    _js_expr=(
-        "((typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform || ''))"
-        " ? '⌘' : 'Ctrl')"
-    ),
+    _js_expr="modKey()",
     _var_type=str,
+    _var_data=VarData(imports={"$/public/shell_events.js": [ImportVar(tag="modKey")]}),
 )
 
 
