@@ -30,6 +30,9 @@ export function useModal(eventName) {
   }, [eventName, show]);
 
   const onClose = useCallback(() => {
+    // The close event is queued, not sent at once: when the dialog was opened again before it
+    // arrived, it is stale, and would empty the open dialog and take its focus away.
+    if (ref.current?.open) return;
     setOpen(false);
     const target = returnTo.current;
     returnTo.current = null;
