@@ -337,7 +337,7 @@ def message_log(
     the messages added since, and the reply streaming in.
 
     Not itself a live region (loading a conversation would read it all): the scroller
-    reads the streaming reply aloud once, part by part (assets/shell.jsx)."""
+    reads the streaming reply aloud once, part by part (assets/use_reply_announcer.jsx)."""
     return scroll_follow(
         rx.box(
             rx.cond(

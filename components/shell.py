@@ -1,7 +1,18 @@
 """The page's keyboard shell: shortcuts, command palette, shortcut help, scroll-follow, skip link.
 
-The behaviour lives in one small React module, ``assets/shell.jsx``; these are its Python
-faces. They take Vars and event handlers, never a State.
+Each piece that must react in the browser without a server round trip is a small React
+module in ``assets/`` (one component per file), wrapped here; the rest is built here in
+Python. They take Vars and event handlers, never a State.
+
+- ``assets/shortcuts.jsx``: the one global keydown listener (a Reflex key handler would send
+  every keystroke to the server).
+- ``assets/command_palette.jsx``: filtering and arrow keys run per keystroke, in the browser.
+- ``assets/modal_dialog.jsx`` (with the hook ``assets/use_modal.js``): a native modal dialog
+  opened by a window event, giving focus back on close; the shortcut help's content is Python.
+- ``assets/scroll_follow.jsx`` (with the hook ``assets/use_reply_announcer.jsx``): the message
+  log's scroll-follow, "Jump to latest" and the streaming reply's screen-reader announcements.
+- The skip link and the shortcut help are Python, with one-line browser handlers
+  (``browser_handler``) where they move focus or close the dialog.
 """
 
 from __future__ import annotations
@@ -10,16 +21,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import reflex as rx
-from reflex_base.event import passthrough_event_spec
+from reflex.vars import FunctionStringVar
+from reflex_base.event import LiteralEventChainVar, passthrough_event_spec
+from reflex_base.utils.imports import ImportVar
+from reflex_base.vars.base import VarData
+from reflex_components_core.el.elements.inline import A
 
 from app.services.chat import ModelOption
+from components.shell_css import SHELL_CSS
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
 
-_LIBRARY = rx.asset("shell.jsx").importable_path
-
-OPEN_PALETTE = "window.dispatchEvent(new Event('parley:palette'))"
-OPEN_SHORTCUT_HELP = "window.dispatchEvent(new Event('parley:shortcuts'))"
+# The window events that open the palette and the help (assets/shell_events.js).
+PALETTE_EVENT = "parley:palette"
+HELP_EVENT = "parley:shortcuts"
+OPEN_PALETTE = f"window.dispatchEvent(new Event('{PALETTE_EVENT}'))"
+OPEN_SHORTCUT_HELP = f"window.dispatchEvent(new Event('{HELP_EVENT}'))"
 
 # What the help dialog lists ("Mod" is ⌘ on macOS, Ctrl elsewhere); the README's table too.
 SHORTCUTS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -32,11 +49,31 @@ SHORTCUTS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("Shift", "Enter"), "New line in the message"),
 )
 
+# "Mod" as the reader's platform names it (⌘ or Ctrl), worked out in the browser at render.
+_MOD_KEY = rx.Var(
+    _js_expr="modKey()",
+    _var_type=str,
+    _var_data=VarData(imports={"$/public/shell_events.js": [ImportVar(tag="modKey")]}),
+)
+
+
+def _library(name: str) -> str:
+    return rx.asset(name).importable_path
+
+
+def browser_handler(js_function: str) -> rx.Var[Any]:
+    """An event handler that runs ``js_function`` (a JS function expression, given the DOM
+    event) in the browser, at once: no server event, no place in Reflex's event queue."""
+    chain = rx.EventChain(
+        events=[FunctionStringVar.create(js_function)], args_spec=rx.event.no_args_event_spec
+    )
+    return LiteralEventChainVar.create(chain)
+
 
 class Shortcuts(rx.Component):
     """The one global keydown listener (renders nothing)."""
 
-    library = _LIBRARY
+    library = _library("shortcuts.jsx")
     tag = "Shortcuts"
 
     streaming: rx.Var[bool]
@@ -49,7 +86,7 @@ class CommandPalette(rx.Component):
     """Ctrl/Cmd+K: a modal dialog with a search box (combobox) over a listbox of commands
     and conversations."""
 
-    library = _LIBRARY
+    library = _library("command_palette.jsx")
     tag = "CommandPalette"
 
     models: rx.Var[Sequence[ModelOption]]
@@ -62,32 +99,26 @@ class CommandPalette(rx.Component):
     on_toggle_panel: rx.EventHandler[rx.event.no_args_event_spec]
 
 
-class ShortcutHelp(rx.Component):
-    """Ctrl/Cmd+/: a modal dialog listing every shortcut."""
+class ModalDialog(rx.Component):
+    """A native modal <dialog> that opens on the window event ``event`` and mounts its
+    children only while open."""
 
-    library = _LIBRARY
-    tag = "ShortcutHelp"
+    library = _library("modal_dialog.jsx")
+    tag = "ModalDialog"
 
-    shortcuts: rx.Var[Sequence[dict[str, Any]]]
+    event: rx.Var[str]
 
 
 class ScrollFollow(rx.Component):
     """A scroller that follows new content only while the reader is at the bottom, and
     otherwise shows a "Jump to latest" button."""
 
-    library = _LIBRARY
+    library = _library("scroll_follow.jsx")
     tag = "ScrollFollow"
 
     # The reply streaming in this session (-1 for none): what has been read aloud of it
     # survives the page remounting mid-reply.
     live_id: rx.Var[int]
-
-
-class SkipLink(rx.Component):
-    library = _LIBRARY
-    tag = "SkipLink"
-
-    label: rx.Var[str]
 
 
 def shortcuts(
@@ -124,9 +155,44 @@ def command_palette(
     )
 
 
+def _keys(keys: tuple[str, ...]) -> rx.Component:
+    parts: list[rx.Component | str] = []
+    for index, key in enumerate(keys):
+        parts.append(
+            rx.el.span(*([" + "] if index else []), rx.el.kbd(_MOD_KEY if key == "Mod" else key))
+        )
+    return rx.el.td(*parts)
+
+
 def shortcut_help() -> rx.Component:
-    return ShortcutHelp.create(
-        shortcuts=[{"keys": list(keys), "action": action} for keys, action in SHORTCUTS]
+    """Ctrl/Cmd+/: a modal dialog with every shortcut in a table; its Close button has focus."""
+    title = "shortcut-help-title"
+    return ModalDialog.create(
+        rx.el.div(
+            # The id as a plain attribute: an rx `id` would add a React ref it does not need.
+            rx.el.h2("Keyboard shortcuts", custom_attrs={"id": title}),
+            rx.el.table(
+                rx.el.thead(
+                    rx.el.tr(rx.el.th("Keys", scope="col"), rx.el.th("Action", scope="col"))
+                ),
+                rx.el.tbody(
+                    *(rx.el.tr(_keys(keys), rx.el.td(action)) for keys, action in SHORTCUTS)
+                ),
+            ),
+            rx.el.button(
+                "Close",
+                type="button",
+                class_name="parley-button",
+                auto_focus=True,
+                on_click=browser_handler(
+                    f"(() => document.getElementById('{title}')?.closest('dialog')?.close())"
+                ),
+            ),
+            class_name="parley-help-body",
+        ),
+        event=HELP_EVENT,
+        class_name="parley-dialog parley-help",
+        custom_attrs={"aria-labelledby": title},
     )
 
 
@@ -138,7 +204,17 @@ def scroll_follow(*children: rx.Component, live_id: rx.Var[int], **attrs: Any) -
 
 
 def skip_link(label: str) -> rx.Component:
-    return SkipLink.create(label=label)
+    """The first thing Tab reaches: straight to the message box (a plain link, not a router
+    link: it moves focus and leaves the address alone)."""
+    return A.create(
+        label,
+        href="#composer",
+        class_name="parley-skip",
+        on_click=browser_handler(
+            "((event) => { const box = document.querySelector(\"textarea[name='message']\");"
+            " if (!box) return; event.preventDefault(); box.focus(); })"
+        ),
+    )
 
 
 def palette_button() -> rx.Component:
@@ -179,111 +255,6 @@ def theme_picker(value: rx.Var[str], on_change: Handler) -> rx.Component:
         title="Theme",
         class_name="parley-select",
     )
-
-
-# Page-wide CSS: visible focus everywhere, the native dialogs, the scroll-follow frame, the
-# skip link, and the phone layout (below 768 px the sidebar becomes a drawer).
-SHELL_CSS = """
-:focus-visible { outline: 2px solid var(--accent-9); outline-offset: 2px; }
-.rt-TextAreaRoot:has(:focus-visible), .rt-TextFieldRoot:has(:focus-visible) {
-  outline: 2px solid var(--accent-9); outline-offset: 1px;
-}
-.parley-sr-only {
-  position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
-  clip: rect(0 0 0 0); white-space: nowrap; border: 0;
-}
-.parley-skip {
-  position: absolute; left: 0.5em; top: -3em; z-index: 100; padding: 0.5em 1em;
-  background: var(--accent-9); color: var(--accent-contrast); border-radius: 6px;
-}
-.parley-skip:focus { top: 0.5em; }
-.parley-select {
-  padding: 0.3em 0.5em; border-radius: 6px; border: 1px solid var(--gray-7);
-  background: var(--gray-1); color: var(--gray-12); font-size: 0.9em; max-width: 9.5em;
-}
-.parley-button {
-  font: inherit; font-size: 0.875rem; padding: 0.4em 0.9em; border-radius: 6px;
-  border: 1px solid var(--accent-9); background: var(--accent-9);
-  color: var(--accent-contrast); cursor: pointer;
-}
-.parley-button:hover { background: var(--accent-10); }
-.parley-scroll-follow {
-  position: relative; display: flex; flex-direction: column; min-height: 0; flex: 1;
-}
-.parley-scroller { flex: 1; min-height: 0; overflow-y: auto; overflow-x: hidden; }
-.parley-scroller:focus-visible { outline-offset: -2px; }
-.parley-jump {
-  position: absolute; bottom: 0.75em; left: 50%; transform: translateX(-50%);
-  box-shadow: 0 2px 8px var(--black-a5);
-}
-.parley-dialog {
-  border: 1px solid var(--gray-6); border-radius: 12px; padding: 0;
-  background: var(--color-panel-solid); color: var(--gray-12);
-  width: min(560px, calc(100vw - 2em)); box-shadow: 0 12px 40px var(--black-a7);
-}
-.parley-header select { max-width: 12em; min-width: 0; text-overflow: ellipsis; }
-.parley-dialog::backdrop { background: rgba(0, 0, 0, 0.45); }
-.parley-dialog { margin: auto; }
-.parley-palette { margin: 12vh auto auto; }
-.parley-palette-body input {
-  width: 100%; box-sizing: border-box; font: inherit; font-size: 1rem; padding: 0.85em 1em;
-  border: 0; border-bottom: 1px solid var(--gray-6); background: transparent;
-  color: var(--gray-12);
-}
-.parley-palette-body input:focus-visible { outline-offset: -2px; }
-.parley-palette-body [role='listbox'] {
-  max-height: min(50vh, 420px); overflow-y: auto; padding: 0.4em;
-}
-.parley-palette-group {
-  font-size: 0.75rem; font-weight: 600; color: var(--gray-11); padding: 0.6em 0.6em 0.2em;
-}
-.parley-palette-option {
-  padding: 0.5em 0.6em; border-radius: 6px; cursor: pointer; overflow: hidden;
-  text-overflow: ellipsis; white-space: nowrap;
-}
-.parley-palette-option[aria-selected='true'] {
-  background: var(--accent-4); outline: 2px solid var(--accent-9); outline-offset: -2px;
-}
-.parley-palette-empty { padding: 0.75em 1em; color: var(--gray-11); margin: 0; }
-.parley-help-body { padding: 1.25em 1.5em; }
-.parley-help-body h2 { margin: 0 0 0.75em; font-size: 1.15rem; }
-.parley-help-body table { width: 100%; border-collapse: collapse; margin-bottom: 1em; }
-.parley-help-body th, .parley-help-body td {
-  text-align: left; padding: 0.4em 0.5em; border-bottom: 1px solid var(--gray-5);
-  font-size: 0.9rem;
-}
-.parley-help-body td:first-child { white-space: nowrap; }
-.parley-help-body kbd {
-  font: inherit; font-size: 0.8rem; padding: 0.1em 0.4em; border: 1px solid var(--gray-7);
-  border-radius: 4px; background: var(--gray-3);
-}
-/* Contrast (WCAG AA, checked by axe in tests/e2e/test_a11y.py): small grey captions one step
-   darker, soft badges and callouts in their darkest shade, solid red (Stop) a deeper red. */
-.reply-caption .rt-Text { color: var(--gray-11); }
-.message .rt-Badge.rt-variant-soft, .rt-CalloutText { color: var(--accent-12); }
-.rt-Button.rt-variant-solid[data-accent-color='red'] { background-color: #c62a2f; color: #fff; }
-.rt-Button.rt-variant-solid[data-accent-color='red']:hover { background-color: #a8191e; }
-/* Dark theme: Radix's hover shade (accent 10) under white text is 4.3:1; a darker one. */
-.dark .rt-BaseButton.rt-variant-solid:not([data-accent-color='red']):hover {
-  background-color: var(--accent-8);
-}
-.parley-phone-only { display: none; }
-@media (max-width: 767px) {
-  .parley-desktop-sidebar { display: none !important; }
-  .parley-phone-only { display: inline-flex; }
-  .parley-wide-only { display: none !important; }
-  /* The chat header in two rows: title and tools, then the settings (components/pages). */
-  .parley-header { padding: 0.5em 0.75em !important; row-gap: 0.4em !important; }
-  .parley-header-settings { flex: 1 1 100%; flex-wrap: nowrap !important; }
-  .parley-header-options { flex: 1 1 3em; min-width: 0; flex-wrap: nowrap !important; }
-  .parley-header-settings select:not(.parley-select) { flex: 1 1 0; min-width: 0; max-width: none; }
-  .parley-header-settings .parley-select { flex: none; }
-  .parley-phone-sr-only {
-    position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
-    clip: rect(0 0 0 0); white-space: nowrap; border: 0;
-  }
-}
-"""
 
 
 def shell_style() -> rx.Component:

@@ -190,6 +190,29 @@ def test_shortcut_help_lists_every_shortcut(page: Page, app_url: str) -> None:
     expect(button).to_be_focused()
 
 
+def test_a_dialog_reopened_at_once_keeps_its_content_and_focus(page: Page, app_url: str) -> None:
+    """A dialog's close event is queued: one closed and reopened in the same moment (Ctrl+/
+    pressed three times fast) must not be emptied by the stale event when it arrives."""
+    open_new_chat(page, app_url)
+    page.get_by_role("textbox", name="Message").focus()
+    page.keyboard.press(f"{MOD}+/")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    close = dialog.get_by_role("button", name="Close")
+    expect(close).to_be_focused()
+    page.evaluate(
+        """() => {
+          document.querySelector("dialog[open]").close();
+          window.dispatchEvent(new Event("parley:shortcuts"));
+        }"""
+    )
+    page.wait_for_timeout(300)  # the stale close event has long arrived
+    expect(dialog.get_by_role("table")).to_be_visible()
+    expect(close).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("textbox", name="Message")).to_be_focused()
+
+
 def test_new_chat_and_code_panel_shortcuts(page: Page, app_url: str) -> None:
     chat_about(page, app_url, "shortcut new chat")
     page.get_by_role("textbox", name="Message").focus()
