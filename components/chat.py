@@ -10,7 +10,9 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from app.services.chat import MessageView, ModelOption
+from app.services.status import ERROR, STOPPED
 from components.composer import message_attachments
+from components.composer_draft import composer_draft
 from components.controls import native_select
 from components.live_reply import live_reply
 from components.markdown import safe_markdown
@@ -38,11 +40,11 @@ class MessageControls:
 def status_note(status: rx.Var[str], error: rx.Var[str]) -> rx.Component:
     return rx.fragment(
         rx.cond(
-            status == "stopped",
+            status == STOPPED,
             rx.badge("Stopped", color_scheme="amber", variant="soft", aria_label="Reply stopped"),
         ),
         rx.cond(
-            status == "error",
+            status == ERROR,
             rx.callout(
                 error,
                 icon="triangle-alert",
@@ -87,7 +89,7 @@ def reply_caption(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Comp
             ),
         ),
         rx.cond(
-            message.status == "error",
+            message.status == ERROR,
             rx.button(
                 rx.icon("rotate-ccw", size=14),
                 "Retry",
@@ -369,16 +371,20 @@ def message_log(
     )
 
 
+MESSAGE_BOX_ID = "composer-message"
+
+
 def composer(
-    draft: rx.Var[str],
     streaming: rx.Var[bool],
     notice: rx.Var[str],
-    on_change: Handler,
     on_send: Handler,
     on_stop: Handler,
     attach: rx.Component | None = None,
     pending: rx.Component | None = None,
 ) -> rx.Component:
+    """The message box and Send (Stop while a reply streams). ``on_send`` gets the form's
+    data: the box's text is under "message". The box is uncontrolled: what is typed stays
+    the browser's (components/composer_draft.py) until the server says it was sent."""
     return rx.form(
         rx.cond(
             notice != "",
@@ -388,8 +394,7 @@ def composer(
         rx.hstack(
             attach or rx.fragment(),
             rx.text_area(
-                value=draft,
-                on_change=on_change,
+                id=MESSAGE_BOX_ID,
                 placeholder="Message Parley…",
                 aria_label="Message",
                 name="message",
@@ -400,6 +405,7 @@ def composer(
                 flex="1",
                 size="3",
             ),
+            composer_draft(MESSAGE_BOX_ID),
             rx.cond(
                 streaming,
                 rx.button(
