@@ -49,3 +49,37 @@ async def test_a_reply_that_leaves_the_sidebar_unchanged_does_not_resend_it(
     ]
     chat = await tab.chat()
     assert [m.content for m in shown(chat)][-1] == "Second answer."
+
+
+async def test_a_rename_retitles_the_open_conversation_and_a_delete_leaves_it(
+    tab: Tab, backend: Backend
+) -> None:
+    """The sidebar sets the open conversation's title and reads its id as its own vars (the
+    parent state's), without knowing the chat."""
+    opened = await saved_conversation(backend, ("open question", "ok"))
+    other = await saved_conversation(backend, ("other question", "ok"))
+    await tab.visit(f"/c/{opened}")
+    await tab.run(
+        SidebarState.start_rename(opened, "open question"),
+        SidebarState.set_rename_value("Renamed"),
+        SidebarState.save_rename,
+    )
+    chat = await tab.chat()
+    assert (chat.current_title, chat.notice) == ("Renamed", "")
+    assert [c.title for c in (await tab.sidebar()).conversations] == ["other question", "Renamed"]
+    # A blank title is refused, in the page's notice; the rename stays open.
+    await tab.run(SidebarState.start_rename(opened, "Renamed"), SidebarState.set_rename_value(" "))
+    await tab.run(SidebarState.save_rename)
+    assert (await tab.chat()).notice
+    assert (await tab.sidebar()).renaming_id == opened
+    await tab.run(SidebarState.cancel_rename)
+
+    # Deleting another conversation stays here; deleting the open one leaves it.
+    await tab.run(SidebarState.delete_conversation(other))
+    assert tab.wire.redirects() == []
+    assert (await tab.sidebar()).undo_title == "other question"
+    await tab.run(SidebarState.delete_conversation(opened))
+    assert [r["path"] for r in tab.wire.redirects()] == ["/"]
+    assert (await tab.sidebar()).conversations == []
+    await tab.run(SidebarState.undo_delete)
+    assert [c.id for c in (await tab.sidebar()).conversations] == [opened]
