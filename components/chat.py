@@ -1,4 +1,5 @@
-"""The chat page's parts: sidebar, message log, composer."""
+"""The chat page's parts: the message log, its per-message actions, the header's pickers.
+The composer is in components/composer.py, the sidebar in components/sidebar.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from reflex.vars import ObjectVar
 from app.services.chat import MessageView, ModelOption
 from app.services.status import ERROR, STOPPED
 from components.composer import message_attachments
-from components.composer_draft import composer_draft
 from components.controls import native_select
 from components.live_reply import live_reply
 from components.markdown import safe_markdown
@@ -368,64 +368,6 @@ def message_log(
         aria_live="off",
         flex="1",
         width="100%",
-    )
-
-
-MESSAGE_BOX_ID = "composer-message"
-
-
-def composer(
-    streaming: rx.Var[bool],
-    notice: rx.Var[str],
-    on_send: Handler,
-    on_stop: Handler,
-    attach: rx.Component | None = None,
-    pending: rx.Component | None = None,
-) -> rx.Component:
-    """The message box and Send (Stop while a reply streams). ``on_send`` gets the form's
-    data: the box's text is under "message". The box is uncontrolled: what is typed stays
-    the browser's (components/composer_draft.py) until the server says it was sent."""
-    return rx.form(
-        rx.cond(
-            notice != "",
-            rx.callout(notice, icon="info", color_scheme="red", role="alert", size="1"),
-        ),
-        pending or rx.fragment(),
-        rx.hstack(
-            attach or rx.fragment(),
-            rx.text_area(
-                id=MESSAGE_BOX_ID,
-                placeholder="Message Parley…",
-                aria_label="Message",
-                name="message",
-                enter_key_submit=True,
-                auto_height=True,
-                rows="1",
-                max_height="40vh",
-                flex="1",
-                size="3",
-            ),
-            composer_draft(MESSAGE_BOX_ID),
-            rx.cond(
-                streaming,
-                rx.button(
-                    rx.icon("square", size=16),
-                    "Stop",
-                    type="button",
-                    on_click=on_stop,
-                    color_scheme="red",
-                    size="3",
-                ),
-                rx.button(rx.icon("send", size=16), "Send", type="submit", size="3"),
-            ),
-            align="end",
-            width="100%",
-        ),
-        on_submit=on_send,
-        reset_on_submit=False,
-        width="100%",
-        padding="1em",
-        border_top=f"1px solid {rx.color('gray', 5)}",
     )
 
 

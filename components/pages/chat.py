@@ -14,12 +14,12 @@ from reflex_base.style import color_mode, set_color_mode
 
 from components.chat import (
     MessageControls,
-    composer,
     conversation_spend,
     delete_dialog,
     message_log,
     model_picker,
 )
+from components.composer import composer
 from components.pages.code_panel import code_panel_toggle, code_panel_when_open
 from components.pages.composer import attach, header_options, pending, prompt_library_link
 from components.shell import (
