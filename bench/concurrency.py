@@ -15,7 +15,7 @@ what a browser tab does, over the same sockets:
    ``router_data`` for ``/``, as ``.web/utils/state.js`` does; the backend queues the page's
    ``on_load`` (``ChatState.load_page``) and flips ``is_hydrated`` when it is done;
 2. idle: the backend's RSS with N sessions loaded, against before they connected;
-3. ``ChatState.set_draft`` then ``ChatState.send``; ``live_id`` comes back in a delta; the
+3. ``ComposerState.send`` with the form's text; ``live_id`` comes back in a delta; the
    ``_redirect`` to ``/c/<id>`` is followed like the router does (``on_load_internal``);
 4. the live-reply websocket ``/_parley/stream/<live_id>?from=0``: every ``d`` frame is
    timestamped, until the ``e`` frame; then the state update that ends the reply.
@@ -97,6 +97,9 @@ TITLE_RULE: dict[str, Any] = {
     "delay_ms": 0,
 }
 WARMUP_RULE: dict[str, Any] = {"match": r"^warmup\b", "reply": "ok " * 8, "delay_ms": 5}
+
+
+COMPOSER = "state___composer____composer_state"  # ComposerState, a substate of ChatState
 
 
 def chat_state_name() -> str:
@@ -259,8 +262,8 @@ class Session:
         for name, changes in (update.get("delta") or {}).items():
             if name == ROOT_STATE:
                 self.root.update(changes)
-            elif name == self.chat_state:
-                self.chat.update(changes)
+            elif name == self.chat_state or self.chat_state.startswith(name + "."):
+                self.chat.update(changes)  # the chat's vars and its parent's (id, notice)
         self.changed.set()
         for event in update.get("events") or []:
             if event.get("name") == "_redirect":  # the router navigates, then runs on_load
@@ -312,8 +315,9 @@ class Session:
         deadline = time.monotonic() + within_s
         try:
             out.sent_at = time.perf_counter()
-            await self._emit(f"{self.chat_state}.set_draft", {"value": message})
-            await self._emit(f"{self.chat_state}.send", {})
+            await self._emit(
+                f"{self.chat_state}.{COMPOSER}.send", {"form_data": {"message": message}}
+            )
             if not await self.wait_until(lambda: int(self.chat.get(LIVE_ID, -1)) >= 0, within_s):
                 raise TimeoutError(f"no live_id (notice: {self.chat.get(NOTICE)!r})")
             out.live_id = int(self.chat[LIVE_ID])

@@ -1,4 +1,5 @@
-"""The chat page's parts: sidebar, message log, composer."""
+"""The chat page's parts: the message log, its per-message actions, the header's pickers.
+The composer is in components/composer.py, the sidebar in components/sidebar.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from app.services.chat import MessageView, ModelOption
+from app.services.status import ERROR, STOPPED
 from components.composer import message_attachments
 from components.controls import native_select
 from components.live_reply import live_reply
@@ -38,11 +40,11 @@ class MessageControls:
 def status_note(status: rx.Var[str], error: rx.Var[str]) -> rx.Component:
     return rx.fragment(
         rx.cond(
-            status == "stopped",
+            status == STOPPED,
             rx.badge("Stopped", color_scheme="amber", variant="soft", aria_label="Reply stopped"),
         ),
         rx.cond(
-            status == "error",
+            status == ERROR,
             rx.callout(
                 error,
                 icon="triangle-alert",
@@ -87,7 +89,7 @@ def reply_caption(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Comp
             ),
         ),
         rx.cond(
-            message.status == "error",
+            message.status == ERROR,
             rx.button(
                 rx.icon("rotate-ccw", size=14),
                 "Retry",
@@ -366,60 +368,6 @@ def message_log(
         aria_live="off",
         flex="1",
         width="100%",
-    )
-
-
-def composer(
-    draft: rx.Var[str],
-    streaming: rx.Var[bool],
-    notice: rx.Var[str],
-    on_change: Handler,
-    on_send: Handler,
-    on_stop: Handler,
-    attach: rx.Component | None = None,
-    pending: rx.Component | None = None,
-) -> rx.Component:
-    return rx.form(
-        rx.cond(
-            notice != "",
-            rx.callout(notice, icon="info", color_scheme="red", role="alert", size="1"),
-        ),
-        pending or rx.fragment(),
-        rx.hstack(
-            attach or rx.fragment(),
-            rx.text_area(
-                value=draft,
-                on_change=on_change,
-                placeholder="Message Parley…",
-                aria_label="Message",
-                name="message",
-                enter_key_submit=True,
-                auto_height=True,
-                rows="1",
-                max_height="40vh",
-                flex="1",
-                size="3",
-            ),
-            rx.cond(
-                streaming,
-                rx.button(
-                    rx.icon("square", size=16),
-                    "Stop",
-                    type="button",
-                    on_click=on_stop,
-                    color_scheme="red",
-                    size="3",
-                ),
-                rx.button(rx.icon("send", size=16), "Send", type="submit", size="3"),
-            ),
-            align="end",
-            width="100%",
-        ),
-        on_submit=on_send,
-        reset_on_submit=False,
-        width="100%",
-        padding="1em",
-        border_top=f"1px solid {rx.color('gray', 5)}",
     )
 
 

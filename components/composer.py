@@ -1,5 +1,6 @@
-"""The composer's extras and the chat header's options: the Attach files button and the
-pending-file chips, a message's attachments, the Parameters dialog, the System prompt picker.
+"""The composer and its extras, and the chat header's options: the message box with Send and
+Stop, the Attach files button and the pending-file chips, a message's attachments, the
+Parameters dialog, the System prompt picker.
 
 Pure view functions: vars and event handlers in, components out.
 """
@@ -17,6 +18,7 @@ from reflex_base.vars import VarData
 
 from app.services.attachments import AttachmentView
 from app.services.prompts import PromptOption
+from components.composer_draft import composer_draft
 from components.controls import native_select
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
@@ -274,4 +276,62 @@ def prompt_picker(
         value=value,
         on_change=on_change,
         max_width="12em",
+    )
+
+
+MESSAGE_BOX_ID = "composer-message"
+
+
+def composer(
+    streaming: rx.Var[bool],
+    notice: rx.Var[str],
+    on_send: Handler,
+    on_stop: Handler,
+    attach: rx.Component | None = None,
+    pending: rx.Component | None = None,
+) -> rx.Component:
+    """The message box and Send (Stop while a reply streams). ``on_send`` gets the form's
+    data: the box's text is under "message". The box is uncontrolled: what is typed stays
+    the browser's (components/composer_draft.py) until the server says it was sent."""
+    return rx.form(
+        rx.cond(
+            notice != "",
+            rx.callout(notice, icon="info", color_scheme="red", role="alert", size="1"),
+        ),
+        pending or rx.fragment(),
+        rx.hstack(
+            attach or rx.fragment(),
+            rx.text_area(
+                id=MESSAGE_BOX_ID,
+                placeholder="Message Parley…",
+                aria_label="Message",
+                name="message",
+                enter_key_submit=True,
+                auto_height=True,
+                rows="1",
+                max_height="40vh",
+                flex="1",
+                size="3",
+            ),
+            composer_draft(MESSAGE_BOX_ID),
+            rx.cond(
+                streaming,
+                rx.button(
+                    rx.icon("square", size=16),
+                    "Stop",
+                    type="button",
+                    on_click=on_stop,
+                    color_scheme="red",
+                    size="3",
+                ),
+                rx.button(rx.icon("send", size=16), "Send", type="submit", size="3"),
+            ),
+            align="end",
+            width="100%",
+        ),
+        on_submit=on_send,
+        reset_on_submit=False,
+        width="100%",
+        padding="1em",
+        border_top=f"1px solid {rx.color('gray', 5)}",
     )

@@ -1,4 +1,24 @@
-"""The chat page's state: the sidebar, the open conversation, and the reply streaming in.
+"""The chat page's state: the open conversation's branch on screen and the reply streaming in.
+
+The chat page's states, and which way they point (imports go one way, no circle):
+
+    OpenConversationState  (state/conversation.py)  open id, title, the page's notice
+    ├── SidebarState       (state/sidebar.py)       conversation list, search, rename, delete
+    └── ChatState          (this module)            branch on screen, live reply, model
+        ├── ComposerState  (state/composer.py)      send, attachments, parameters, prompt
+        ├── MessagesState  (state/messages.py)      retry, regenerate, edit, delete, versions
+        └── CodePanelState (state/code_panel.py)    the branch's code blocks
+
+A substate reads and sets its parents' vars as its own (Reflex binds an inherited field to the
+parent's instance), and Reflex loads a state's substates with it. The links that cross
+between states, each documented where it lives:
+
+- a substate that starts a reply (send, retry, regenerate, edit) calls :meth:`_begin_reply`
+  and returns ``ChatState.stream_reply``, the chat's background stream: the one deliberate
+  link from a view's state into the chat;
+- the chat refreshes its sibling sidebar (:meth:`_refresh_sidebar`), one way;
+- the chat tells its substates that show part of the branch that it changed
+  (:func:`follow_conversation`), without importing them.
 
 While a reply streams, its text never travels through this state: the browser appends it
 from the live-reply channel (app/web/stream_ws.py, components/live_reply.py), so Reflex
@@ -16,189 +36,87 @@ that reload anyway (open, switch version, delete, load earlier) fold ``recent`` 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from contextlib import aclosing
+from typing import Protocol, cast
 
 import reflex as rx
 
 from app.errors import ParleyError
 from app.guards.params import parse_row_id
-from app.services import get_chat_service, get_conversation_service, get_title_service
-from app.services.chat import BUSY, ConversationSummary, MessageView, ModelOption
-from app.services.conversations import SearchHit, SidebarPage
-from state.code_panel import follow_conversation
+from app.services import get_chat_service, get_title_service
+from app.services.chat import MessageView, ModelOption
+from app.services.status import NO_REPLY, busy_notice, has_live_reply, is_orphaned
+from state.conversation import OpenConversationState, id_from_path
+from state.sidebar import SidebarState
 
 log = logging.getLogger(__name__)
 
 
-def conversation_path(conversation_id: str) -> str:
-    return f"/c/{conversation_id}"
+class BranchView(Protocol):
+    """A substate of the chat that shows something derived from the branch on screen."""
+
+    async def _follow_branch(self, branch: list[MessageView]) -> None: ...
 
 
-def _id_from_path(path: str) -> str:
-    parts = [p for p in path.split("/") if p]
-    return parts[1] if len(parts) == 2 and parts[0] == "c" else ""
+async def follow_conversation(chat: ChatState) -> None:
+    """The finished messages on screen changed: each substate of the chat that shows part of
+    them (one defining ``_follow_branch``: the code panel, the message actions) follows.
+
+    Called inside the event (or ``async with self`` block) that changed them, so what the
+    view shows travels in the same update. The chat finds these views among its own
+    substates (``get_substates``, which Reflex loads with it), so it never imports them.
+    """
+    for view in ChatState.get_substates():
+        if callable(getattr(view, "_follow_branch", None)):
+            state = cast(BranchView, await chat.get_state(view))
+            await state._follow_branch(chat._shown())
 
 
-def _shown(rows: Sequence[ConversationSummary]) -> list[tuple[str, str]]:
-    return [(row.id, row.title) for row in rows]
-
-
-class ChatState(rx.State):
-    # The sidebar: pinned conversations, then pages of the others, newest first.
-    pinned: rx.Field[list[ConversationSummary]] = rx.field(default_factory=list)
-    conversations: rx.Field[list[ConversationSummary]] = rx.field(default_factory=list)
-    more_conversations: rx.Field[bool] = rx.field(False)
-    sidebar_next: rx.Field[str] = rx.field("")  # where the next page starts
-    search_query: rx.Field[str] = rx.field("")
-    search_results: rx.Field[list[SearchHit]] = rx.field(default_factory=list)
-    renaming_id: rx.Field[str] = rx.field("")
-    rename_value: rx.Field[str] = rx.field("")
-    undo_id: rx.Field[str] = rx.field("")  # the conversation just deleted, for Undo
-    undo_title: rx.Field[str] = rx.field("")
-    current_id: rx.Field[str] = rx.field("")
-    current_title: rx.Field[str] = rx.field("")
+class ChatState(OpenConversationState):
     messages: rx.Field[list[MessageView]] = rx.field(default_factory=list)
     recent: rx.Field[list[MessageView]] = rx.field(default_factory=list)  # added since loading
     # Messages from this index of ``messages`` on are hidden (-1: none): a new version of one
     # replaces them on screen without sending the list again.
     hidden_from: rx.Field[int] = rx.field(-1)
     more_history: rx.Field[bool] = rx.field(False)
-    # Message actions: the message being edited and its draft; the one awaiting a confirmed
-    # delete (-1: none); what the conversation has cost so far (text, and words for its label).
-    editing_id: rx.Field[int] = rx.field(-1)
-    edit_draft: rx.Field[str] = rx.field("")
-    deleting_id: rx.Field[int] = rx.field(-1)
+    # What the conversation has cost so far (text, and words for its label).
     spent: rx.Field[str] = rx.field("")
     spent_label: rx.Field[str] = rx.field("")
     models: rx.Field[list[ModelOption]] = rx.field(default_factory=list)
     model: rx.Field[str] = rx.field("")  # the model the next message goes to
-    draft: rx.Field[str] = rx.field("")
-    notice: rx.Field[str] = rx.field("")  # a readable problem with the last action
 
     # The reply being streamed in this session (one at a time).
-    live_id: rx.Field[int] = rx.field(-1)
+    live_id: rx.Field[int] = rx.field(NO_REPLY)
     live_conversation_id: rx.Field[str] = rx.field("")
 
     @rx.var
     def streaming(self) -> bool:
-        return self.live_id >= 0
+        return has_live_reply(self.live_id)
 
     @rx.var
     def streaming_here(self) -> bool:
-        return self.live_id >= 0 and self.live_conversation_id == self.current_id
+        return has_live_reply(self.live_id) and self.live_conversation_id == self.current_id
 
-    # ----- loading ------------------------------------------------------------------------
+    # ----- the reply streaming in (what substates that start one use) ---------------------
 
-    def _show_sidebar(self, page: SidebarPage, *, append: bool = False) -> None:
-        """Show a sidebar page. Reflex resends a list whole whenever it is assigned, so a
-        list is assigned only when what it shows (ids and titles, in order) has changed:
-        after most replies the sidebar looks the same and nothing travels."""
-        if append:
-            self.conversations = self.conversations + page.conversations
-        else:
-            if _shown(page.pinned) != _shown(self.pinned):
-                self.pinned = page.pinned
-            if _shown(page.conversations) != _shown(self.conversations):
-                self.conversations = page.conversations
-        next_before = page.next_before or ""
-        if next_before != self.sidebar_next:
-            self.sidebar_next = next_before
-        if self.more_conversations != (page.next_before is not None):
-            self.more_conversations = page.next_before is not None
+    def _busy(self) -> bool:
+        """True (saying why) while this tab's reply streams: it takes one at a time."""
+        notice = busy_notice(self.live_id)
+        if notice:
+            self.notice = notice
+        return bool(notice)
 
-    async def _refresh_sidebar(self) -> None:
-        self._show_sidebar(await get_conversation_service().sidebar())
-
-    @rx.event
-    async def load_more_conversations(self) -> None:
-        if not self.sidebar_next:
-            return
-        page = await get_conversation_service().sidebar(updated_before=self.sidebar_next)
-        self._show_sidebar(page, append=True)
-
-    # ----- managing conversations ---------------------------------------------------------
-
-    @rx.event
-    async def set_search(self, value: str) -> None:
-        self.search_query = value
-        try:
-            self.search_results = (
-                await get_conversation_service().search(value) if value.strip() else []
-            )
-        except ParleyError as exc:
-            self.notice = exc.message
-
-    @rx.event
-    def clear_search(self) -> None:
-        self.search_query = ""
-        self.search_results = []
-
-    @rx.event
-    async def set_pinned(self, conversation_id: str, pinned: bool) -> None:
-        try:
-            await get_conversation_service().set_pinned(conversation_id, pinned)
-        except ParleyError as exc:
-            self.notice = exc.message
-        await self._refresh_sidebar()
-
-    @rx.event
-    def start_rename(self, conversation_id: str, title: str) -> None:
-        self.renaming_id = conversation_id
-        self.rename_value = title
-
-    @rx.event
-    def set_rename_value(self, value: str) -> None:
-        self.rename_value = value
-
-    @rx.event
-    def cancel_rename(self) -> None:
-        self.renaming_id = ""
-
-    @rx.event
-    async def save_rename(self) -> None:
-        if not self.renaming_id:
-            return
-        try:
-            renamed = await get_conversation_service().rename(self.renaming_id, self.rename_value)
-        except ParleyError as exc:
-            self.notice = exc.message
-            return
-        self.renaming_id = ""
-        self.notice = ""
-        if renamed.id == self.current_id:
-            self.current_title = renamed.title
-        await self._refresh_sidebar()
-
-    @rx.event
-    async def delete_conversation(self, conversation_id: str) -> rx.event.EventType[()] | None:
-        try:
-            deleted = await get_conversation_service().delete(conversation_id)
-        except ParleyError as exc:
-            self.notice = exc.message
-            return None
-        self.undo_id = deleted.conversation.id
-        self.undo_title = deleted.conversation.title
-        self.search_results = [h for h in self.search_results if h.id != conversation_id]
-        await self._refresh_sidebar()
-        if conversation_id == self.current_id:
-            return rx.redirect("/")
-        return None
-
-    @rx.event
-    async def undo_delete(self) -> None:
-        if not self.undo_id:
-            return
-        try:
-            await get_conversation_service().undo_delete(self.undo_id)
-        except ParleyError as exc:
-            self.notice = exc.message
-        self.undo_id = ""
-        self.undo_title = ""
-        await self._refresh_sidebar()
+    def _begin_reply(self, reply_id: int, conversation_id: str) -> type[ChatState]:
+        """Follow reply ``reply_id`` (just saved, streaming) and return the event that
+        streams it: ``return self._begin_reply(...).stream_reply`` ends a handler that
+        starts a reply. The one deliberate link from a view's state (the composer's send,
+        the message actions) into the chat's background stream."""
+        self.live_id = reply_id
+        self.live_conversation_id = conversation_id
+        return ChatState
 
     def _clear_live(self) -> None:
-        self.live_id = -1
+        self.live_id = NO_REPLY
         self.live_conversation_id = ""
 
     async def _settle_orphaned_reply(self) -> bool:
@@ -207,21 +125,30 @@ class ChatState(rx.State):
         With Redis, session state outlives the process that was streaming; start-up marks
         such a reply as an error, and this lets the session carry on.
         """
-        if self.live_id < 0:
+        if not has_live_reply(self.live_id):
             return False
         try:
             saved = await get_chat_service().get_message(self.live_id)
         except ParleyError:
             saved = None
-        if saved is not None and saved.status == "streaming":
+        if not is_orphaned(saved.status if saved is not None else None):
             return False
         self._clear_live()
         return True
 
+    # ----- loading ------------------------------------------------------------------------
+
+    async def _refresh_sidebar(self) -> None:
+        """The conversation list may have changed (a conversation started, a reply ended, a
+        title was written): the sidebar shows it afresh. The chat's one link to its sibling,
+        one way: state.sidebar never imports this module."""
+        sidebar = await self.get_state(SidebarState)
+        await sidebar._refresh()
+
     @rx.event
     async def load_page(self) -> None:
         """on_load for every chat route: ``/`` is a new chat, ``/c/<id>`` a saved one."""
-        conversation_id = _id_from_path(self.router.url.path)
+        conversation_id = id_from_path(self.router.url.path)
         self.notice = ""
         settled = await self._settle_orphaned_reply()
         await self._refresh_sidebar()
@@ -277,22 +204,9 @@ class ChatState(rx.State):
         self.more_history = page.has_more
         await follow_conversation(self)
 
-    async def _reload_branch(self) -> None:
-        """Show the branch on screen afresh (after switching versions or deleting)."""
-        service = get_chat_service()
-        page = await service.history(self.current_id, limit=service.history_page_size)
-        self._set_messages([m for m in page.messages if m.id != self.live_id])
-        self.more_history = page.has_more
-        await self._refresh_spend()
-        await follow_conversation(self)
-
-    def branch_on_screen(self) -> list[MessageView]:
-        """The finished messages the screen shows, oldest first (for the code panel)."""
-        return self._shown()
-
     def _shown(self) -> list[MessageView]:
-        """The branch as the screen shows it: loaded history (less any hidden tail), then
-        the messages added since."""
+        """The branch as the screen shows it, oldest first: loaded history (less any hidden
+        tail), then the messages added since."""
         loaded = self.messages if self.hidden_from < 0 else self.messages[: self.hidden_from]
         return loaded + self.recent
 
@@ -307,22 +221,6 @@ class ChatState(rx.State):
         if recent or self.recent:  # an empty list stays put: nothing to send
             self.recent = recent
 
-    def _cut_at(self, message_id: int) -> bool:
-        """Stop showing ``message_id`` and everything after it (a new version replaces it).
-        Nothing long is sent: ``recent`` is short, and a tail of ``messages`` is hidden by
-        index. False if the message is not on screen."""
-        for index, message in enumerate(self.recent):
-            if message.id == message_id:
-                self.recent = self.recent[:index]
-                return True
-        visible = len(self.messages) if self.hidden_from < 0 else self.hidden_from
-        for index, message in enumerate(self.messages[:visible]):
-            if message.id == message_id:
-                self.hidden_from = index
-                self._set_recent([])
-                return True
-        return False
-
     async def _refresh_spend(self) -> None:
         """The conversation's running total, assigned only when its text changed."""
         spend = await get_chat_service().spend(self.current_id) if self.current_id else None
@@ -330,11 +228,7 @@ class ChatState(rx.State):
         if text != self.spent or label != self.spent_label:
             self.spent, self.spent_label = text, label
 
-    # ----- composing and sending -------------------------------------------------------------
-
-    @rx.event
-    def set_draft(self, value: str) -> None:
-        self.draft = value
+    # ----- switching conversations and models ----------------------------------------------
 
     @rx.event
     def set_model(self, value: str) -> None:
@@ -345,8 +239,6 @@ class ChatState(rx.State):
         self.current_title = ""
         self._set_messages([])
         self.more_history = False
-        self.editing_id = -1
-        self.deleting_id = -1
         self.spent, self.spent_label = "", ""
 
     @rx.event
@@ -364,155 +256,7 @@ class ChatState(rx.State):
         self._close_conversation()
         return rx.redirect("/")
 
-    @rx.event
-    async def send(self) -> rx.event.EventType[()] | None:
-        if self._busy():
-            return None
-        from state.composer import ComposerState  # a substate of this one
-
-        composer = await self.get_state(ComposerState)
-        try:
-            posted = await get_chat_service().post_message(
-                self.current_id or None,
-                self.draft,
-                model=self.model or None,
-                extras=composer.extras(),
-            )
-        except ParleyError as exc:
-            self.notice = exc.message
-            return None
-        composer.sent()
-        self.notice = ""
-        self.draft = ""
-        self.current_id = posted.conversation.id
-        self.current_title = posted.conversation.title
-        self.recent = [*self.recent, posted.user]  # history stays where it is: not resent
-        self.live_id = posted.reply.id
-        self.live_conversation_id = posted.conversation.id
-        events: list[rx.event.IndividualEventType[()]] = []
-        if posted.created:
-            # A new conversation joins the sidebar now; otherwise the reply's end refreshes it.
-            await self._refresh_sidebar()
-            events.append(rx.redirect(conversation_path(posted.conversation.id), replace=True))
-        events.append(ChatState.stream_reply)
-        return events
-
-    @rx.event
-    async def retry(self, message_id: int) -> rx.event.EventType[()] | None:
-        """Stream a failed reply again, from the model it first asked for."""
-        if self._busy():
-            return None
-        try:
-            reply = await get_chat_service().retry(message_id)
-        except ParleyError as exc:
-            self.notice = exc.message
-            return None
-        self.notice = ""
-        self._cut_at(message_id)
-        self.live_id = reply.id
-        self.live_conversation_id = self.current_id
-        return ChatState.stream_reply
-
-    # ----- message actions ------------------------------------------------------------------
-
-    def _busy(self) -> bool:
-        """True (saying why) while this tab's reply streams: it takes one at a time."""
-        if self.streaming:
-            self.notice = BUSY
-        return self.streaming
-
-    @rx.event
-    async def regenerate(self, reply_id: int) -> rx.event.EventType[()] | None:
-        """Answer the reply's question again (with the picked model); the old reply stays as
-        an earlier version."""
-        if self._busy():
-            return None
-        try:
-            reply = await get_chat_service().regenerate(reply_id, model=self.model or None)
-        except ParleyError as exc:
-            self.notice = exc.message
-            return None
-        self.notice = ""
-        self.live_id = reply.id
-        self.live_conversation_id = self.current_id
-        if not self._cut_at(reply_id):
-            await self._reload_branch()  # not on screen: show the new version's branch
-        return ChatState.stream_reply
-
-    @rx.event
-    def start_edit(self, message_id: int, text: str) -> None:
-        self.editing_id = message_id
-        self.edit_draft = text
-
-    @rx.event
-    def set_edit_draft(self, value: str) -> None:
-        self.edit_draft = value
-
-    @rx.event
-    def cancel_edit(self) -> None:
-        self.editing_id = -1
-        self.edit_draft = ""
-
-    @rx.event
-    async def save_edit(self) -> rx.event.EventType[()] | None:
-        """Send the edited question as a new version of it; the old branch stays."""
-        if self.editing_id < 0 or self._busy():
-            return None
-        message_id = self.editing_id
-        try:
-            posted = await get_chat_service().edit_and_resend(
-                message_id, self.edit_draft, model=self.model or None
-            )
-        except ParleyError as exc:
-            self.notice = exc.message  # the edit stays open with its text
-            return None
-        self.notice = ""
-        self.editing_id = -1
-        self.edit_draft = ""
-        self.live_id = posted.reply.id
-        self.live_conversation_id = self.current_id
-        if self._cut_at(message_id):
-            self.recent = [*self.recent, posted.user]
-        else:
-            await self._reload_branch()  # not on screen: show the new version's branch
-        return ChatState.stream_reply
-
-    @rx.event
-    async def switch_version(self, message_id: int) -> None:
-        """Show another version of a message, with the branch that follows it."""
-        if message_id < 0 or self._busy():
-            return
-        service = get_chat_service()
-        try:
-            await service.switch_version(message_id)
-            await self._reload_branch()
-        except ParleyError as exc:
-            self.notice = exc.message
-            return
-        self.notice = ""
-
-    @rx.event
-    def ask_delete(self, message_id: int) -> None:
-        self.deleting_id = message_id
-
-    @rx.event
-    def cancel_delete(self) -> None:
-        self.deleting_id = -1
-
-    @rx.event
-    async def confirm_delete(self, message_id: int) -> None:
-        """Delete the message (and its replies) the dialog asked about. The id comes with
-        the click, so the dialog's own closing (which cancels) may arrive first."""
-        self.deleting_id = -1
-        if message_id < 0 or self._busy():
-            return
-        try:
-            await get_chat_service().delete_message(message_id)
-            await self._reload_branch()
-        except ParleyError as exc:
-            self.notice = exc.message
-            return
-        self.notice = ""
+    # ----- the reply's stream ---------------------------------------------------------------
 
     @rx.event
     async def stop(self) -> None:

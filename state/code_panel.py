@@ -10,12 +10,12 @@ off the wire unless it is open, and off it entirely while a reply streams:
   computed var whenever a var it depends on changed (reflex/istate/delta.py, build_delta),
   so it would travel with every change of ``messages``, open or not, including the user's
   message at the start of each reply; an uncached one is sent only when its value changed,
-  but is recomputed, here re-parsing every message, for every delta. Instead ChatState
-  calls :func:`follow_conversation` at the points where its finished messages change (a
-  conversation opened, a reply finished, earlier history loaded), inside the same event, so
-  the new list rides in the update that carries the messages and costs no extra frame.
-  While the panel is closed that call returns at once, and opening the panel builds the
-  list then.
+  but is recomputed, here re-parsing every message, for every delta. Instead the chat
+  calls :meth:`CodePanelState._follow_branch` (through ``state.chat.follow_conversation``)
+  at the points where its finished messages change (a conversation opened, a reply
+  finished, earlier history loaded), inside the same event, so the new list rides in the
+  update that carries the messages and costs no extra frame. While the panel is closed
+  that call returns at once, and opening the panel builds the list then.
 - The list is assigned only when it changed, and carries no code (file name, language,
   summary, origin): a block's code travels once, when it is opened. Copy and Download use
   that code in the browser, so they cost nothing on the wire.
@@ -26,15 +26,12 @@ off the wire unless it is open, and off it entirely while a reply streams:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import reflex as rx
 
 from app.services.chat import MessageView
 from app.services.code_blocks import CodeBlock, CodeBlockItem, conversation_blocks, prism_language
-
-if TYPE_CHECKING:
-    from state.chat import ChatState
+from state.chat import ChatState
 
 DEFAULT_WIDTH = 480
 MIN_WIDTH = 280
@@ -50,7 +47,9 @@ def clamp_width(value: int | float | str) -> int:
     return max(MIN_WIDTH, min(MAX_WIDTH, width))
 
 
-class CodePanelState(rx.State):
+class CodePanelState(ChatState):
+    """A substate of the chat: it reads the branch on screen as its own (``_shown``)."""
+
     # "1" when open. Local storage, so the choice survives reloads in this browser. Not
     # synced live to other tabs: a tab opened that way would show a list it never built
     # (the list is built by this tab's events), so each tab reads the choice when it loads.
@@ -103,12 +102,10 @@ class CodePanelState(rx.State):
         self.selected_highlight = prism_language(block.item.language) if block else ""
         self.selected_origin = block.item.origin if block else ""
 
-    async def _messages(self) -> list[MessageView]:
-        # Imported here: state.chat imports this module to call follow_conversation.
-        from state.chat import ChatState
-
-        chat = await self.get_state(ChatState)
-        return chat.branch_on_screen()
+    async def _follow_branch(self, branch: list[MessageView]) -> None:
+        """The chat's finished messages changed: update the list if the panel is open."""
+        if self.open_flag == "1":
+            self._show(branch)
 
     # ----- events ---------------------------------------------------------------------------
 
@@ -119,7 +116,7 @@ class CodePanelState(rx.State):
             self.open_flag = "0"
             return
         self.open_flag = "1"
-        self._show(await self._messages())
+        self._show(self._shown())
 
     @rx.event
     def close(self) -> None:
@@ -128,7 +125,7 @@ class CodePanelState(rx.State):
     @rx.event
     async def open_block(self, key: str) -> None:
         """Show one block large: its code travels now, once."""
-        blocks = self._show(await self._messages())
+        blocks = self._show(self._shown())
         self._select(next((b for b in blocks if b.item.key == key), None))
 
     @rx.event
@@ -142,14 +139,3 @@ class CodePanelState(rx.State):
         value = str(clamp_width(width))
         if value != self.width_setting:
             self.width_setting = value
-
-
-async def follow_conversation(chat: ChatState) -> None:
-    """ChatState's finished messages changed: update the panel's list if the panel is open.
-
-    Call it inside the event (or ``async with self`` block) that changed them, so the list
-    travels in the same update as the messages.
-    """
-    panel = await chat.get_state(CodePanelState)
-    if panel.open_flag == "1":
-        panel._show(chat.branch_on_screen())

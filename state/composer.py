@@ -1,19 +1,31 @@
-"""The composer's extras: files waiting to be sent, the conversation's parameters and its
-system prompt. A substate of the chat state, so it reads the open conversation and model.
+"""The composer's state: sending a message, the files waiting to go with it, and the
+conversation's parameters and system prompt. A substate of the chat state, so it reads the
+open conversation and model as its own vars.
+
+The composer's text is not in state (issue 9). The box is an uncontrolled textarea: the
+browser owns what is typed (assets/composer_draft.jsx keeps it across page changes and
+reloads), and :meth:`ComposerState.send` reads it from the submitted form. Nothing the server
+sends ever sets the box: a refused send leaves it alone, so its text stays; an accepted one
+asks the browser to remove the text it sent, and only if the box still starts with it
+(:func:`clear_sent`), so whatever was typed meanwhile stays too.
 
 Uploads go through Reflex's ``/_upload`` route into :meth:`ComposerState.upload`; each file
 is checked and stored by :mod:`app.services.attachments` at once, so a refused file shows its
-error straight away and the draft and the other files stay. For a new chat, parameters and
+error straight away and the text and the other files stay. For a new chat, parameters and
 prompt wait here until its first message; for a saved one they are saved as they change.
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import reflex as rx
 
 from app.errors import ParleyError
 from app.services import (
     get_attachment_service,
+    get_chat_service,
     get_conversation_options,
     get_prompt_service,
 )
@@ -21,8 +33,22 @@ from app.services.attachments import AttachmentView
 from app.services.context import Parameters, PostExtras
 from app.services.prompts import PromptOption
 from state.chat import ChatState
+from state.conversation import conversation_path
 
 UPLOAD_ID = "composer-upload"
+MESSAGE_FIELD = "message"  # the textarea's name in the composer's form
+
+
+def message_text(form_data: dict[str, Any]) -> str:
+    """The composer's text as the browser submitted it ("" if the form had none)."""
+    value = form_data.get(MESSAGE_FIELD, "")
+    return value if isinstance(value, str) else ""
+
+
+def clear_sent(text: str) -> rx.event.EventSpec:
+    """The browser removes ``text`` from the start of the composer, if it is still there
+    (``window.parleyComposer.sent``, defined by assets/composer_draft.jsx)."""
+    return rx.call_script(f"window.parleyComposer?.sent({json.dumps(text)})")
 
 
 def _text(value: float | int | None) -> str:
@@ -76,8 +102,8 @@ class ComposerState(ChatState):
     def dismiss_upload_errors(self) -> None:
         self.upload_errors = []
 
-    def extras(self) -> PostExtras:
-        """What :meth:`ChatState.send` posts along with the draft."""
+    def _extras(self) -> PostExtras:
+        """What :meth:`send` posts along with the text."""
         new_chat = not self.current_id
         parameters = None
         if new_chat and (self.saved_temperature or self.saved_max_tokens):
@@ -91,12 +117,47 @@ class ComposerState(ChatState):
             prompt_id=int(self.prompt_id) if new_chat and self.prompt_id else None,
         )
 
-    def sent(self) -> None:
+    def _sent(self) -> None:
         """The message went out with the pending files."""
         if self.attachments:
             self.attachments = []
         if self.upload_errors:
             self.upload_errors = []
+
+    # ----- sending --------------------------------------------------------------------------
+
+    @rx.event
+    async def send(self, form_data: dict[str, Any]) -> rx.event.EventType[()] | None:
+        """Post the composer's text (from the submitted form) with its files and options,
+        and start streaming the reply. Refused (empty, a reply already streaming, a file the
+        model cannot take...), it says why and the browser keeps the text as it is."""
+        text = message_text(form_data)
+        if self._busy():
+            return None
+        try:
+            posted = await get_chat_service().post_message(
+                self.current_id or None,
+                text,
+                model=self.model or None,
+                extras=self._extras(),
+            )
+        except ParleyError as exc:
+            self.notice = exc.message
+            return None
+        self._sent()
+        self.notice = ""
+        self.current_id = posted.conversation.id
+        self.current_title = posted.conversation.title
+        self.recent = [*self.recent, posted.user]  # history stays where it is: not resent
+        stream = self._begin_reply(posted.reply.id, posted.conversation.id).stream_reply
+        # The box empties before the page changes, so a new page starts from what is left.
+        events: list[rx.event.IndividualEventType[()]] = [clear_sent(text)]
+        if posted.created:
+            # A new conversation joins the sidebar now; otherwise the reply's end refreshes it.
+            await self._refresh_sidebar()
+            events.append(rx.redirect(conversation_path(posted.conversation.id), replace=True))
+        events.append(stream)
+        return events
 
     # ----- parameters and prompt ----------------------------------------------------------
 

@@ -14,12 +14,12 @@ from reflex_base.style import color_mode, set_color_mode
 
 from components.chat import (
     MessageControls,
-    composer,
     conversation_spend,
     delete_dialog,
     message_log,
     model_picker,
 )
+from components.composer import composer
 from components.pages.code_panel import code_panel_toggle, code_panel_when_open
 from components.pages.composer import attach, header_options, pending, prompt_library_link
 from components.shell import (
@@ -33,8 +33,12 @@ from components.shell import (
     theme_picker,
 )
 from components.sidebar import SidebarActions, sidebar
-from state.chat import ChatState, conversation_path
+from state.chat import ChatState
 from state.code_panel import CodePanelState
+from state.composer import ComposerState
+from state.conversation import conversation_path
+from state.messages import MessagesState
+from state.sidebar import SidebarState
 from state.ui import UiState
 
 
@@ -42,16 +46,16 @@ def _sidebar(*, in_drawer: bool = False) -> rx.Component:
     # In the drawer, choosing a conversation or New chat also closes it.
     then_close: list[Any] = [UiState.close_drawer] if in_drawer else []
     return sidebar(
-        pinned=ChatState.pinned,
-        conversations=ChatState.conversations,
+        pinned=SidebarState.pinned,
+        conversations=SidebarState.conversations,
         current_id=ChatState.current_id,
-        more=ChatState.more_conversations,
-        search_query=ChatState.search_query,
-        search_results=ChatState.search_results,
-        renaming_id=ChatState.renaming_id,
-        rename_value=ChatState.rename_value,
-        undo_id=ChatState.undo_id,
-        undo_title=ChatState.undo_title,
+        more=SidebarState.more_conversations,
+        search_query=SidebarState.search_query,
+        search_results=SidebarState.search_results,
+        renaming_id=SidebarState.renaming_id,
+        rename_value=SidebarState.rename_value,
+        undo_id=SidebarState.undo_id,
+        undo_title=SidebarState.undo_title,
         actions=SidebarActions(
             new_chat=[ChatState.new_chat, *then_close] if in_drawer else ChatState.new_chat,
             open=(
@@ -59,16 +63,16 @@ def _sidebar(*, in_drawer: bool = False) -> rx.Component:
                 if in_drawer
                 else ChatState.open_conversation
             ),
-            load_more=ChatState.load_more_conversations,
-            search=ChatState.set_search,
-            clear_search=ChatState.clear_search,
-            set_pinned=ChatState.set_pinned,
-            start_rename=ChatState.start_rename,
-            set_rename_value=ChatState.set_rename_value,
-            save_rename=ChatState.save_rename,
-            cancel_rename=ChatState.cancel_rename,
-            delete=ChatState.delete_conversation,
-            undo_delete=ChatState.undo_delete,
+            load_more=SidebarState.load_more_conversations,
+            search=SidebarState.set_search,
+            clear_search=SidebarState.clear_search,
+            set_pinned=SidebarState.set_pinned,
+            start_rename=SidebarState.start_rename,
+            set_rename_value=SidebarState.set_rename_value,
+            save_rename=SidebarState.save_rename,
+            cancel_rename=SidebarState.cancel_rename,
+            delete=SidebarState.delete_conversation,
+            undo_delete=SidebarState.undo_delete,
         ),
         in_drawer=in_drawer,
     )
@@ -198,31 +202,29 @@ def _message_column() -> rx.Component:
             ChatState.more_history,
             on_load_earlier=ChatState.load_earlier,
             controls=MessageControls(
-                editing_id=ChatState.editing_id,
-                edit_draft=ChatState.edit_draft,
-                retry=ChatState.retry,
-                regenerate=ChatState.regenerate,
-                start_edit=ChatState.start_edit,
-                set_edit_draft=ChatState.set_edit_draft,
-                save_edit=ChatState.save_edit,
-                cancel_edit=ChatState.cancel_edit,
-                ask_delete=ChatState.ask_delete,
-                switch_version=ChatState.switch_version,
+                editing_id=MessagesState.editing_id,
+                edit_draft=MessagesState.edit_draft,
+                retry=MessagesState.retry,
+                regenerate=MessagesState.regenerate,
+                start_edit=MessagesState.start_edit,
+                set_edit_draft=MessagesState.set_edit_draft,
+                save_edit=MessagesState.save_edit,
+                cancel_edit=MessagesState.cancel_edit,
+                ask_delete=MessagesState.ask_delete,
+                switch_version=MessagesState.switch_version,
             ),
             busy=ChatState.streaming,
         ),
         delete_dialog(
-            ChatState.deleting_id,
-            on_confirm=ChatState.confirm_delete,
-            on_cancel=ChatState.cancel_delete,
+            MessagesState.deleting_id,
+            on_confirm=MessagesState.confirm_delete,
+            on_cancel=MessagesState.cancel_delete,
         ),
         rx.box(
             composer(
-                ChatState.draft,
                 ChatState.streaming,
                 ChatState.notice,
-                on_change=ChatState.set_draft,
-                on_send=ChatState.send,
+                on_send=ComposerState.send,
                 on_stop=ChatState.stop,
                 attach=attach(),
                 pending=pending(),

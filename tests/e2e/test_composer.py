@@ -5,10 +5,15 @@ prompt versions recorded per reply, and Enter / Shift+Enter."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
 import re
+import signal
 import struct
 import uuid
 import zlib
+from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -312,3 +317,74 @@ def test_pasted_and_dropped_files_are_attached_too(page: Page, app_url: str) -> 
     expect(chips(page).get_by_text("drop.py")).to_be_visible()
     expect(chips(page).get_by_text("clip.txt")).to_be_visible()
     expect(box).to_have_value("draft")
+
+
+def _listening_pid(port: int) -> int:
+    """The process listening on ``port`` on this machine (the app's backend), from /proc."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as rows:
+            next(rows)
+            for row in rows:
+                fields = row.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # LISTEN
+                    inodes.add(f"socket:[{inode}]")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                    return int(pid)
+    raise LookupError(f"nothing listens on port {port}")
+
+
+@contextlib.contextmanager
+def server_stopped(app_url: str) -> Iterator[None]:
+    """A deliberately slow server: every process of the app (its process group) is stopped
+    with SIGSTOP until the block ends, then continued. What the browser sends meanwhile waits
+    in the socket, as it would behind a busy or distant server."""
+    group = os.getpgid(_listening_pid(urlsplit(app_url).port or 80))
+    assert group != os.getpgid(0), "the app must run in its own process group"
+    os.killpg(group, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(group, signal.SIGCONT)
+
+
+def test_text_typed_while_the_server_answers_a_send_is_never_lost(page: Page, app_url: str) -> None:
+    """Issue 9: the box was controlled through Reflex, so the server's emptied draft replaced
+    what was typed between pressing Send and its answer. Now the box is the browser's: the
+    server only removes the text it posted, and only while the box still starts with it."""
+    open_new_chat(page, app_url)
+    box = page.get_by_role("textbox", name="Message")
+    log = page.get_by_role("log")
+    box.fill("first question")
+    with server_stopped(app_url):
+        box.press("Enter")
+        box.press_sequentially("second thought")
+        page.wait_for_timeout(500)  # the server is silent: nothing may touch the box
+        expect(box).to_have_value("first questionsecond thought")
+    # The send is answered: a new conversation (so a new page, and a new box), and the
+    # text typed meanwhile is what is left in it.
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f]{32}$"))
+    expect(log.locator(".message[data-role='user']").last).to_have_text(
+        re.compile("first question")
+    )
+    expect(box).to_have_value("second thought")
+    expect(last_reply(page)).to_contain_text("You said: first question")
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
+    expect(box).to_have_value("second thought")  # the reply's end did not touch it either
+
+    # In the same conversation (no page change), sending with the button.
+    with server_stopped(app_url):
+        page.get_by_role("button", name="Send", exact=True).click()
+        box.press("End")
+        box.press_sequentially(", and a third")
+        page.wait_for_timeout(500)
+        expect(box).to_have_value("second thought, and a third")
+    expect(last_reply(page)).to_contain_text("You said: second thought")
+    expect(box).to_have_value(", and a third")
+    # What is left outlives a reload of the page (the tab keeps it).
+    page.reload()
+    expect(box).to_have_value(", and a third")

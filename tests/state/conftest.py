@@ -5,7 +5,19 @@ missing from trees already made."""
 import state.chat
 import state.code_panel
 import state.composer
+import state.conversation
+import state.messages
 import state.prompts
+import state.sidebar
 import state.ui
 
-STATE_MODULES = (state.chat, state.code_panel, state.composer, state.prompts, state.ui)
+STATE_MODULES = (
+    state.conversation,
+    state.sidebar,
+    state.chat,
+    state.composer,
+    state.messages,
+    state.code_panel,
+    state.prompts,
+    state.ui,
+)

@@ -22,15 +22,16 @@ from reflex_base.utils.format import json_dumps
 
 from state.chat import ChatState
 from state.code_panel import DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH, CodePanelState
-from tests.state import test_chat_state as harness
-from tests.state.test_chat_state import (
+from tests.state import harness
+from tests.state.harness import (
     WAIT,
     Backend,
     Tab,
     Wire,
-    _saved_conversation,
     open_tab,
     reply,
+    saved_conversation,
+    send,
 )
 
 PANEL = CodePanelState.get_full_name()
@@ -78,7 +79,7 @@ async def chat_with_code(tab: Tab, backend: Backend, text: str = CODE_REPLY) -> 
     """Send a message whose reply is ``text`` from a new chat; returns the conversation id."""
     backend.script(reply(text, chunk_chars=16, delay=0.001))
     await tab.visit("/")
-    await tab.run(ChatState.set_draft("show me code"), ChatState.send)
+    await tab.run(send("show me code"))
     conversation_id = (await tab.chat()).current_id
     await tab.visit(f"/c/{conversation_id}")  # the redirect's on_load
     return conversation_id
@@ -89,7 +90,7 @@ async def test_a_closed_panel_sends_nothing(tab: Tab, backend: Backend) -> None:
     await tab.visit("/")
     await tab.visit(f"/c/{conversation_id}")
     backend.script(reply(CODE_REPLY))
-    await tab.run(ChatState.set_draft("more"), ChatState.send)
+    await tab.run(send("more"))
 
     assert len(wire(tab).updates) > 5
     assert wire(tab).panel_updates() == []
@@ -127,14 +128,15 @@ async def test_a_finished_reply_brings_its_blocks_in_the_update_that_ends_it(
     await tab.run(CodePanelState.toggle)
     more = "And a test:\n\n```python\n# tests/test_greet.py\nassert greet('x') == 'Hello, x!'\n```"
     backend.script(reply(more, chunk_chars=4, delay=0.002))
-    await tab.run(ChatState.set_draft("a test too"))
     since = len(wire(tab).updates)
-    await tab.run(ChatState.send)
+    await tab.run(send("a test too"))
 
-    updates = wire(tab).updates[since:]
-    panel = wire(tab).panel[since:]
-    # As ChatState's own test shows: one update when the reply starts, one when it ends.
-    assert len(updates) == 2
+    # As ChatState's own test shows: one update when the reply starts, one when it ends (and
+    # between them a frame with no state, telling the composer its text went out).
+    frames = wire(tab).updates[since:]
+    assert [bool(u.events) for u in frames] == [False, True, False]
+    updates = [u for u in frames if not u.events]
+    panel = [p for u, p in zip(frames, wire(tab).panel[since:], strict=True) if not u.events]
     assert updates[0].chat["live_id"] >= 0
     assert panel[0] == {}  # nothing of the panel while the reply streams
     assert updates[1].chat["live_id"] == -1
@@ -151,7 +153,7 @@ async def test_the_list_is_sent_only_when_it_changed(tab: Tab, backend: Backend)
     await tab.run(CodePanelState.toggle)
     backend.script(reply("No code this time."))
     since = len(wire(tab).panel)
-    await tab.run(ChatState.set_draft("thanks"), ChatState.send)
+    await tab.run(send("thanks"))
     await tab.run(ChatState.load_earlier)  # page size 2: the first exchange comes back
     assert wire(tab).panel_updates(since) == []
     assert len((await panel_of(tab)).blocks) == 2
@@ -160,7 +162,7 @@ async def test_the_list_is_sent_only_when_it_changed(tab: Tab, backend: Backend)
 
 async def test_the_list_follows_the_conversation_shown(tab: Tab, backend: Backend) -> None:
     with_code = await chat_with_code(tab, backend)
-    without = await _saved_conversation(backend, ("plain", "Just words."))
+    without = await saved_conversation(backend, ("plain", "Just words."))
     await tab.run(CodePanelState.toggle)
     assert len((await panel_of(tab)).blocks) == 2
 
@@ -175,7 +177,7 @@ async def test_the_list_follows_the_conversation_shown(tab: Tab, backend: Backen
 
 
 async def test_earlier_history_adds_its_blocks(tab: Tab, backend: Backend) -> None:
-    conversation_id = await _saved_conversation(
+    conversation_id = await saved_conversation(
         backend, ("q1", CODE_REPLY), ("q2", "no code"), ("q3", "none either")
     )
     await tab.run(CodePanelState.toggle)
@@ -204,7 +206,7 @@ async def test_opening_a_block_sends_its_code_once(tab: Tab, backend: Backend) -
     # A reply finishing elsewhere in the list leaves the open block alone.
     backend.script(reply("```sh\nls\n```"))
     since = len(wire(tab).panel)
-    await tab.run(ChatState.set_draft("list files"), ChatState.send)
+    await tab.run(send("list files"))
     assert [set(p) for p in wire(tab).panel_updates(since)] == [{"blocks"}]
 
     await tab.run(CodePanelState.close_block)
@@ -268,8 +270,7 @@ async def test_toggling_while_a_reply_streams_lists_only_finished_messages(
 ) -> None:
     backend.script(reply(CODE_REPLY, chunk_chars=2, delay=0.01))
     await tab.visit("/")
-    await tab.run(ChatState.set_draft("```python\nprint('mine')\n```"))
-    sent = await tab.send(ChatState.send)
+    sent = await tab.send(send("```python\nprint('mine')\n```"))
     await wire(tab).wait_for(lambda u: u.chat.get("live_id", -1) >= 0)
     await tab.run(CodePanelState.toggle)
     panel = await panel_of(tab)

@@ -19,10 +19,9 @@ from app import services
 from app.services.attachments import AttachmentLimits, AttachmentService
 from app.services.context import ConversationOptions
 from app.services.prompts import PromptService
-from state.chat import ChatState
 from state.composer import ComposerState
 from state.prompts import PromptsState
-from tests.state.test_chat_state import Backend, Tab, backend, reply, tab
+from tests.state.harness import Backend, Tab, backend, reply, send, tab
 
 __all__ = ["backend", "tab"]  # fixtures, shared with the chat state tests
 
@@ -62,7 +61,6 @@ async def test_uploads_become_chips_or_errors_and_send_carries_them(
 ) -> None:
     backend.script(reply("Got it."))
     await tab.visit("/")
-    await tab.run(ChatState.set_draft("read this"))
     state = await upload(tab, ("a.md", b"# A\n"), ("bad.bin", b"\x00\x01"), ("big.txt", b"x" * 101))
     assert [a.filename for a in state.attachments] == ["a.md"]
     assert state.upload_errors == [
@@ -72,7 +70,7 @@ async def test_uploads_become_chips_or_errors_and_send_carries_them(
     ]
     assert len(os.listdir(uploads)) == 1  # the refused files never reached disk
 
-    await tab.run(ChatState.send)
+    await tab.run(send("read this"))
     chat = await tab.chat()
     assert chat.notice == ""
     user = chat.recent[0]  # sent in this session: the short list, not the loaded history
@@ -87,18 +85,19 @@ async def test_an_image_for_a_blind_model_is_refused_and_nothing_is_lost(
     tab: Tab, backend: Backend
 ) -> None:
     await tab.visit("/")
-    await tab.run(ChatState.set_draft("look"))
     await upload(tab, ("p.png", PNG))
-    await tab.run(ChatState.send)
+    refused_at = len(tab.wire.updates)
+    await tab.run(send("look"))
     chat = await tab.chat()
     assert chat.notice.startswith("Fake can't see images (p.png).")
-    assert (chat.draft, chat.current_id, chat.messages, chat.recent) == ("look", "", [], [])
+    assert (chat.current_id, chat.messages, chat.recent) == ("", [], [])
+    assert tab.wire.scripts(refused_at) == []  # "look" stays in the box
     state = await composer(tab)
     assert [a.filename for a in state.attachments] == ["p.png"]
 
     # Removing it lets the message go.
     backend.script(reply("ok"))
-    await tab.run(ComposerState.remove_attachment(state.attachments[0].id), ChatState.send)
+    await tab.run(ComposerState.remove_attachment(state.attachments[0].id), send("look"))
     assert (await tab.chat()).notice == ""
     assert backend.provider.requests[0].messages[-1].content == "look"
 
@@ -130,7 +129,7 @@ async def test_new_chat_options_wait_for_the_first_message(
     state = await composer(tab)
     assert (state.params_open, state.params_summary) == (False, "temperature 0.2, max 50 tokens")
 
-    await tab.run(ChatState.set_draft("ahoy"), ChatState.send)
+    await tab.run(send("ahoy"))
     request = backend.provider.requests[0]
     assert (request.temperature, request.max_tokens) == (0.2, 50)
     assert request.messages[0].content == "Talk like a pirate."

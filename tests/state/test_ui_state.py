@@ -14,10 +14,9 @@ from reflex_base.constants.state import FIELD_MARKER
 from reflex_base.utils.format import json_dumps
 
 from app import services
-from state.chat import ChatState
 from state.ui import PALETTE_RECENT, UiState
-from tests.state import test_chat_state as harness
-from tests.state.test_chat_state import Backend, Tab, reply
+from tests.state import harness
+from tests.state.harness import Backend, Tab, reply, send
 
 # The chat state's harness: a real chat service, and a tab on Reflex's event processor.
 backend = harness.backend
@@ -35,7 +34,7 @@ async def chat_about(tab: Tab, backend: Backend, text: str) -> str:
     """A conversation with one answered message; returns its id."""
     backend.script(reply(f"Answer to {text}"))
     await tab.visit("/")
-    await tab.run(ChatState.set_draft(text), ChatState.send)
+    await tab.run(send(text))
     return (await tab.chat()).current_id
 
 

@@ -1,0 +1,153 @@
+"""The sidebar's state: pinned and recent conversations (paged), search, rename, pin, delete
+with Undo.
+
+A substate of :class:`OpenConversationState`: it reads which conversation is open (for a
+delete that must leave it) and sets its title (a rename) and the page's notice as its own
+vars. It does not know the chat: the chat page's state refreshes it (``ChatState`` calls
+:meth:`SidebarState._refresh` where a conversation starts, a reply ends or a title is
+written), so imports go one way, state.chat -> state.sidebar.
+
+Wire cost: Reflex resends a list whole whenever it is assigned, so a list is assigned only
+when what it shows (ids and titles, in order) has changed; after most replies the sidebar
+looks the same and nothing travels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import reflex as rx
+
+from app.errors import ParleyError
+from app.services import get_conversation_service
+from app.services.chat import ConversationSummary
+from app.services.conversations import SearchHit, SidebarPage
+from state.conversation import OpenConversationState
+
+
+def _shown(rows: Sequence[ConversationSummary]) -> list[tuple[str, str]]:
+    return [(row.id, row.title) for row in rows]
+
+
+class SidebarState(OpenConversationState):
+    # Pinned conversations, then pages of the others, newest first.
+    pinned: rx.Field[list[ConversationSummary]] = rx.field(default_factory=list)
+    conversations: rx.Field[list[ConversationSummary]] = rx.field(default_factory=list)
+    more_conversations: rx.Field[bool] = rx.field(False)
+    sidebar_next: rx.Field[str] = rx.field("")  # where the next page starts
+    search_query: rx.Field[str] = rx.field("")
+    search_results: rx.Field[list[SearchHit]] = rx.field(default_factory=list)
+    renaming_id: rx.Field[str] = rx.field("")
+    rename_value: rx.Field[str] = rx.field("")
+    undo_id: rx.Field[str] = rx.field("")  # the conversation just deleted, for Undo
+    undo_title: rx.Field[str] = rx.field("")
+
+    # ----- showing pages --------------------------------------------------------------------
+
+    def _show(self, page: SidebarPage, *, append: bool = False) -> None:
+        """Show a sidebar page, assigning only the lists whose rows changed."""
+        if append:
+            self.conversations = self.conversations + page.conversations
+        else:
+            if _shown(page.pinned) != _shown(self.pinned):
+                self.pinned = page.pinned
+            if _shown(page.conversations) != _shown(self.conversations):
+                self.conversations = page.conversations
+        next_before = page.next_before or ""
+        if next_before != self.sidebar_next:
+            self.sidebar_next = next_before
+        if self.more_conversations != (page.next_before is not None):
+            self.more_conversations = page.next_before is not None
+
+    async def _refresh(self) -> None:
+        """Show the first page afresh (the chat calls this when the list may have changed)."""
+        self._show(await get_conversation_service().sidebar())
+
+    @rx.event
+    async def load_more_conversations(self) -> None:
+        if not self.sidebar_next:
+            return
+        page = await get_conversation_service().sidebar(updated_before=self.sidebar_next)
+        self._show(page, append=True)
+
+    # ----- search ---------------------------------------------------------------------------
+
+    @rx.event
+    async def set_search(self, value: str) -> None:
+        self.search_query = value
+        try:
+            self.search_results = (
+                await get_conversation_service().search(value) if value.strip() else []
+            )
+        except ParleyError as exc:
+            self.notice = exc.message
+
+    @rx.event
+    def clear_search(self) -> None:
+        self.search_query = ""
+        self.search_results = []
+
+    # ----- managing conversations -----------------------------------------------------------
+
+    @rx.event
+    async def set_pinned(self, conversation_id: str, pinned: bool) -> None:
+        try:
+            await get_conversation_service().set_pinned(conversation_id, pinned)
+        except ParleyError as exc:
+            self.notice = exc.message
+        await self._refresh()
+
+    @rx.event
+    def start_rename(self, conversation_id: str, title: str) -> None:
+        self.renaming_id = conversation_id
+        self.rename_value = title
+
+    @rx.event
+    def set_rename_value(self, value: str) -> None:
+        self.rename_value = value
+
+    @rx.event
+    def cancel_rename(self) -> None:
+        self.renaming_id = ""
+
+    @rx.event
+    async def save_rename(self) -> None:
+        if not self.renaming_id:
+            return
+        try:
+            renamed = await get_conversation_service().rename(self.renaming_id, self.rename_value)
+        except ParleyError as exc:
+            self.notice = exc.message
+            return
+        self.renaming_id = ""
+        self.notice = ""
+        if renamed.id == self.current_id:
+            self.current_title = renamed.title  # the chat's heading
+        await self._refresh()
+
+    @rx.event
+    async def delete_conversation(self, conversation_id: str) -> rx.event.EventType[()] | None:
+        try:
+            deleted = await get_conversation_service().delete(conversation_id)
+        except ParleyError as exc:
+            self.notice = exc.message
+            return None
+        self.undo_id = deleted.conversation.id
+        self.undo_title = deleted.conversation.title
+        self.search_results = [h for h in self.search_results if h.id != conversation_id]
+        await self._refresh()
+        if conversation_id == self.current_id:
+            return rx.redirect("/")  # the open one is gone: its page's on_load closes it
+        return None
+
+    @rx.event
+    async def undo_delete(self) -> None:
+        if not self.undo_id:
+            return
+        try:
+            await get_conversation_service().undo_delete(self.undo_id)
+        except ParleyError as exc:
+            self.notice = exc.message
+        self.undo_id = ""
+        self.undo_title = ""
+        await self._refresh()
