@@ -12,7 +12,7 @@ from typing import Any
 import reflex as rx
 from reflex_base.event import passthrough_event_spec
 
-from app.services.chat import ModelOption
+from app.services.views import ModelOption
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
 

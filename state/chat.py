@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from contextlib import aclosing
 
 import reflex as rx
 
@@ -530,12 +529,9 @@ class ChatState(rx.State):
         problem = ""
         try:
             # The text reaches the browser over the live-reply channel, and Stop reaches the
-            # service directly, so streaming takes no state lock and sends nothing.
-            async with aclosing(service.stream_reply(message_id)) as batches:
-                async for _ in batches:
-                    pass
-            # The generator is closed: the reply is saved (complete, stopped or error).
-            final = await service.get_message(message_id)
+            # service directly, so streaming takes no state lock and sends nothing. It
+            # returns the reply as saved (complete, stopped or error).
+            final = await service.stream_reply(message_id)
         except Exception as exc:  # never leave this session stuck in "streaming"
             log.exception("streaming reply %s failed", message_id)
             problem = (
