@@ -40,6 +40,8 @@ from app.services.views import (
     MessageView,
     ModelOption,
     Posted,
+    assemble,
+    message_extras,
 )
 
 # Names state/ has imported from here; they live in kernel and views now.
@@ -260,6 +262,17 @@ class ChatService(BranchOperations):
             saved = ended
 
             def save(session: Session) -> MessageView:
+                # What the view needs and the save does not change, read first: SQLite's
+                # write lock is then held for the writes only.
+                before = crud.get_message(session=session, message_id=message_id)
+                if before is None:
+                    raise NotFound("That message does not exist.")
+                versions = crud.sibling_versions(
+                    session=session,
+                    conversation_id=before.conversation_id,
+                    message_ids=[message_id],
+                )
+                extras = message_extras(session=session, messages=[before])
                 reply = saved.reply
                 if reply.answered is not None:
                     crud.set_message_model(
@@ -279,8 +292,10 @@ class ChatService(BranchOperations):
                 )
                 crud.touch_conversation(session=session, conversation_id=row.conversation_id)
                 write_held(session, records)
-                session.flush()
-                return self._views(session, row.conversation_id, [row])[0]
+                spend = crud.spend_by_message(session=session, message_ids=[message_id])
+                return assemble([row], self._names, versions=versions, extras=extras, spend=spend)[
+                    0
+                ]
 
             try:
                 view = await asyncio.shield(self._db(save))

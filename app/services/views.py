@@ -120,19 +120,34 @@ def message_views(
     versions = crud.sibling_versions(
         session=session, conversation_id=conversation_id, message_ids=ids
     )
-    spend = crud.spend_by_message(session=session, message_ids=ids)
     extras = message_extras(session=session, messages=rows)
+    spend = crud.spend_by_message(session=session, message_ids=ids)
+    return assemble(rows, names, versions=versions, extras=extras, spend=spend)
+
+
+Extras = dict[int, tuple[tuple[AttachmentView, ...], str]]
+
+
+def assemble(
+    rows: Sequence[Message],
+    names: Mapping[str, str],
+    *,
+    versions: Mapping[int, crud.Versions],
+    extras: Extras,
+    spend: Mapping[int, crud.Spend],
+) -> list[MessageView]:
+    """Views of ``rows`` from what :func:`message_views` reads (a caller may read the
+    pieces at different moments of its transaction)."""
     views = []
-    for row, i in zip(rows, ids, strict=True):
-        files, label = extras.get(i, ((), ""))
-        view = MessageView.of(row, names, versions=versions.get(i), spend=spend.get(i))
+    for row in rows:
+        assert row.id is not None
+        files, label = extras.get(row.id, ((), ""))
+        view = MessageView.of(row, names, versions=versions.get(row.id), spend=spend.get(row.id))
         views.append(dataclasses.replace(view, attachments=files, prompt_label=label))
     return views
 
 
-def message_extras(
-    *, session: Session, messages: Sequence[Message]
-) -> dict[int, tuple[tuple[AttachmentView, ...], str]]:
+def message_extras(*, session: Session, messages: Sequence[Message]) -> Extras:
     """Message id -> (its attachments, its prompt caption like "Reviewer v2")."""
     ids = [m.id for m in messages if m.id is not None]
     attachments: dict[int, list[AttachmentView]] = {}
@@ -143,7 +158,7 @@ def message_extras(
         session=session,
         version_ids=[m.prompt_version_id for m in messages if m.prompt_version_id is not None],
     )
-    out: dict[int, tuple[tuple[AttachmentView, ...], str]] = {}
+    out: Extras = {}
     for m in messages:
         if m.id is None:
             continue
