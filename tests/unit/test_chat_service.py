@@ -328,7 +328,7 @@ async def test_request_stop_acts_while_the_provider_is_silent(engine: Engine) ->
     stopped_at = loop.time()
     service.request_stop(posted.reply.id)
     saved = await task
-    assert loop.time() - stopped_at < 0.1
+    assert loop.time() - stopped_at < 0.5  # the save included; the provider waits 30 s
     assert (saved.status, saved.content) == ("stopped", "")
 
 
