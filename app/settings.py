@@ -58,7 +58,6 @@ class Settings(BaseSettings):
     fake_script: Path | None = Field(default=None)
 
     # Streaming and timeouts (seconds unless the name says otherwise).
-    stream_flush_ms: int = Field(default=80, ge=10, le=2000)
     # The live-reply channel sends at most one frame per this many ms (the first at once):
     # tokens that arrive meanwhile share a frame, so a slow stream is not a frame per token.
     live_frame_ms: int = Field(default=40, ge=1, le=1000)

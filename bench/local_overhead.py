@@ -7,7 +7,7 @@ Three ways to generate the same reply (same GGUF file, prompt, max_tokens, tempe
 n_ctx and n_threads), alternated run by run so drift hits them alike:
 
 - bare: ``Llama.create_chat_completion(stream=True)`` in a loop, nothing else;
-- service: Parley's ``ChatService`` (post the message, stream the reply in batches, save it)
+- service: Parley's ``ChatService`` (post the message, stream the reply, save it)
   on a temporary SQLite, with the real ``LocalProvider`` registered as in
   tests/unit/test_chat_service.py;
 - wiring: the same, but the registry comes from ``build_registry`` as the app builds it
@@ -101,17 +101,15 @@ async def service_run(service: ChatService, prompt: str) -> Run:
     start = time.perf_counter()
     first = float("nan")
     posted = await service.post_message(None, prompt)
-    parts: list[str] = []
-    async for batch in service.stream_reply(posted.reply.id):
-        if batch.text:
-            if not parts:
-                first = time.perf_counter() - start
-            parts.append(batch.text)
+    reader = service.hub.subscribe(posted.reply.id)
+    streaming = asyncio.create_task(service.stream_reply(posted.reply.id))
+    await reader.batch()  # the first text (or the end)
+    first = time.perf_counter() - start
+    saved = await streaming
     seconds = time.perf_counter() - start
-    saved = await service.get_message(posted.reply.id)
     if saved.status != "complete":
         raise RuntimeError(f"the reply ended {saved.status}: {saved.error}")
-    return Run("".join(parts), seconds, first)
+    return Run(saved.content, seconds, first)
 
 
 def make_service(engine: Engine, provider: Provider) -> ChatService:
@@ -121,13 +119,12 @@ def make_service(engine: Engine, provider: Provider) -> ChatService:
 
 
 def make_wired_service(engine: Engine, provider: Provider, settings: Settings) -> ChatService:
-    registry = build_registry(
-        settings, sink=DatabaseCallSink(engine), providers={"local": provider}
-    )
+    calls = DatabaseCallSink(engine)
+    registry = build_registry(settings, sink=calls, providers={"local": provider})
     return ChatService(
         engine,
         registry,
-        flush_interval=settings.stream_flush_ms / 1000,
+        calls=calls,
         first_token_timeout=settings.first_token_timeout,
         call_timeout=settings.call_timeout,
     )

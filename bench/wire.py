@@ -622,7 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="extra environment for the app, e.g. PARLEY_STREAM_FLUSH_MS=20",
+        help="extra environment for the app, e.g. PARLEY_LIVE_FRAME_MS=20",
     )
     args = parser.parse_args(argv)
     if args.full:

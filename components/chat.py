@@ -10,8 +10,8 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from app.services.chat import MessageView, ModelOption
 from app.services.status import ERROR, STOPPED
+from app.services.views import MessageView, ModelOption
 from components.composer import message_attachments
 from components.controls import native_select
 from components.live_reply import live_reply

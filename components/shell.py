@@ -27,7 +27,7 @@ from reflex_base.utils.imports import ImportVar
 from reflex_base.vars.base import VarData
 from reflex_components_core.el.elements.inline import A
 
-from app.services.chat import ModelOption
+from app.services.views import ModelOption
 from components.shell_css import SHELL_CSS
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props

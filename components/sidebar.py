@@ -9,8 +9,8 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ArrayVar, ObjectVar
 
-from app.services.chat import ConversationSummary
 from app.services.conversations import SearchHit
+from app.services.views import ConversationSummary
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
 

@@ -36,7 +36,6 @@ that reload anyway (open, switch version, delete, load earlier) fold ``recent`` 
 from __future__ import annotations
 
 import logging
-from contextlib import aclosing
 from typing import Protocol, cast
 
 import reflex as rx
@@ -44,8 +43,8 @@ import reflex as rx
 from app.errors import ParleyError
 from app.guards.params import parse_row_id
 from app.services import get_chat_service, get_title_service
-from app.services.chat import MessageView, ModelOption
-from app.services.status import NO_REPLY, busy_notice, has_live_reply, is_orphaned
+from app.services.status import NO_REPLY, busy_notice, has_live_reply, is_complete, is_orphaned
+from app.services.views import MessageView, ModelOption
 from state.conversation import OpenConversationState, id_from_path
 from state.sidebar import SidebarState
 
@@ -275,12 +274,9 @@ class ChatState(OpenConversationState):
         problem = ""
         try:
             # The text reaches the browser over the live-reply channel, and Stop reaches the
-            # service directly, so streaming takes no state lock and sends nothing.
-            async with aclosing(service.stream_reply(message_id)) as batches:
-                async for _ in batches:
-                    pass
-            # The generator is closed: the reply is saved (complete, stopped or error).
-            final = await service.get_message(message_id)
+            # service directly, so streaming takes no state lock and sends nothing. It
+            # returns the reply as saved (complete, stopped or error).
+            final = await service.stream_reply(message_id)
         except Exception as exc:  # never leave this session stuck in "streaming"
             log.exception("streaming reply %s failed", message_id)
             problem = (
@@ -297,7 +293,7 @@ class ChatState(OpenConversationState):
                 self._clear_live()
             # Read under the lock, so a rename or delete this tab made meanwhile is seen.
             await self._refresh_sidebar_quietly()
-        if final is not None and final.status == "complete":
+        if final is not None and is_complete(final.status):
             await self._name_conversation(conversation_id)
 
     async def _name_conversation(self, conversation_id: str) -> None:

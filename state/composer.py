@@ -30,7 +30,7 @@ from app.services import (
     get_prompt_service,
 )
 from app.services.attachments import AttachmentView
-from app.services.context import Parameters, PostExtras
+from app.services.options import Parameters, PostExtras
 from app.services.prompts import PromptOption
 from state.chat import ChatState
 from state.conversation import conversation_path

@@ -16,7 +16,7 @@ import reflex as rx
 
 from app.errors import ParleyError
 from app.services import get_chat_service
-from app.services.chat import MessageView
+from app.services.views import MessageView
 from state.chat import ChatState, follow_conversation
 
 NONE = -1  # editing_id / deleting_id when no message is being edited or deleted

@@ -20,8 +20,8 @@ import reflex as rx
 
 from app.errors import ParleyError
 from app.services import get_conversation_service
-from app.services.chat import ConversationSummary
 from app.services.conversations import SearchHit, SidebarPage
+from app.services.views import ConversationSummary
 from state.conversation import OpenConversationState
 
 

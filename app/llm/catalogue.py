@@ -20,6 +20,28 @@ DEFAULT_CATALOGUE = Path(__file__).with_name("catalogue.toml")
 ProviderKind = Literal["anthropic", "openai", "openai-compatible", "local"]
 PROVIDERS: tuple[str, ...] = ("anthropic", "openai", "openai-compatible", "local")
 
+# The sampling temperatures each provider's API takes (None: it takes none). Anthropic's
+# Messages API (version 2026-10-21, which the SDK sends) refuses any sampling temperature, so
+# Claude models take none. A provider not listed (the scripted "fake") takes the default.
+TEMPERATURE_RANGES: dict[str, tuple[float, float] | None] = {
+    "anthropic": None,
+    "openai": (0.0, 2.0),
+    "openai-compatible": (0.0, 2.0),
+    "local": (0.0, 2.0),
+}
+DEFAULT_TEMPERATURE_RANGE = (0.0, 2.0)
+DEFAULT_MAX_TOKENS_LIMIT = 128_000  # when a model has no context window
+
+
+def temperature_range(provider: str) -> tuple[float, float] | None:
+    """The (lowest, highest) temperature models of ``provider`` take; None: none at all."""
+    return TEMPERATURE_RANGES.get(provider, DEFAULT_TEMPERATURE_RANGE)
+
+
+def max_tokens_limit(context_window: int | None) -> int:
+    """The most tokens a reply may be asked for: the model's context window."""
+    return context_window or DEFAULT_MAX_TOKENS_LIMIT
+
 
 class CatalogueError(ValueError):
     """The catalogue file is missing or malformed."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from app.services.attachments import AttachmentService
 from app.services.chat import ChatService
-from app.services.context import ConversationOptions
 from app.services.conversations import ConversationService
+from app.services.options import ConversationOptions
 from app.services.prompts import PromptService
 from app.services.titles import TitleService
 

@@ -22,17 +22,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.db import crud
 from app.db.models import Attachment, AttachmentKind
-from app.db.session import run_in_session
 from app.errors import InvalidInput, NotFound
-
-T = TypeVar("T")
+from app.services.kernel import Service
 
 # Known text and code extensions -> the language of a fenced block ("" for plain text).
 TEXT_EXTENSIONS: dict[str, str] = {
@@ -316,16 +313,13 @@ def claim(
 # ----- the service ------------------------------------------------------------------------
 
 
-class AttachmentService:
+class AttachmentService(Service):
     """Stores uploads under ``root`` and keeps their rows."""
 
     def __init__(self, engine: Engine, root: Path, limits: AttachmentLimits | None = None) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.root = root
         self.limits = limits or AttachmentLimits()
-
-    async def _db(self, fn: Callable[[Session], T]) -> T:
-        return await run_in_session(self.engine, fn)
 
     def path_of(self, stored_name: str) -> Path:
         """The file for a stored name; only server-generated names are accepted."""

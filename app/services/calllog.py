@@ -2,6 +2,10 @@
 
 It lives here because ``app.llm`` never imports ``app.db``. Writes run in a worker thread; a
 failed write is logged and dropped, never raised into a chat.
+
+A chat reply's records are held instead (:meth:`DatabaseCallSink.hold`) and written by the
+chat service in the transaction that saves the reply (:func:`write_held`), so a reply costs
+one database round trip at its end, not one per attempt plus one.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import dataclasses
 import logging
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from app.db import crud
 from app.db.models import CallLog
@@ -34,17 +39,43 @@ def to_row(record: CallRecord) -> CallLog:
     return CallLog(**dataclasses.asdict(record))
 
 
+def write_held(session: Session, records: list[CallRecord]) -> None:
+    """Add ``records`` in the caller's transaction, under a savepoint: rows that cannot be
+    written are logged and dropped, and the caller's own writes stay."""
+    if not records:
+        return
+    try:
+        with session.begin_nested():
+            for record in records:
+                crud.add_call_log(session=session, call=to_row(record))
+    except Exception as exc:
+        log.error("could not write the call log rows: %r", exc)
+
+
 class DatabaseCallSink:
     """A :class:`~app.llm.calllog.CallSink` that stores records in the database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._held: dict[int, list[CallRecord]] = {}  # message id -> records not written yet
+
+    def hold(self, message_id: int) -> None:
+        """Keep the records of reply ``message_id`` until :meth:`release` (the chat service
+        writes them with the reply); later records are written as they come."""
+        self._held.setdefault(message_id, [])
+
+    def release(self, message_id: int) -> list[CallRecord]:
+        return self._held.pop(message_id, [])
 
     def write(self, record: CallRecord) -> None:
         with session_scope(self.engine) as session:
             crud.add_call_log(session=session, call=to_row(record))
 
     async def __call__(self, record: CallRecord) -> None:
+        held = self._held.get(record.message_id) if record.message_id is not None else None
+        if held is not None:
+            held.append(record)
+            return
         try:
             await asyncio.to_thread(self.write, record)
         except Exception as exc:

@@ -9,23 +9,19 @@ from the database is ever rendered.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.db import crud
 from app.db.models import Conversation, utcnow
-from app.db.session import run_in_session
 from app.errors import InvalidInput, NotFound
-from app.services.chat import ConversationSummary
+from app.services.kernel import CONVERSATION_GONE, Service
+from app.services.views import ConversationSummary
 
-T = TypeVar("T")
 TITLE_MAX_CHARS = 200  # Conversation.title's column length
-GONE = "That conversation does not exist. It may have been deleted."
 
 Segment = tuple[str, bool]  # (text, highlighted)
 
@@ -92,19 +88,16 @@ def snippet_segments(snippet: str) -> list[Segment]:
     return segments
 
 
-class ConversationService:
+class ConversationService(Service):
     def __init__(self, engine: Engine, *, page_size: int = 50, search_limit: int = 20) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.page_size = page_size  # unpinned conversations per sidebar page
         self.search_limit = search_limit
-
-    async def _db(self, fn: Callable[[Session], T]) -> T:
-        return await run_in_session(self.engine, fn)
 
     @staticmethod
     def _found(row: Conversation | None) -> ConversationSummary:
         if row is None:
-            raise NotFound(GONE)
+            raise NotFound(CONVERSATION_GONE)
         return ConversationSummary.of(row)
 
     # ----- reading -----------------------------------------------------------------------
@@ -192,7 +185,7 @@ class ConversationService:
             lambda s: crud.soft_delete_conversation(session=s, conversation_id=conversation_id)
         )
         if row is None or row.deleted_at is None:
-            raise NotFound(GONE)
+            raise NotFound(CONVERSATION_GONE)
         return Deleted(ConversationSummary.of(row), row.deleted_at.isoformat())
 
     async def undo_delete(self, conversation_id: str) -> ConversationSummary:

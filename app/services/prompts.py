@@ -1,16 +1,14 @@
 """The prompt library: named system prompts whose texts are immutable, numbered versions.
 
 Saving a prompt with a changed text adds version N+1; saving the same text adds nothing.
-A reply records the version it was generated with (see :mod:`app.services.context`), so
+A reply records the version it was generated with (see :mod:`app.services.branches`), so
 editing a prompt never rewrites history. Archiving hides a prompt from the System prompt
 picker and keeps it, and its versions, for the replies that used them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -18,10 +16,9 @@ from sqlmodel import Session
 
 from app.db import crud
 from app.db.models import Prompt
-from app.db.session import run_in_session
 from app.errors import InvalidInput, NotFound
+from app.services.kernel import Service
 
-T = TypeVar("T")
 MAX_NAME_CHARS = 100
 MAX_BODY_CHARS = 20_000
 
@@ -74,12 +71,9 @@ def check_body(body: str) -> str:
     return body
 
 
-class PromptService:
+class PromptService(Service):
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    async def _db(self, fn: Callable[[Session], T]) -> T:
-        return await run_in_session(self.engine, fn)
+        super().__init__(engine)
 
     @staticmethod
     def _view(session: Session, prompt: Prompt) -> PromptView:

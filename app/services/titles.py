@@ -21,7 +21,7 @@ from app.db.session import session_scope
 from app.errors import ProviderError
 from app.llm.base import ChatMessage, ChatRequest, TextDelta, with_error_event
 from app.llm.registry import ModelRegistry
-from app.services.chat import TITLE_CHARS, _title_from
+from app.services.chat import TITLE_CHARS, title_from
 
 PROMPT_VERSION = "title-v1"
 INSTRUCTIONS = (
@@ -85,7 +85,7 @@ class TitleService:
             return None
         if answer.status != MessageStatus.complete or not answer.content.strip():
             return None
-        if conversation.title != _title_from(question.content):
+        if conversation.title != title_from(question.content):
             return None  # already generated, or renamed by the user
         return _FirstExchange(
             conversation.model, conversation.title, question.content, answer.content

@@ -124,10 +124,11 @@ def build_registry(
 
 def build_chat_service(settings: Settings) -> ChatService:
     engine = get_engine(settings.resolved_database_url)
+    calls = DatabaseCallSink(engine)
     return ChatService(
         engine,
-        build_registry(settings, sink=DatabaseCallSink(engine)),
-        flush_interval=settings.stream_flush_ms / 1000,
+        build_registry(settings, sink=calls),
+        calls=calls,
         first_token_timeout=settings.first_token_timeout,
         call_timeout=settings.call_timeout,
         max_message_chars=settings.max_message_chars,

@@ -67,8 +67,7 @@ def call_logs(engine: Engine) -> list[CallLog]:
 
 async def chat(service: ChatService, message: str) -> Posted:
     posted = await service.post_message(None, message)
-    async for _ in service.stream_reply(posted.reply.id):
-        pass
+    await service.stream_reply(posted.reply.id)
     return posted
 
 
@@ -191,8 +190,7 @@ async def test_all_down_keeps_the_users_message_and_says_so(
     )
     service = chat_service(engine, claude, local)
     posted = await service.post_message(None, "Hello")
-    async for _ in service.stream_reply(posted.reply.id):
-        pass
+    await service.stream_reply(posted.reply.id)
     message = await service.get_message(posted.reply.id)
     assert message.status == "error" and message.error.startswith("No model could answer")
     history = await service.history(posted.conversation.id, limit=10)
@@ -324,16 +322,15 @@ async def test_stop_mid_reply_logs_a_cancelled_attempt(
     engine: Engine, server: LoopbackServer, claude: AnthropicProvider
 ) -> None:
     import asyncio
-    from contextlib import aclosing
 
     server.script(Reply(pieces=anthropic_events(list("abcdefghij")), delay=0.05))
     service = chat_service(engine, claude, ScriptedProvider([]))
-    service.flush_interval = 0.01
     posted = await service.post_message(None, "Hello")
-    async with aclosing(service.stream_reply(posted.reply.id)) as stream:
-        async for batch in stream:
-            if batch.text:
-                break
+    reader = service.hub.subscribe(posted.reply.id)
+    streaming = asyncio.create_task(service.stream_reply(posted.reply.id))
+    await reader.batch()  # the first text
+    service.request_stop(posted.reply.id)
+    await streaming
     for _ in range(50):  # the cancelled attempt is written in the background
         if call_logs(engine):
             break

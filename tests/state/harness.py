@@ -92,7 +92,7 @@ def backend(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Backend:
     provider = ScriptedProvider(replies)
     registry = ModelRegistry(default="fake")
     registry.register(ModelInfo("fake", "Fake", "fake", "fake-1"), provider)
-    service = ChatService(engine, registry, flush_interval=0.01, page_size=2, history_page_size=2)
+    service = ChatService(engine, registry, page_size=2, history_page_size=2)
     monkeypatch.setattr(services, "_chat", services._chat)
     services.configure(service)
     return Backend(service, provider, replies)
@@ -265,8 +265,7 @@ async def saved_conversation(backend: Backend, *turns: tuple[str, str]) -> str:
     for question, _ in turns:
         posted = await backend.service.post_message(conversation_id, question)
         conversation_id = posted.conversation.id
-        async for _ in backend.service.stream_reply(posted.reply.id):
-            pass
+        await backend.service.stream_reply(posted.reply.id)
     assert conversation_id is not None
     return conversation_id
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from app import services
 from app.services.attachments import AttachmentLimits, AttachmentService
-from app.services.context import ConversationOptions
+from app.services.options import ConversationOptions
 from app.services.prompts import PromptService
 from state.composer import ComposerState
 from state.prompts import PromptsState
@@ -34,7 +34,6 @@ def uploads(backend: Backend, engine: Engine, tmp_path: Path) -> Path:
     backend.service.attachments = AttachmentService(
         engine, root, AttachmentLimits(text_max_bytes=100, image_max_bytes=1000, max_files=5)
     )
-    backend.service.context.attachments = backend.service.attachments
     return root
 
 

@@ -211,7 +211,7 @@ async def test_claimed_files_join_the_message_and_images_need_a_vision_model(
     from app.llm.fake import ScriptedProvider, ScriptedReply
     from app.llm.registry import ModelInfo, ModelRegistry
     from app.services.chat import ChatService
-    from app.services.context import PostExtras
+    from app.services.options import PostExtras
 
     registry = ModelRegistry(default="blind")
     registry.register(ModelInfo("blind", "Blind", "fake", "b"), ScriptedProvider([]))
@@ -238,7 +238,7 @@ async def test_claimed_files_join_the_message_and_images_need_a_vision_model(
     assert [a.filename for a in posted.user.attachments] == ["n.txt", "p.png"]
     assert posted.conversation.title == "Attached files"  # a message of files only
     assert posted.user.attachments[0].size_label == "4 bytes"
-    [_ async for _ in chat.stream_reply(posted.reply.id)]  # a conversation takes one at a time
+    await chat.stream_reply(posted.reply.id)  # a conversation takes one at a time
     # A sent file cannot be claimed again, or removed from its message.
     with pytest.raises(InvalidInput, match="no longer available"):
         await chat.post_message(posted.conversation.id, "again", extras=PostExtras((text.id,)))
@@ -252,7 +252,7 @@ async def test_an_edited_question_keeps_its_files_as_copies(
     from app.llm.fake import ScriptedProvider, ScriptedReply
     from app.llm.registry import ModelInfo, ModelRegistry
     from app.services.chat import ChatService
-    from app.services.context import PostExtras
+    from app.services.options import PostExtras
 
     provider = ScriptedProvider([ScriptedReply.of("one"), ScriptedReply.of("two")])
     registry = ModelRegistry(default="fake")
@@ -260,10 +260,10 @@ async def test_an_edited_question_keeps_its_files_as_copies(
     chat = ChatService(engine, registry, attachments=service)
     note = await service.add("notes.md", b"remember the milk\n")
     posted = await chat.post_message(None, "summarise", extras=PostExtras((note.id,)))
-    [_ async for _ in chat.stream_reply(posted.reply.id)]
+    await chat.stream_reply(posted.reply.id)
 
     edited = await chat.edit_and_resend(posted.user.id, "summarise briefly")
-    [_ async for _ in chat.stream_reply(edited.reply.id)]
+    await chat.stream_reply(edited.reply.id)
 
     assert [a.filename for a in edited.user.attachments] == ["notes.md"]
     assert edited.user.attachments[0].id != note.id  # a copy, not the same row
@@ -286,7 +286,7 @@ async def test_sweep_forgets_abandoned_uploads_and_unreferenced_files(
     from app.llm.fake import ScriptedProvider
     from app.llm.registry import ModelInfo, ModelRegistry
     from app.services.chat import ChatService
-    from app.services.context import PostExtras
+    from app.services.options import PostExtras
 
     registry = ModelRegistry(default="fake")
     registry.register(ModelInfo("fake", "Fake", "fake", "f"), ScriptedProvider([]))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from datetime import timedelta
 from decimal import Decimal
 
@@ -22,8 +21,11 @@ from app.llm.fake import ScriptedProvider, ScriptedReply
 from app.llm.registry import ModelInfo, ModelRegistry
 from app.llm.router import Router, Target
 from app.services.calllog import DatabaseCallSink
-from app.services.chat import STALE_MARGIN, ChatService, HistoryPage, MessageView, ReplyBatch
+from app.services.chat import ChatService
 from app.services.conversations import ConversationService
+from app.services.kernel import STALE_MARGIN
+from app.services.stream_hub import StreamEnd
+from app.services.views import HistoryPage, MessageView
 
 
 def service_with(
@@ -35,8 +37,23 @@ def service_with(
     return ChatService(engine, registry, **kwargs), provider  # type: ignore[arg-type]
 
 
-async def drain(service: ChatService, message_id: int) -> list[ReplyBatch]:
-    return [batch async for batch in service.stream_reply(message_id)]
+async def drain(service: ChatService, message_id: int) -> MessageView:
+    return await service.stream_reply(message_id)
+
+
+async def text_until(
+    service: ChatService, message_id: int, chars: int
+) -> tuple[asyncio.Task[MessageView], str]:
+    """Start streaming reply ``message_id``; return its task once the live channel has
+    carried at least ``chars`` characters, with that text."""
+    reader = service.hub.subscribe(message_id)
+    task = asyncio.create_task(service.stream_reply(message_id))
+    seen = ""
+    while len(seen) < chars:
+        chunks, end = await asyncio.wait_for(reader.batch(), timeout=5)
+        seen += "".join(chunks)
+        assert end is None, f"the reply ended early: {end}"
+    return task, seen
 
 
 async def test_a_reply_streams_and_persists_complete(engine: Engine) -> None:
@@ -45,55 +62,53 @@ async def test_a_reply_streams_and_persists_complete(engine: Engine) -> None:
     assert posted.created and posted.user.content == "Hi!"
     assert posted.reply.status == "streaming"
 
-    batches = await drain(service, posted.reply.id)
+    returned = await drain(service, posted.reply.id)
 
-    assert "".join(b.text for b in batches) == "Hello there, friend."
+    assert service.hub.text(posted.reply.id) == "Hello there, friend."
     saved = await service.get_message(posted.reply.id)
     assert (saved.status, saved.content, saved.error) == ("complete", "Hello there, friend.", "")
+    assert returned == saved  # the reply as saved comes back with the stream's end
     assert saved.output_tokens == 3 and saved.input_tokens == 1
     assert provider.requests[0].messages[-1].content == "Hi!"
     assert provider.requests[0].model == "fake-1"
 
 
-async def test_batches_are_fewer_than_tokens_and_first_text_is_immediate(engine: Engine) -> None:
+async def test_each_text_reaches_the_live_channel_as_it_arrives(engine: Engine) -> None:
     reply = ScriptedReply.of("x" * 400, chunk_chars=1, delay=0.001)
-    service, _ = service_with(engine, reply, flush_interval=0.05)
+    service, _ = service_with(engine, reply)
     posted = await service.post_message(None, "go")
+    reader = service.hub.subscribe(posted.reply.id)
     loop = asyncio.get_running_loop()
     start = loop.time()
-    first_at = None
-    texts: list[str] = []
-    async for batch in service.stream_reply(posted.reply.id):
-        if batch.text and first_at is None:
-            first_at = loop.time() - start
-        texts.append(batch.text)
-    assert "".join(texts) == "x" * 400
-    assert first_at is not None and first_at < 0.05
-    non_empty = [t for t in texts if t]
-    assert 3 <= len(non_empty) < 100  # batched, yet still several visible steps
+    task = asyncio.create_task(service.stream_reply(posted.reply.id))
+    first, _ = await reader.batch()
+    first_at = loop.time() - start
+    await task
+    rest = [chunk async for chunk in reader if isinstance(chunk, str)]
+    assert "".join(first + rest) == "x" * 400
+    assert len(first + rest) == 400  # one chunk per token: nothing waits for a batch
+    assert first_at < 0.05
 
 
-async def test_closing_the_stream_keeps_the_partial_reply_as_stopped(engine: Engine) -> None:
+async def test_a_stop_keeps_the_partial_reply_as_stopped(engine: Engine) -> None:
     reply = ScriptedReply.of("one two three four five six", chunk_chars=4, delay=0.05)
-    service, _ = service_with(engine, reply, flush_interval=0.01)
+    service, _ = service_with(engine, reply)
     posted = await service.post_message(None, "count")
-    seen = ""
-    async with aclosing(service.stream_reply(posted.reply.id)) as stream:
-        async for batch in stream:
-            seen += batch.text
-            if len(seen) >= 8:
-                break
+    task, seen = await text_until(service, posted.reply.id, 8)
+    service.request_stop(posted.reply.id)
+    returned = await task
     saved = await service.get_message(posted.reply.id)
-    assert saved.status == "stopped"
+    assert saved.status == "stopped" and returned == saved
     assert saved.content.startswith(seen) and 8 <= len(saved.content) < 27
+    assert service.hub.subscribe(posted.reply.id).ready()[1] == StreamEnd("stopped")
 
 
 async def test_a_provider_error_keeps_user_message_and_partial_text(engine: Engine) -> None:
     reply = ScriptedReply.of("Half a ", error=ProviderOverloaded("Overloaded, try later."))
     service, _ = service_with(engine, reply)
     posted = await service.post_message(None, "hello")
-    text = "".join(b.text for b in await drain(service, posted.reply.id))
-    assert text == "Half a "
+    await drain(service, posted.reply.id)
+    assert service.hub.text(posted.reply.id) == "Half a "
     saved = await service.get_message(posted.reply.id)
     assert (saved.status, saved.content, saved.error) == (
         "error",
@@ -107,10 +122,12 @@ async def test_a_provider_error_keeps_user_message_and_partial_text(engine: Engi
 
 async def test_a_silent_provider_hits_the_first_token_timeout(engine: Engine) -> None:
     reply = ScriptedReply.of("late", first_delay=5)
-    service, _ = service_with(engine, reply, first_token_timeout=0.2, flush_interval=0.05)
+    service, _ = service_with(engine, reply, first_token_timeout=0.2)
     posted = await service.post_message(None, "hello")
-    batches = await drain(service, posted.reply.id)
-    assert all(b.text == "" for b in batches) and len(batches) >= 2  # heartbeats while waiting
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await drain(service, posted.reply.id)
+    assert 0.2 <= loop.time() - start < 1.0  # at the limit, not at the provider's 5 s
     saved = await service.get_message(posted.reply.id)
     assert saved.status == "error" and "first token" in saved.error
 
@@ -193,17 +210,9 @@ async def test_posted_conversations_page_newest_first_in_the_sidebar(engine: Eng
 
 async def test_a_cancelled_stream_is_saved_as_interrupted_not_stopped(engine: Engine) -> None:
     reply = ScriptedReply.of("one two three four five six", chunk_chars=4, delay=0.05)
-    service, _ = service_with(engine, reply, flush_interval=0.01)
+    service, _ = service_with(engine, reply)
     posted = await service.post_message(None, "count")
-    got_text = asyncio.Event()
-
-    async def consume() -> None:
-        async for batch in service.stream_reply(posted.reply.id):
-            if batch.text:
-                got_text.set()
-
-    task = asyncio.create_task(consume())
-    await asyncio.wait_for(got_text.wait(), timeout=5)
+    task, _ = await text_until(service, posted.reply.id, 1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -299,30 +308,36 @@ async def test_request_stop_ends_the_stream_as_stopped_with_the_text_so_far(
     engine: Engine,
 ) -> None:
     reply = ScriptedReply.of("one two three four five six", chunk_chars=4, delay=0.05)
-    service, _ = service_with(engine, reply, flush_interval=0.01)
+    service, _ = service_with(engine, reply)
     posted = await service.post_message(None, "count")
-    seen = ""
-    async for batch in service.stream_reply(posted.reply.id):
-        seen += batch.text
-        if len(seen) >= 8:
-            service.request_stop(posted.reply.id)
+    task, _ = await text_until(service, posted.reply.id, 8)
+    service.request_stop(posted.reply.id)
+    await task
     saved = await service.get_message(posted.reply.id)
     assert saved.status == "stopped"
-    assert saved.content == seen and 8 <= len(seen) < 27
+    # What the live channel carried is what was saved: nothing after the Stop.
+    assert saved.content == service.hub.text(posted.reply.id) and 8 <= len(saved.content) < 27
 
 
 async def test_request_stop_acts_while_the_provider_is_silent(engine: Engine) -> None:
-    service, _ = service_with(engine, ScriptedReply.of("late", first_delay=30), flush_interval=0.02)
+    service, _ = service_with(engine, ScriptedReply.of("late", first_delay=30))
     posted = await service.post_message(None, "hello")
     loop = asyncio.get_running_loop()
-    stopped_at = None
-    async for _ in service.stream_reply(posted.reply.id):
-        if stopped_at is None:
-            service.request_stop(posted.reply.id)
-            stopped_at = loop.time()
-    assert stopped_at is not None and loop.time() - stopped_at < 0.5
-    saved = await service.get_message(posted.reply.id)
+    task = asyncio.create_task(service.stream_reply(posted.reply.id))
+    await asyncio.sleep(0.05)  # streaming, and the provider silent
+    stopped_at = loop.time()
+    service.request_stop(posted.reply.id)
+    saved = await task
+    assert loop.time() - stopped_at < 0.5  # the save included; the provider waits 30 s
     assert (saved.status, saved.content) == ("stopped", "")
+
+
+async def test_a_stop_before_the_stream_starts_ends_it_as_it_starts(engine: Engine) -> None:
+    service, provider = service_with(engine, ScriptedReply.of("never"))
+    posted = await service.post_message(None, "hello")
+    service.request_stop(posted.reply.id)
+    saved = await drain(service, posted.reply.id)
+    assert (saved.status, saved.content) == ("stopped", "") and provider.requests == []
 
 
 # ----- the message tree: regenerate, edit and resend, versions, delete ----------------------

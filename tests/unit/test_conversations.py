@@ -302,8 +302,7 @@ async def test_a_streamed_reply_is_searchable_once_saved(engine: Engine) -> None
     registry.register(ModelInfo("fake", "Fake", "fake", "fake-1"), provider)  # type: ignore[arg-type]
     chat = ChatService(engine, registry)
     posted = await chat.post_message(None, "what is that bright thing?")
-    async for _ in chat.stream_reply(posted.reply.id):
-        pass
+    await chat.stream_reply(posted.reply.id)
 
     hits = await ConversationService(engine).search("quasar")
 

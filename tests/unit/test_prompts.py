@@ -12,7 +12,7 @@ from app.errors import InvalidInput, NotFound, ProviderOverloaded
 from app.llm.fake import ScriptedProvider, ScriptedReply
 from app.llm.registry import ModelInfo, ModelRegistry
 from app.services.chat import ChatService
-from app.services.context import ConversationOptions, PostExtras
+from app.services.options import ConversationOptions, PostExtras
 from app.services.prompts import PromptService
 
 
@@ -72,8 +72,7 @@ def chat_with(engine: Engine, *replies: ScriptedReply) -> tuple[ChatService, Scr
 
 
 async def drain(chat: ChatService, message_id: int) -> None:
-    async for _ in chat.stream_reply(message_id):
-        pass
+    await chat.stream_reply(message_id)
 
 
 async def test_replies_record_their_version_and_retry_uses_it(engine: Engine) -> None:

@@ -199,14 +199,13 @@ async def stream_through_the_channel(
     provider = PacedProvider(tokens, gate if lockstep else None)
     registry = ModelRegistry(default="paced")
     registry.register(ModelInfo("paced", "Paced", "paced", "paced-1"), provider)
-    service = ChatService(engine, registry, flush_interval=0.02, hub=hub)
+    service = ChatService(engine, registry, hub=hub)
 
     posted = await service.post_message(None, "go")
     message_id = posted.reply.id
     channel = open_channel(app, f"/_parley/stream/{message_id}")  # before the first token
     async with asyncio.timeout(WAIT):
-        async for _ in service.stream_reply(message_id):
-            pass  # the state's Stop check would run here
+        await service.stream_reply(message_id)
     await channel.finished()
 
     reply = "".join(tokens)
@@ -334,13 +333,13 @@ async def test_each_token_reaches_the_channel_at_once_not_at_the_next_flush(
     tokens = ["one", " two", " three", " four"]
     registry = ModelRegistry(default="paced")
     registry.register(ModelInfo("paced", "Paced", "paced", "paced-1"), PacedProvider(tokens, gate))
-    service = ChatService(sqlite_engine, registry, flush_interval=30.0, hub=hub)
+    service = ChatService(sqlite_engine, registry, hub=hub)
     posted = await service.post_message(None, "go")
     channel = open_channel(app, f"/_parley/stream/{posted.reply.id}")
-    batches = [b.text async for b in service.stream_reply(posted.reply.id)]
+    saved = await service.stream_reply(posted.reply.id)
     await channel.finished()
     assert channel.frames == ["done", "d two", "d three", "d four", channel.frames[-1]]
-    assert "".join(batches) == "one two three four"
+    assert saved.content == "one two three four"
 
 
 # ----- frame pacing, on a fake clock (never timed) --------------------------------------

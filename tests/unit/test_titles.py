@@ -29,8 +29,7 @@ async def first_exchange(
     chat: ChatService, text: str = "How do I reverse a list in Python?"
 ) -> str:
     posted = await chat.post_message(None, text)
-    async for _ in chat.stream_reply(posted.reply.id):
-        pass
+    await chat.stream_reply(posted.reply.id)
     return posted.conversation.id
 
 
@@ -98,8 +97,7 @@ async def test_only_a_finished_first_exchange_is_titled(engine: Engine) -> None:
     assert await titles.generate(failed) is None  # the reply failed: nothing to title from
     longer = await first_exchange(chat, "one")
     posted = await chat.post_message(longer, "two")
-    async for _ in chat.stream_reply(posted.reply.id):
-        pass
+    await chat.stream_reply(posted.reply.id)
     assert await titles.generate(longer) is None  # past the first exchange
     assert await titles.generate("missing") is None
     assert len(provider.requests) == 3

@@ -1,0 +1,158 @@
+"""A streamed reply: a pure fold over the provider's events, and the thin driver that runs it.
+
+:func:`fold` is to the chat service what the adapters' ``accumulate`` is to an SDK's chunks:
+``fold(reply, event) -> reply``, no I/O, no clock. :class:`Replies` drives it: it iterates
+the provider's stream in a task of its own, publishes each text to the live-reply hub as it
+arrives, enforces the first-token and whole-reply limits with one timer, and stops at once
+when asked (it cancels that task, so a silent provider cannot delay a Stop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from app.db.models import MessageStatus
+from app.errors import ProviderError, ProviderTimeout, StreamInterrupted
+from app.llm.base import ErrorEvent, ModelUsed, StreamEvent, TextDelta, Usage
+
+# The text so far as a persistent list: (earlier chunks, newest chunk), None when empty. A
+# fold adds a chunk in O(1) without touching earlier snapshots; :attr:`Reply.text` joins them.
+Chunks = tuple["Chunks", str] | None
+NO_USAGE = Usage()
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a reply's events have said so far."""
+
+    chunks: Chunks = None
+    usage: Usage = NO_USAGE
+    answered: ModelUsed | None = None  # which model answered: a fallback, perhaps
+    error: ProviderError | None = None  # the provider's failure, which ends the reply
+
+    @property
+    def text(self) -> str:
+        parts: list[str] = []
+        node = self.chunks
+        while node is not None:
+            node, chunk = node
+            parts.append(chunk)
+        return "".join(reversed(parts))
+
+
+EMPTY = Reply()
+
+
+def fold(reply: Reply, event: StreamEvent) -> Reply:
+    """The reply after ``event``. Finish and tool calls change nothing a chat keeps."""
+    if type(event) is TextDelta:  # the hot path: once per token
+        return Reply((reply.chunks, event.text), reply.usage, reply.answered, reply.error)
+    if isinstance(event, Usage):
+        return Reply(reply.chunks, event, reply.answered, reply.error)
+    if isinstance(event, ModelUsed):
+        return Reply(reply.chunks, reply.usage, event, reply.error)
+    if isinstance(event, ErrorEvent):
+        return Reply(reply.chunks, reply.usage, reply.answered, event.error)
+    return reply
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """How a reply's stream ended, with what it said."""
+
+    reply: Reply
+    status: MessageStatus
+    error: str | None = None
+
+
+class Replies:
+    """Runs replies in this process, one task each, and stops them on request."""
+
+    def __init__(self, *, first_token_timeout: float, call_timeout: float) -> None:
+        self.first_token_timeout = first_token_timeout
+        self.call_timeout = call_timeout
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._stop_requests: set[int] = set()
+        self._latest: dict[int, Reply] = {}
+
+    def stop(self, message_id: int) -> None:
+        """End reply ``message_id`` now (it is saved as stopped, with its text so far); a
+        Stop that arrives before the reply starts streaming ends it as it starts."""
+        self._stop_requests.add(message_id)
+        task = self._running.get(message_id)
+        if task is not None:
+            task.cancel()
+
+    async def run(
+        self,
+        message_id: int,
+        events: Callable[[], AsyncIterator[StreamEvent]],
+        publish: Callable[[str], None],
+    ) -> Ended:
+        """Fold ``events()`` into a reply, publishing each text as it arrives. Returns how
+        it ended: complete, stopped, or error (a provider failure, or a limit). If the
+        caller is cancelled (shutdown), the stream is cancelled too and CancelledError
+        propagates; :func:`ended_by_cancel` tells what it said until then."""
+        if message_id in self._stop_requests:
+            self._stop_requests.discard(message_id)
+            return Ended(EMPTY, MessageStatus.stopped)
+        self._latest[message_id] = EMPTY
+        task = asyncio.create_task(self._consume(message_id, events, publish))
+        self._running[message_id] = task
+        try:
+            await task
+            reply = self._latest[message_id]
+            if reply.error is not None:
+                return Ended(reply, MessageStatus.error, reply.error.message)
+            return Ended(reply, MessageStatus.complete)
+        except ProviderError as exc:
+            return Ended(self._latest[message_id], MessageStatus.error, exc.message)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if message_id in self._stop_requests and not (current and current.cancelling()):
+                return Ended(self._latest[message_id], MessageStatus.stopped)
+            raise  # the caller itself was cancelled: not a Stop
+        finally:
+            self._running.pop(message_id, None)
+            self._stop_requests.discard(message_id)
+
+    def so_far(self, message_id: int) -> Reply:
+        """What reply ``message_id`` said until now (until it ended, once it has)."""
+        return self._latest.get(message_id, EMPTY)
+
+    def forget(self, message_id: int) -> None:
+        """Drop what is kept of a reply that has been saved, and any Stop left for it."""
+        self._latest.pop(message_id, None)
+        self._stop_requests.discard(message_id)
+
+    async def _consume(
+        self,
+        message_id: int,
+        events: Callable[[], AsyncIterator[StreamEvent]],
+        publish: Callable[[str], None],
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        first, whole = self.first_token_timeout, self.call_timeout
+        reply = EMPTY
+        latest = self._latest
+        try:
+            async with asyncio.timeout_at(started + min(first, whole)) as timer:
+                async for event in events():
+                    if type(event) is TextDelta:
+                        if reply.chunks is None:
+                            timer.reschedule(started + whole)
+                        publish(event.text)
+                    reply = fold(reply, event)
+                    latest[message_id] = reply
+                    if reply.error is not None:
+                        return
+        except TimeoutError:
+            which, limit = ("whole reply", whole) if reply.chunks else ("first token", first)
+            raise ProviderTimeout(f"No {which} within {limit:g} s.") from None
+        except (ProviderError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a provider bug must not take the session down
+            raise StreamInterrupted(f"Unexpected provider failure: {exc!r}") from exc
