@@ -41,13 +41,13 @@ class Site(ThreadingHTTPServer):
 
 
 class Handler(BaseHTTPRequestHandler):
-    server: Site
-
     def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
 
     def do_GET(self) -> None:
-        self.server.hits.append((self.path, self.headers.get("host", "")))
+        site = self.server
+        assert isinstance(site, Site)
+        site.hits.append((self.path, self.headers.get("host", "")))
         url = urlsplit(self.path)
         if url.path == "/redirect":
             self.send_response(302)
