@@ -118,6 +118,19 @@ class Settings(BaseSettings):
     attachment_image_max_bytes: int = Field(default=5_000_000, ge=1)
     attachment_max_files: int = Field(default=10, ge=1)
 
+    # Agents (issue 12): the tool loop's limits, the fetch_url tool (off unless an admin turns
+    # it on) and MCP servers (a JSON file: [{"name", "command": [...] | "url", "headers"}]).
+    agent_max_iterations: int = Field(default=8, ge=1, le=100)
+    agent_max_tokens: int = Field(default=50_000, ge=100)
+    agent_max_seconds: float = Field(default=120.0, gt=0)
+    agent_tool_timeout: float = Field(default=30.0, gt=0)
+    agent_fetch_url: bool = Field(default=False, description="Let agents fetch public URLs.")
+    fetch_max_bytes: int = Field(default=1_000_000, ge=1)
+    fetch_timeout: float = Field(default=15.0, gt=0)
+    mcp_servers: Path | None = Field(default=None, description="JSON file of MCP servers.")
+    mcp_cache_seconds: float = Field(default=300.0, ge=0)
+    extract_max_retries: int = Field(default=2, ge=0, le=5)
+
     @property
     def resolved_upload_dir(self) -> Path:
         return (self.upload_dir or self.data_dir / "uploads").resolve()

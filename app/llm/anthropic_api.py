@@ -37,6 +37,7 @@ from app.errors import (
     RateLimited,
     StreamInterrupted,
 )
+from app.llm.anthropic_tools import add_tool_result, tool_params, tool_use_blocks
 from app.llm.base import (
     ChatMessage,
     ChatRequest,
@@ -267,9 +268,14 @@ def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
 
 def _messages(request: ChatRequest) -> tuple[str | None, list[dict[str, Any]]]:
     system = "\n\n".join(m.content for m in request.messages if m.role == "system") or None
-    turns = [
-        {"role": m.role, "content": _content(m)} for m in request.messages if m.role != "system"
-    ]
+    turns: list[dict[str, Any]] = []
+    for m in request.messages:
+        if m.role == "tool":
+            add_tool_result(turns, m)
+        elif m.role == "assistant" and m.tool_calls:
+            turns.append({"role": "assistant", "content": tool_use_blocks(m)})
+        elif m.role != "system":
+            turns.append({"role": m.role, "content": _content(m)})
     return system, turns
 
 
@@ -324,6 +330,7 @@ class AnthropicProvider:
         }
         if system:
             params["system"] = system
+        params.update(tool_params(request))
         state = StreamState()
         try:
             events = await self.client.messages.create(**params)

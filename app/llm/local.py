@@ -188,6 +188,7 @@ class LocalProvider:
                     stream=True,
                     max_tokens=max_tokens,
                     temperature=0.7 if request.temperature is None else request.temperature,
+                    **_grammar(request),
                 )
                 reason = "stop"
                 text: list[str] = []
@@ -254,4 +255,17 @@ class LocalProvider:
 
 
 def _as_dicts(messages: list[ChatMessage]) -> list[dict[str, str]]:
-    return [{"role": m.role, "content": m.content} for m in messages]
+    # The chat template knows no "tool" role: a tool's result reaches the model as user text.
+    return [
+        {"role": "user", "content": f"Tool result:\n{m.content}"}
+        if m.role == "tool"
+        else {"role": m.role, "content": m.content}
+        for m in messages
+    ]
+
+
+def _grammar(request: ChatRequest) -> dict[str, Any]:
+    """A JSON-schema reply is forced by llama.cpp's grammar built from the schema."""
+    if request.response_schema is None:
+        return {}
+    return {"response_format": {"type": "json_object", "schema": request.response_schema}}

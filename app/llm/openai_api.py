@@ -229,6 +229,58 @@ def moderation_from(response: Any) -> Moderation:
     )
 
 
+# ----- tool calling and JSON-schema replies --------------------------------------------------
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """One message in Chat Completions' shape: tool calls on assistant turns, tool results
+    as ``tool`` messages naming their call."""
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    if message.role == "assistant" and message.tool_calls:
+        return {
+            "role": "assistant",
+            "content": message.content or None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments or "{}"},
+                }
+                for call in message.tool_calls
+            ],
+        }
+    return {"role": message.role, "content": _content(message)}
+
+
+def _tool_params(request: ChatRequest) -> dict[str, Any]:
+    """``tools``/``tool_choice`` and ``response_format`` (JSON schema), when asked for."""
+    params: dict[str, Any] = {}
+    if request.tools:
+        params["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                },
+            }
+            for t in request.tools
+        ]
+        if request.tool_choice:
+            params["tool_choice"] = {
+                "type": "function",
+                "function": {"name": request.tool_choice},
+            }
+    if request.response_schema is not None:
+        params["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "reply", "schema": request.response_schema},
+        }
+    return params
+
+
 class OpenAIProvider:
     """Streams replies from OpenAI's Chat Completions API or a server that speaks it."""
 
@@ -283,7 +335,7 @@ class OpenAIProvider:
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         params: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": _content(m)} for m in request.messages],
+            "messages": [_message(m) for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
             "timeout": self.timeout,
@@ -294,6 +346,7 @@ class OpenAIProvider:
             # OpenAI's newer name; compatible servers mostly know only the older one.
             key = "max_completion_tokens" if self.name == "openai" else "max_tokens"
             params[key] = request.max_tokens
+        params.update(_tool_params(request))
         state = StreamState()
         try:
             chunks = await self.client.chat.completions.create(**params)

@@ -1,0 +1,1 @@
+"""The built-in tools: ``calculate``, ``search_conversations`` and ``fetch_url``."""
