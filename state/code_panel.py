@@ -29,7 +29,8 @@ from collections.abc import Sequence
 
 import reflex as rx
 
-from app.services.code_blocks import CodeBlock, CodeBlockItem, conversation_blocks, prism_language
+from app.services.code_blocks import CodeBlock, CodeBlockItem, conversation_blocks
+from app.services.code_names import prism_language
 from app.services.views import MessageView
 from state.chat import ChatState
 

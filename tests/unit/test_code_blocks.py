@@ -1,4 +1,4 @@
-"""The code panel's parsing and naming (app/services/code_blocks.py), without Reflex.
+"""The code panel's parsing and naming (app/services/code_blocks.py, code_names.py), without Reflex.
 
 Fences are checked by example and, with Hypothesis, against markdown-it-py's CommonMark
 parser on generated documents of fences, text, blank and indented lines.
@@ -17,14 +17,16 @@ from markdown_it import MarkdownIt
 from app.services.code_blocks import (
     Fence,
     conversation_blocks,
+    find_block,
+    parse_fences,
+    summary_of,
+)
+from app.services.code_names import (
     extension_for,
     file_name_for,
-    find_block,
     named_file,
-    parse_fences,
     prism_language,
     safe_file_name,
-    summary_of,
     unique_names,
 )
 
