@@ -10,6 +10,7 @@ from app.llm.base import (
     StreamEvent,
     TextDelta,
     ToolCall,
+    ToolSpec,
     Usage,
     with_error_event,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "StreamEvent",
     "TextDelta",
     "ToolCall",
+    "ToolSpec",
     "Usage",
     "with_error_event",
 ]

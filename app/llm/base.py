@@ -14,7 +14,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from app.errors import ProviderError, StreamInterrupted
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_use", "content_filter", "error", "cancelled"]
 
 
@@ -31,31 +31,56 @@ class ImagePart:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model asks for (a stream event), and part of the assistant turn that made
+    it when the conversation goes back to the model."""
+
+    id: str
+    name: str
+    arguments: str  # JSON text
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
+    """One turn. ``tool_calls``: on an assistant turn, the calls it made. A ``tool`` turn
+    carries one call's result in ``content``, and names the call in ``tool_call_id``."""
+
     role: Role
     content: str
     images: tuple[ImagePart, ...] = ()  # user messages only
+    tool_calls: tuple[ToolCall, ...] = ()  # assistant messages only
+    tool_call_id: str = ""  # tool messages only
+    is_error: bool = False  # tool messages only: the tool failed
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool offered to the model: its name, what it does, and its arguments' JSON Schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, object] = field(hash=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
+    """``tools`` are offered to models with native tool calling; ``tool_choice`` names one
+    the model must call (structured extraction). ``response_schema`` asks for a JSON reply
+    matching that schema (a grammar on the built-in model, JSON-schema mode on OpenAI)."""
+
     model: str
     messages: tuple[ChatMessage, ...]
     temperature: float | None = None
     max_tokens: int | None = None
     metadata: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None
+    response_schema: dict[str, object] | None = field(default=None, hash=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
     text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    id: str
-    name: str
-    arguments: str  # JSON text
 
 
 @dataclass(frozen=True, slots=True)

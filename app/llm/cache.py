@@ -22,16 +22,25 @@ from app.llm.calllog import CallSink, emit, make_record
 
 
 def cache_key(model_id: str, request: ChatRequest) -> str:
-    payload = {
+    payload: dict[str, object] = {
         "model": model_id,
         "provider_model": request.model,
         "messages": [
             [m.role, m.content, *(hashlib.sha256(i.data).hexdigest() for i in m.images)]
+            + (
+                [m.tool_call_id, m.is_error, [[c.id, c.name, c.arguments] for c in m.tool_calls]]
+                if m.tool_calls or m.tool_call_id
+                else []
+            )
             for m in request.messages
         ],
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,
     }
+    if request.tools or request.tool_choice or request.response_schema is not None:
+        payload["tools"] = [[t.name, t.description, t.parameters] for t in request.tools]
+        payload["tool_choice"] = request.tool_choice
+        payload["response_schema"] = request.response_schema
     blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

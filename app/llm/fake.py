@@ -29,7 +29,15 @@ from app.errors import (
     RateLimited,
     StreamInterrupted,
 )
-from app.llm.base import ChatRequest, Finish, FinishReason, StreamEvent, TextDelta, Usage
+from app.llm.base import (
+    ChatRequest,
+    Finish,
+    FinishReason,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 
 ERRORS: dict[str, type[ProviderError]] = {
     "overloaded": ProviderOverloaded,
@@ -52,6 +60,7 @@ class ScriptedReply:
     error: ProviderError | None = None
     usage: Usage | None = None
     finish: FinishReason = "stop"
+    tool_calls: tuple[ToolCall, ...] = ()  # asked for after the text; finish is then tool_use
 
     @classmethod
     def of(cls, text: str, *, chunk_chars: int = 4, **kwargs: object) -> ScriptedReply:
@@ -91,10 +100,15 @@ class ScriptedProvider:
             yield TextDelta(chunk)
         if reply.error is not None:
             raise reply.error
+        for call in reply.tool_calls:
+            yield call
         text = "".join(chunks)
         prompt = sum(len(m.content.split()) for m in request.messages)
         yield reply.usage or Usage(input_tokens=prompt, output_tokens=len(text.split()))
-        yield Finish("length" if len(chunks) < len(reply.chunks) else reply.finish)
+        if len(chunks) < len(reply.chunks):
+            yield Finish("length")
+        else:
+            yield Finish("tool_use" if reply.tool_calls else reply.finish)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,6 @@ Requests ask for ``stream_options={"include_usage": True}``, so the last chunk b
 ``[DONE]`` carries the usage (with ``prompt_tokens_details.cached_tokens``). The stream is
 assembled by the pure fold :func:`accumulate`. A stream that ends without a ``finish_reason``
 was truncated. Servers that do not send the usage chunk leave the usage at zero.
-
-:meth:`OpenAIProvider.moderate` calls the moderation endpoint (``/v1/moderations``) for the
-guards (:mod:`app.guards.moderation`); its errors are mapped here like a chat call's.
 """
 
 from __future__ import annotations
@@ -206,27 +203,56 @@ def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
     return parts
 
 
-@dataclass(frozen=True, slots=True)
-class Moderation:
-    """The moderation endpoint's verdict on one input."""
-
-    flagged: bool
-    categories: tuple[str, ...]  # the flagged categories, e.g. ("harassment/threatening",)
-    top_score: float  # the highest category score, 0..1
-    model: str
+# ----- tool calling and JSON-schema replies --------------------------------------------------
 
 
-def moderation_from(response: Any) -> Moderation:
-    """Read a ``ModerationCreateResponse`` (its first result)."""
-    result = response.results[0]
-    flags = result.categories.model_dump(by_alias=True)
-    scores = result.category_scores.model_dump(by_alias=True)
-    return Moderation(
-        flagged=bool(result.flagged),
-        categories=tuple(sorted(name for name, on in flags.items() if on)),
-        top_score=max((float(v) for v in scores.values() if v is not None), default=0.0),
-        model=str(getattr(response, "model", "")),
-    )
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """One message in Chat Completions' shape: tool calls on assistant turns, tool results
+    as ``tool`` messages naming their call."""
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    if message.role == "assistant" and message.tool_calls:
+        return {
+            "role": "assistant",
+            "content": message.content or None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments or "{}"},
+                }
+                for call in message.tool_calls
+            ],
+        }
+    return {"role": message.role, "content": _content(message)}
+
+
+def _tool_params(request: ChatRequest) -> dict[str, Any]:
+    """``tools``/``tool_choice`` and ``response_format`` (JSON schema), when asked for."""
+    params: dict[str, Any] = {}
+    if request.tools:
+        params["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                },
+            }
+            for t in request.tools
+        ]
+        if request.tool_choice:
+            params["tool_choice"] = {
+                "type": "function",
+                "function": {"name": request.tool_choice},
+            }
+    if request.response_schema is not None:
+        params["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "reply", "schema": request.response_schema},
+        }
+    return params
 
 
 class OpenAIProvider:
@@ -270,20 +296,10 @@ class OpenAIProvider:
     async def aclose(self) -> None:
         await self.client.close()
 
-    async def moderate(self, text: str, *, model: str = "omni-moderation-latest") -> Moderation:
-        """Classify ``text`` with the moderation endpoint. Raises :mod:`app.errors` classes."""
-        try:
-            response = await self.client.moderations.create(
-                model=model, input=text, timeout=self.timeout
-            )
-            return moderation_from(response)
-        except Exception as exc:  # every failure leaves as an app.errors class
-            raise map_error(exc, self.name, f"{self.label} moderation") from exc
-
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         params: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": _content(m)} for m in request.messages],
+            "messages": [_message(m) for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
             "timeout": self.timeout,
@@ -294,6 +310,7 @@ class OpenAIProvider:
             # OpenAI's newer name; compatible servers mostly know only the older one.
             key = "max_completion_tokens" if self.name == "openai" else "max_tokens"
             params[key] = request.max_tokens
+        params.update(_tool_params(request))
         state = StreamState()
         try:
             chunks = await self.client.chat.completions.create(**params)
