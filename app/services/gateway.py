@@ -20,12 +20,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 
+from sqlalchemy import Engine
+
 from app.errors import Forbidden, NotFound, ProviderUnavailable
 from app.guards import CallContext, Guards, ModelLimits, guard, with_context
+from app.guards.setup import build_guards
 from app.llm.base import ChatRequest, Provider, StreamEvent
-from app.llm.catalogue import Catalogue
+from app.llm.catalogue import Catalogue, load_catalogue
 from app.llm.registry import ModelInfo, ModelRegistry
 from app.services.api_keys import ApiKeyService, KeyHolder
+from app.settings import Settings
 
 FEATURE = "api"
 LimitsFor = Callable[[ModelInfo], Sequence[ModelLimits]]
@@ -126,3 +130,15 @@ def build_gateway(
     """The gateway over ``registry``; its providers wrapped by ``guards`` when given."""
     limits = catalogue_limits(catalogue) if guards is not None else None
     return Gateway(registry, keys, guards=guards, limits=limits)
+
+
+def gateway_from_settings(
+    settings: Settings, engine: Engine, registry: ModelRegistry, *, guarded: bool = False
+) -> Gateway:
+    """The composition root's gateway over the chat's ``registry``. ``guarded``: the
+    registry's providers already sit behind :func:`app.guards.guard` (then they are not
+    wrapped twice); otherwise the gateway wraps them with guards built from settings."""
+    guards = None if guarded else build_guards(settings, engine)
+    return build_gateway(
+        registry, ApiKeyService(engine), guards=guards, catalogue=load_catalogue(settings.catalogue)
+    )
