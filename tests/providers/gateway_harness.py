@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import uvicorn
@@ -95,6 +95,7 @@ class Env:
     upstream: LoopbackServer
     owner: Principal
     token: str  # a key of the owner's, for every model
+    closers: list[Callable[[], None]] = field(default_factory=list)  # SDK clients
 
     def new_key(self, *, models: tuple[str, ...] = (), expires_at: datetime | None = None) -> str:
         made = asyncio.run(
@@ -159,4 +160,8 @@ def running_gateway(engine: Engine, upstream: LoopbackServer, settings: Settings
     with AppServer(gateway_app(lambda: gateway, max_body=64 * 1024)) as url:
         env = Env(url, engine, keys, gateway, upstream, owner, "")
         env.token = env.new_key()
-        yield env
+        try:
+            yield env
+        finally:
+            for close in env.closers:
+                close()

@@ -3,12 +3,15 @@ upstream models on the loopback provider server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -33,7 +36,9 @@ def env(server: LoopbackServer, tmp_path: object) -> Iterator[Env]:
 
 
 def client(env: Env, token: str | None = None) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{env.url}/v1", api_key=token or env.token, max_retries=0)
+    made = openai.OpenAI(base_url=f"{env.url}/v1", api_key=token or env.token, max_retries=0)
+    env.closers.append(made.close)
+    return made
 
 
 def test_non_streaming_completion_with_usage(env: Env) -> None:
@@ -91,7 +96,9 @@ def _tool_call_stream() -> list[bytes]:
     ]
 
 
-TOOLS = [
+T = TypeVar("T")
+
+TOOLS: Any = [
     {
         "type": "function",
         "function": {
@@ -105,16 +112,18 @@ TOOLS = [
 
 def test_tool_calls_pass_through_both_ways(env: Env) -> None:
     env.upstream.script(Reply(pieces=_tool_call_stream()), Reply(pieces=_tool_call_stream()))
-    messages: list[dict[str, object]] = [{"role": "user", "content": "Weather in Oslo?"}]
-    reply = client(env).chat.completions.create(model="gpt-test", messages=messages, tools=TOOLS)  # type: ignore[arg-type]
-    call = reply.choices[0].message.tool_calls[0]  # type: ignore[index]
+    messages: Any = [{"role": "user", "content": "Weather in Oslo?"}]
+    reply = client(env).chat.completions.create(model="gpt-test", messages=messages, tools=TOOLS)
+    calls_made = reply.choices[0].message.tool_calls or []
+    call = calls_made[0]
+    assert isinstance(call, ChatCompletionMessageFunctionToolCall)
     assert reply.choices[0].finish_reason == "tool_calls"
-    assert (call.id, call.function.name, json.loads(call.function.arguments)) == (  # type: ignore[union-attr]
+    assert (call.id, call.function.name, json.loads(call.function.arguments)) == (
         "call_1", "weather", {"city": "Oslo"},
     )  # fmt: skip
     assert env.upstream.requests[0].body["tools"][0]["function"]["name"] == "weather"
     # streamed, with the tool's result sent back: the upstream sees the whole exchange
-    history = [
+    history: Any = [
         *messages,
         {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
@@ -123,11 +132,11 @@ def test_tool_calls_pass_through_both_ways(env: Env) -> None:
         model="gpt-test",
         messages=history,
         tools=TOOLS,
-        stream=True,  # type: ignore[arg-type]
+        stream=True,
     )
     deltas = [c.choices[0].delta for c in stream if c.choices]
     calls = [t for d in deltas for t in d.tool_calls or []]
-    assert [(t.id, t.function.name) for t in calls] == [("call_1", "weather")]  # type: ignore[union-attr]
+    assert [(t.id, t.function and t.function.name) for t in calls] == [("call_1", "weather")]
     upstream = env.upstream.requests[1].body["messages"]
     assert upstream[-1] == {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
     assert upstream[-2]["tool_calls"][0]["function"]["name"] == "weather"
@@ -153,23 +162,21 @@ def test_unknown_model_is_404(env: Env) -> None:
 
 
 def test_bad_revoked_and_expired_keys_are_401(env: Env) -> None:
-    ask = {"model": "gpt-test", "messages": [{"role": "user", "content": "x"}]}
+    ask: Any = {"model": "gpt-test", "messages": [{"role": "user", "content": "x"}]}
     with pytest.raises(openai.AuthenticationError):
-        client(env, "pk-not-a-key").chat.completions.create(**ask)  # type: ignore[call-overload]
+        client(env, "pk-not-a-key").chat.completions.create(**ask)
     token = env.new_key()
     views = asyncio_run(env.keys.list_keys(env.owner))
     key_id = next(v.id for v in views if token.startswith(v.prefix) and v.revoked_at is None)
     asyncio_run(env.keys.revoke(env.owner, key_id))
     with pytest.raises(openai.AuthenticationError) as caught:
-        client(env, token).chat.completions.create(**ask)  # type: ignore[call-overload]
+        client(env, token).chat.completions.create(**ask)
     assert "revoked" in caught.value.message
     assert env.upstream.requests == []
 
 
-def asyncio_run(coro: object) -> object:
-    import asyncio
-
-    return asyncio.run(coro)  # type: ignore[arg-type]
+def asyncio_run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
 
 
 def test_upstream_429_after_retries_is_429_with_retry_after(env: Env) -> None:
@@ -219,9 +226,7 @@ def test_call_lands_in_the_call_log_as_api(env: Env) -> None:
     assert (row.input_tokens, row.output_tokens, row.status) == (1000, 500, "ok")
     assert row.cost is not None and row.cost > 0
     keys = asyncio_run(env.keys.list_keys(env.owner))
-    assert any(v.last_used_at is not None for v in keys)  # type: ignore[attr-defined]
+    assert any(v.last_used_at is not None for v in keys)
     assert datetime.now(UTC) - timedelta(minutes=1) < max(
-        v.last_used_at
-        for v in keys
-        if v.last_used_at  # type: ignore[attr-defined]
+        v.last_used_at for v in keys if v.last_used_at
     )
