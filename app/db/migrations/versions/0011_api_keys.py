@@ -42,6 +42,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == 'sqlite':
+        # As in 0007: 0006's and 0005's downgrades need foreign keys off, and SQLite takes the
+        # pragma only before the transaction writes; a downgrade through them starts here.
+        op.execute('PRAGMA foreign_keys=OFF')
     op.drop_index(op.f('ix_api_key_project_id'), table_name='api_key')
     op.drop_index(op.f('ix_api_key_user_id'), table_name='api_key')
     op.drop_table('api_key')
