@@ -15,6 +15,7 @@ from app import services
 from app.db.session import migrate
 from app.guards.origins import security_middleware, served_guard
 from app.services.accounts import get_account_service
+from app.services.gateway import Gateway, gateway_from_settings
 from app.services.oidc import OidcClient
 from app.services.titles import TitleService
 from app.services.wiring import build_chat_service
@@ -22,6 +23,7 @@ from app.settings import get_settings
 from app.web.access import attachment_guard
 from app.web.attachments import attachment_app
 from app.web.auth_routes import auth_app
+from app.web.gateway import gateway_app
 from app.web.stream_ws import stream_app
 from components.pages.auth import account_page, login_page, signup_page
 from components.pages.chat import chat_page
@@ -78,6 +80,14 @@ def _oidc_client() -> OidcClient | None:
 chat_service = build_chat_service(get_settings())
 services.configure(chat_service, titles=TitleService(chat_service.engine, chat_service.models))
 
+
+@lru_cache(maxsize=1)
+def _gateway() -> Gateway:
+    """The API's calls go through the chat's registry (router, cache), guarded the same way."""
+    chat = services.get_chat_service()
+    return gateway_from_settings(get_settings(), chat.engine, chat.models)
+
+
 app = rx.App(
     head_components=[
         rx.el.meta(name="color-scheme", content="light dark"),
@@ -103,6 +113,8 @@ app = rx.App(
             oidc=_oidc_client,
             secure_cookie=get_settings().session_cookie_secure,
         ),
+        # The OpenAI/Anthropic-compatible API (/v1/...), with per-user API keys.
+        gateway_app(_gateway),
         # Last, so outermost: Origin and Host checks and the CSP around everything above,
         # the event websocket and uploads included (app/guards/origins.py).
         security_middleware(_guard),

@@ -316,3 +316,27 @@ class ModerationLog(SQLModel, table=True):
     score: float | None = Field(default=None)
     excerpt: str = Field(default="", max_length=200)  # the start of the flagged text
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+# ----- gateway: API keys (issue 14) -----------------------------------------------------------
+
+
+class ApiKey(SQLModel, table=True):
+    """A key for the OpenAI/Anthropic-compatible API, scoped to one project. The key itself
+    (``pk-`` and 40 random characters) is shown once; only its SHA-256 is stored, with its
+    first characters (``prefix``) so people can tell their keys apart. ``models`` is a
+    comma-separated list of catalogue ids the key may use; empty means every model."""
+
+    __tablename__ = "api_key"  # pyright: ignore[reportAssignmentType]
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    key_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)
+    name: str = Field(max_length=100)
+    user_id: str = Field(foreign_key="user.id", index=True, ondelete="CASCADE", max_length=32)
+    project_id: str = Field(foreign_key="project.id", index=True, ondelete="CASCADE", max_length=32)
+    models: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = Field(default=None)
+    revoked_at: datetime | None = Field(default=None)
+    last_used_at: datetime | None = Field(default=None)

@@ -11,6 +11,7 @@ then ``crud.add_message(session=..., ...)`` works whichever module a function li
 - :mod:`.calllog`: the call log's rows
 - :mod:`.attachments`: uploads, claimed by a message or swept
 - :mod:`.prompts`: prompts and their versions
+- :mod:`.api_keys`: the gateway's API keys
 - :mod:`.accounts`: users, sign-in sessions, projects, memberships, invitations, and who owns
   a row (for authorisation)
 """
@@ -49,6 +50,15 @@ from app.db.crud.accounts import (
     set_membership,
     set_password_hash,
     use_invitation,
+)
+from app.db.crud.api_keys import (
+    KeyOwner,
+    add_api_key,
+    find_api_key,
+    get_api_key,
+    list_api_keys,
+    revoke_api_key,
+    touch_api_key,
 )
 from app.db.crud.attachments import (
     add_attachment,
@@ -137,10 +147,12 @@ __all__ = [
     "MAX_RANKED_MESSAGES",
     "SNIPPET_WORDS",
     "ConversationMatch",
+    "KeyOwner",
     "Owned",
     "SearchTerm",
     "Spend",
     "Versions",
+    "add_api_key",
     "add_attachment",
     "add_call_log",
     "add_message",
@@ -162,7 +174,9 @@ __all__ = [
     "delete_pending_attachment",
     "delete_pending_attachments",
     "delete_subtree",
+    "find_api_key",
     "finish_message",
+    "get_api_key",
     "get_attachment",
     "get_conversation",
     "get_live_session",
@@ -175,6 +189,7 @@ __all__ = [
     "get_user_by_oidc",
     "latest_prompt_version",
     "link_oidc",
+    "list_api_keys",
     "list_attachment_stored_names",
     "list_call_logs",
     "list_conversations",
@@ -200,6 +215,7 @@ __all__ = [
     "rename_conversation",
     "reset_reply",
     "restore_conversation",
+    "revoke_api_key",
     "revoke_session",
     "revoke_user_sessions",
     "search_conversations",
@@ -218,6 +234,7 @@ __all__ = [
     "soft_delete_conversation",
     "spend_by_message",
     "streaming_reply",
+    "touch_api_key",
     "touch_conversation",
     "update_prompt",
     "use_invitation",
