@@ -1,7 +1,7 @@
 """gateway: API keys
 
-Revision ID: 0011
-Revises: 0007 (to be chained after 0010 when the parallel 0008-0010 land)
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 
-revision: str = '0011'
+revision: str = '0008'
 down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
