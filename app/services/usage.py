@@ -1,0 +1,317 @@
+"""The token-spend dashboard's use case: everything the ``/usage`` page draws, for one scope.
+
+Read top to bottom: :meth:`UsageService.dashboard` takes a :class:`UsageQuery` (period, time
+zone, filters) and a :class:`Scope` (whose rows the viewer may see: an admin everything, a
+member their own and their projects'), runs the aggregates of :mod:`app.db.crud.usage` in a
+worker thread, and returns only what is drawn: headline figures with their change from the
+previous period, per-day series, and the month's budget burn-down. Tables, the call log and
+one call's attempts are separate reads, paged on the server. Nothing here imports Reflex.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.db.crud import usage as q
+from app.db.crud import usage_calls as raw
+from app.db.crud.usage import Dimension, Scope, Totals, UsageFilter
+from app.db.models import CallLog
+from app.db.session import run_in_session
+from app.services.usage_period import UsageQuery, change, money, window
+
+T = TypeVar("T")
+NANO = Decimal(1_000_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    label: str
+    value: str
+    change: str  # vs the previous period: "+12%", "new", "—"
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    figures: list[Figure]
+    totals: Totals
+    cost_text: str  # the headline cost, "≥ $12.34" when some prices are unknown
+    models: list[str]  # the stacked series' keys, dearest first
+    cost_by_day: list[dict[str, Any]]  # {"day": "2026-11-03", <model>: dollars, ...}
+    tokens_by_day: list[dict[str, Any]]  # {"day", "input", "output", "cache"}
+    cost_by_feature: list[dict[str, Any]]  # {"feature", "cost", "calls", "unknown"}
+    latency_by_day: list[dict[str, Any]]  # {"day", "ttft_p50", "ttft_p95", "p50", "p95"}
+    burn_down: list[dict[str, Any]]  # {"day", "spent", "projected", "budget"}
+    projection_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    key: str
+    cost: str
+    calls: int
+    requests: int
+    tokens: int
+    errors: int
+    unknown: int
+
+
+def _dollars(nano: int) -> float:
+    return round(nano / 1e9, 6)  # for drawing only; texts use the exact Decimal
+
+
+def _pct(part: int, whole: int) -> float:
+    return part / whole * 100 if whole else 0.0
+
+
+def _ms(value: int | None) -> str:
+    return "—" if value is None else f"{value:,} ms"
+
+
+def _figures(
+    now: Totals, before: Totals, p_now: raw.Percentiles, p_before: raw.Percentiles
+) -> list[Figure]:
+    def count(label: str, a: int, b: int) -> Figure:
+        return Figure(label, f"{a:,}", change(a, b))
+
+    def rate(label: str, a: float, b: float) -> Figure:
+        return Figure(label, f"{a:.1f}%", change(a, b))
+
+    def ms(label: str, a: int | None, b: int | None) -> Figure:
+        return Figure(label, _ms(a), change(a or 0, b or 0) if a is not None else "—")
+
+    cache_now = now.cache_read_tokens + now.cache_write_tokens
+    cache_before = before.cache_read_tokens + before.cache_write_tokens
+    return [
+        Figure("Cost", money(now.cost_nano, now.unknown), change(now.cost_nano, before.cost_nano)),
+        count("Requests", now.requests, before.requests),
+        count("Input tokens", now.input_tokens, before.input_tokens),
+        count("Output tokens", now.output_tokens, before.output_tokens),
+        count("Cache tokens", cache_now, cache_before),
+        rate(
+            "Cache hit rate",
+            _pct(now.cache_hits, now.calls),
+            _pct(before.cache_hits, before.calls),
+        ),
+        rate("Error rate", _pct(now.errors, now.calls), _pct(before.errors, before.calls)),
+        count("Failovers", now.failovers, before.failovers),
+        ms("TTFT p50", p_now.ttft_p50, p_before.ttft_p50),
+        ms("TTFT p95", p_now.ttft_p95, p_before.ttft_p95),
+        ms("Latency p50", p_now.latency_p50, p_before.latency_p50),
+        ms("Latency p95", p_now.latency_p95, p_before.latency_p95),
+    ]
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def burn_down(
+    session: Session, *, scope: Scope, filters: UsageFilter, today: date, budget: Decimal | None
+) -> tuple[list[dict[str, Any]], str]:
+    """The UTC calendar month of ``today`` (the budgets' month): cumulative spend per day, and
+    the month-end projection at the month's pace so far."""
+    first = today.replace(day=1)
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    rows = q.daily(session=session, window=window(first, today, "UTC"), filt=filters, scope=scope)
+    per_day = {r.day: r.totals.cost_nano for r in rows}
+    unknown = sum(r.totals.unknown for r in rows)
+    spent = 0
+    points: list[dict[str, Any]] = []
+    elapsed = (today - first).days + 1
+    for day in _days(first, last):
+        point: dict[str, Any] = {"day": day.isoformat()}
+        if day <= today:
+            spent += per_day.get(day, 0)
+            point["spent"] = _dollars(spent)
+        point["projected"] = _dollars(spent * ((day - first).days + 1) // elapsed)
+        if budget is not None:
+            point["budget"] = float(budget)
+        points.append(point)
+    month_days = (last - first).days + 1
+    projected = spent * month_days // elapsed
+    text = f"Month to date {money(spent, unknown)}; at this pace {money(projected, unknown)}"
+    if budget is not None:
+        share = Decimal(projected) / NANO / budget * 100 if budget else Decimal(0)
+        text += f" by {last:%d %b}, {share:.0f}% of the {money(int(budget * NANO), 0)} budget"
+    return points, text
+
+
+class UsageService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def _run(self, fn: Callable[[Session], T]) -> T:
+        return await run_in_session(self.engine, fn)
+
+    async def dashboard(
+        self, query: UsageQuery, scope: Scope, *, budget: Decimal | None = None
+    ) -> Dashboard:
+        return await self._run(lambda s: self.dashboard_sync(s, query, scope, budget=budget))
+
+    def dashboard_sync(
+        self, s: Session, query: UsageQuery, scope: Scope, *, budget: Decimal | None = None
+    ) -> Dashboard:
+        win, prev = query.window(), query.previous().window()
+        f = query.filters
+        now = q.totals(session=s, window=win, filt=f, scope=scope)
+        before = q.totals(session=s, window=prev, filt=f, scope=scope)
+        p_now = raw.percentiles(session=s, window=win, filt=f, scope=scope)
+        p_before = raw.percentiles(session=s, window=prev, filt=f, scope=scope)
+        by_model = q.daily(session=s, window=win, filt=f, scope=scope, by="model")
+        spend: dict[str, int] = defaultdict(int)
+        cost_days: dict[date, dict[str, Any]] = {d: {} for d in _days(query.first, query.last)}
+        token_days = {d: [0, 0, 0] for d in cost_days}
+        for r in by_model:
+            spend[r.key] += r.totals.cost_nano
+            cost_days[r.day][r.key] = _dollars(r.totals.cost_nano)
+            t = token_days[r.day]
+            t[0] += r.totals.input_tokens
+            t[1] += r.totals.output_tokens
+            t[2] += r.totals.cache_read_tokens + r.totals.cache_write_tokens
+        features, _ = q.breakdown(
+            session=s, window=win, filt=f, scope=scope, by="feature", limit=50
+        )
+        latency = raw.percentiles_by_day(session=s, window=win, filt=f, scope=scope)
+        today = datetime.now(UTC).date()
+        points, projection = burn_down(
+            s, scope=scope, filters=f, today=min(today, query.last), budget=budget
+        )
+        return Dashboard(
+            figures=_figures(now, before, p_now, p_before),
+            totals=now,
+            cost_text=money(now.cost_nano, now.unknown),
+            models=sorted(spend, key=lambda m: -spend[m]),
+            cost_by_day=[{"day": d.isoformat(), **v} for d, v in cost_days.items()],
+            tokens_by_day=[
+                {"day": d.isoformat(), "input": t[0], "output": t[1], "cache": t[2]}
+                for d, t in token_days.items()
+            ],
+            cost_by_feature=[
+                {
+                    "feature": r.key,
+                    "cost": _dollars(r.totals.cost_nano),
+                    "calls": r.totals.calls,
+                    "unknown": r.totals.unknown,
+                }
+                for r in features
+            ],
+            latency_by_day=[
+                {
+                    "day": d.isoformat(),
+                    "ttft_p50": p.ttft_p50,
+                    "ttft_p95": p.ttft_p95,
+                    "p50": p.latency_p50,
+                    "p95": p.latency_p95,
+                }
+                for d, p in latency
+            ],
+            burn_down=points,
+            projection_text=projection,
+        )
+
+    async def table(
+        self,
+        query: UsageQuery,
+        scope: Scope,
+        *,
+        by: Dimension | str,
+        sort: str = "cost",
+        descending: bool = True,
+        page: int = 0,
+        page_size: int = 20,
+    ) -> tuple[list[TableRow], int]:
+        """One page of the table by user, project, model, provider, feature or conversation."""
+
+        def read(s: Session) -> tuple[list[TableRow], int]:
+            args: dict[str, Any] = {
+                "session": s,
+                "window": query.window(),
+                "filt": query.filters,
+                "scope": scope,
+                "sort": sort,
+                "descending": descending,
+                "limit": page_size,
+                "offset": page * page_size,
+            }
+            if by == "conversation":
+                rows, count = raw.by_conversation(**args)
+            elif by in q.DIMENSIONS:
+                rows, count = q.breakdown(by=by, **args)  # type: ignore[arg-type]
+            else:
+                raise ValueError(f"no table by {by!r}")
+            return [table_row(r) for r in rows], count
+
+        return await self._run(read)
+
+    async def calls(
+        self,
+        query: UsageQuery,
+        scope: Scope,
+        *,
+        conversation_id: str | None = None,
+        sort: str = "time",
+        descending: bool = True,
+        page: int = 0,
+        page_size: int = 50,
+    ) -> tuple[list[CallLog], int]:
+        """One page of the filtered call log."""
+        return await self._run(
+            lambda s: raw.list_calls(
+                session=s,
+                window=query.window(),
+                filt=query.filters,
+                scope=scope,
+                conversation_id=conversation_id,
+                sort=sort,
+                descending=descending,
+                limit=page_size,
+                offset=page * page_size,
+            )
+        )
+
+    async def call(self, call_id: int, scope: Scope) -> list[CallLog]:
+        """A call and its request's other attempts (the failover chain); empty if not visible."""
+        return await self._run(lambda s: raw.get_call(session=s, call_id=call_id, scope=scope))
+
+    async def options(self, scope: Scope) -> dict[str, list[str]]:
+        """The values each filter offers (only those the scope can see)."""
+
+        def read(s: Session) -> dict[str, list[str]]:
+            return {d: q.options(session=s, scope=scope, dim=d) for d in q.DIMENSIONS}
+
+        return await self._run(read)
+
+
+def table_row(row: q.Row) -> TableRow:
+    t = row.totals
+    return TableRow(
+        key=row.key or "(none)",
+        cost=money(t.cost_nano, t.unknown),
+        calls=t.calls,
+        requests=t.requests,
+        tokens=t.input_tokens + t.output_tokens,
+        errors=t.errors,
+        unknown=t.unknown,
+    )
+
+
+_service: UsageService | None = None
+
+
+def get_usage_service() -> UsageService:
+    """The process's usage service, on the chat service's database."""
+    global _service
+    if _service is None:
+        from app.services import get_chat_service
+
+        _service = UsageService(get_chat_service().engine)
+    return _service
