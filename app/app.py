@@ -17,6 +17,7 @@ from app.services.wiring import build_chat_service
 from app.settings import get_settings
 from app.web.attachments import attachment_app
 from app.web.stream_ws import stream_app
+from app.web.usage_export import single_user_scope, usage_export_app
 from components.pages.chat import chat_page
 from components.pages.prompts import prompts_page
 from state.chat import ChatState
@@ -59,6 +60,8 @@ app = rx.App(
         ),
         # Attached files, by attachment id only (/_parley/attachment/<id>).
         attachment_app(services.get_attachment_service),
+        # CSV exports of the usage dashboard (/_parley/usage/export/<what>.csv).
+        usage_export_app(lambda: services.get_chat_service().engine, single_user_scope),
     ],
 )
 app.register_lifespan_task(_prepare_database)
