@@ -20,9 +20,11 @@ from app.web.stream_ws import stream_app
 from app.web.usage_export import single_user_scope, usage_export_app
 from components.pages.chat import chat_page
 from components.pages.prompts import prompts_page
+from components.pages.usage import usage_page
 from state.chat import ChatState
 from state.composer import ComposerState
 from state.prompts import PromptsState
+from state.usage import UsageState
 
 log = logging.getLogger("parley")
 
@@ -75,3 +77,4 @@ app.add_page(
     on_load=[ChatState.load_page, ComposerState.load_options],
 )
 app.add_page(prompts_page, route="/prompts", title="Prompts · Parley", on_load=PromptsState.load)
+app.add_page(usage_page, route="/usage", title="Usage · Parley", on_load=UsageState.load)

@@ -23,10 +23,11 @@ from sqlmodel import Session
 
 from app.db.crud import usage as q
 from app.db.crud import usage_calls as raw
+from app.db.crud.rollups import is_unbilled
 from app.db.crud.usage import Dimension, Scope, Totals, UsageFilter
 from app.db.models import CallLog
 from app.db.session import run_in_session
-from app.services.usage_period import UsageQuery, change, money, window
+from app.services.usage_period import UsageQuery, change, money, window, zone
 
 T = TypeVar("T")
 NANO = Decimal(1_000_000_000)
@@ -262,9 +263,9 @@ class UsageService:
         descending: bool = True,
         page: int = 0,
         page_size: int = 50,
-    ) -> tuple[list[CallLog], int]:
-        """One page of the filtered call log."""
-        return await self._run(
+    ) -> tuple[list[CallRowView], int]:
+        """One page of the filtered call log, as shown."""
+        rows, count = await self._run(
             lambda s: raw.list_calls(
                 session=s,
                 window=query.window(),
@@ -277,10 +278,13 @@ class UsageService:
                 offset=page * page_size,
             )
         )
+        return [call_view(c, query.tz) for c in rows], count
 
-    async def call(self, call_id: int, scope: Scope) -> list[CallLog]:
-        """A call and its request's other attempts (the failover chain); empty if not visible."""
-        return await self._run(lambda s: raw.get_call(session=s, call_id=call_id, scope=scope))
+    async def call(self, call_id: int, scope: Scope, *, tz: str = "UTC") -> list[dict[str, str]]:
+        """A call and its request's other attempts (the failover chain), oldest first, each
+        with all its metadata; empty if it does not exist or the scope may not see it."""
+        chain = await self._run(lambda s: raw.get_call(session=s, call_id=call_id, scope=scope))
+        return [attempt_view(c, tz) for c in chain]
 
     async def options(self, scope: Scope) -> dict[str, list[str]]:
         """The values each filter offers (only those the scope can see)."""
@@ -289,6 +293,78 @@ class UsageService:
             return {d: q.options(session=s, scope=scope, dim=d) for d in q.DIMENSIONS}
 
         return await self._run(read)
+
+
+@dataclass(frozen=True, slots=True)
+class CallRowView:
+    """One row of the call-log browser, as shown."""
+
+    id: int
+    at: str  # local time in the viewer's zone
+    user: str
+    project: str
+    model: str
+    feature: str
+    status: str
+    tokens: str
+    cost: str
+    latency: str
+
+
+def call_cost(c: CallLog) -> str:
+    if c.cost is not None:
+        return money(int(Decimal(c.cost) * NANO), 0)
+    return "not billed" if is_unbilled(c) else "unknown"
+
+
+def local_time(at: datetime, tz: str) -> str:
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return aware.astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def call_view(c: CallLog, tz: str) -> CallRowView:
+    return CallRowView(
+        id=c.id or 0,
+        at=local_time(c.created_at, tz),
+        user=c.user_id or "",
+        project=c.project_id or "",
+        model=c.model,
+        feature=c.feature,
+        status=c.status + (" (cache hit)" if c.cache_hit else ""),
+        tokens=f"{c.input_tokens:,} / {c.output_tokens:,}",
+        cost=call_cost(c),
+        latency=f"{c.latency_ms:,} ms",
+    )
+
+
+def attempt_view(c: CallLog, tz: str) -> dict[str, str]:
+    """Every field of one attempt, as text (the call's full metadata)."""
+    return {
+        "id": str(c.id),
+        "attempt": str(c.attempt),
+        "at": f"{local_time(c.created_at, tz)} ({tz})",
+        "provider": c.provider,
+        "model": c.model,
+        "provider_model": c.provider_model,
+        "requested_model": c.requested_model or "",
+        "failover_from": c.failover_from or "",
+        "status": c.status,
+        "error_type": c.error_type or "",
+        "cache_hit": "yes" if c.cache_hit else "no",
+        "ttft": _ms(c.ttft_ms),
+        "latency": _ms(c.latency_ms),
+        "input_tokens": f"{c.input_tokens:,}",
+        "output_tokens": f"{c.output_tokens:,}",
+        "cache_read_tokens": f"{c.cache_read_tokens:,}",
+        "cache_write_tokens": f"{c.cache_write_tokens:,}",
+        "cost": call_cost(c),
+        "price_version": c.price_version or "",
+        "feature": c.feature,
+        "user": c.user_id or "",
+        "project": c.project_id or "",
+        "conversation": c.conversation_id or "",
+        "message": "" if c.message_id is None else str(c.message_id),
+    }
 
 
 def table_row(row: q.Row) -> TableRow:
