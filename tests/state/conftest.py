@@ -7,5 +7,13 @@ import state.code_panel
 import state.composer
 import state.prompts
 import state.ui
+import state.usage
 
-STATE_MODULES = (state.chat, state.code_panel, state.composer, state.prompts, state.ui)
+STATE_MODULES = (
+    state.chat,
+    state.code_panel,
+    state.composer,
+    state.prompts,
+    state.ui,
+    state.usage,
+)
