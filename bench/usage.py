@@ -62,9 +62,7 @@ def _queries(query: UsageQuery, first_call: int) -> dict[str, Callable[[Session]
         "one call + failover chain": lambda s: raw.get_call(
             session=s, call_id=first_call, scope=ADMIN
         ),
-        "filter options": lambda s: [
-            q.options(session=s, scope=ADMIN, dim=d) for d in q.DIMENSIONS
-        ],
+        "filter options": lambda s: q.options(session=s, scope=ADMIN, window=win),
         "DASHBOARD (whole page load)": lambda s: service.dashboard_sync(
             s, query, ADMIN, budget=Decimal(500)
         ),

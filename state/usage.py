@@ -91,7 +91,7 @@ class UsageState(rx.State):
         self.latency_by_day = [{**d, "day": d["day"][5:]} for d in board.latency_by_day]
         self.burn_down = [{**d, "day": d["day"][8:]} for d in board.burn_down]
         self.projection = board.projection_text
-        self.options = await service.options(self._scope())
+        self.options = await service.options(query, self._scope())
         self.table_page = self.calls_page = 0
         await self._table(query)
         await self._calls(query)

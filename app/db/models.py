@@ -200,17 +200,16 @@ class UsageHourly(SQLModel, table=True):
     """
 
     __tablename__ = "usage_hourly"  # pyright: ignore[reportAssignmentType]
-    __table_args__ = (
-        UniqueConstraint("hour", "user_id", "project_id", "model", "provider", "feature"),
-    )
+    # The key leads with the hour and, on SQLite, is the table itself (WITHOUT ROWID), so a
+    # period's rows are one contiguous range: no index-then-table lookups per row.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    id: int | None = Field(default=None, primary_key=True)
-    hour: int = Field(index=True)
-    user_id: str = Field(default="", max_length=64)
-    project_id: str = Field(default="", max_length=64)
-    model: str = Field(max_length=200)
-    provider: str = Field(max_length=50)
-    feature: str = Field(max_length=32)
+    hour: int = Field(primary_key=True)
+    user_id: str = Field(default="", max_length=64, primary_key=True)
+    project_id: str = Field(default="", max_length=64, primary_key=True)
+    model: str = Field(max_length=200, primary_key=True)
+    provider: str = Field(max_length=50, primary_key=True)
+    feature: str = Field(max_length=32, primary_key=True)
     calls: int = 0  # attempts
     requests: int = 0  # first attempts (attempt == 1)
     errors: int = 0
@@ -230,4 +229,5 @@ Index(
     CallLog.created_at,  # pyright: ignore[reportArgumentType]
     CallLog.latency_ms,  # pyright: ignore[reportArgumentType]
     CallLog.ttft_ms,  # pyright: ignore[reportArgumentType]
+    CallLog.status,  # pyright: ignore[reportArgumentType]
 )

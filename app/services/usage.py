@@ -165,7 +165,7 @@ class UsageService:
         f = query.filters
         now = q.totals(session=s, window=win, filt=f, scope=scope)
         before = q.totals(session=s, window=prev, filt=f, scope=scope)
-        p_now = raw.percentiles(session=s, window=win, filt=f, scope=scope)
+        p_now, latency = raw.percentiles_by_day(session=s, window=win, filt=f, scope=scope)
         p_before = raw.percentiles(session=s, window=prev, filt=f, scope=scope)
         by_model = q.daily(session=s, window=win, filt=f, scope=scope, by="model")
         spend: dict[str, int] = defaultdict(int)
@@ -181,7 +181,6 @@ class UsageService:
         features, _ = q.breakdown(
             session=s, window=win, filt=f, scope=scope, by="feature", limit=50
         )
-        latency = raw.percentiles_by_day(session=s, window=win, filt=f, scope=scope)
         today = datetime.now(UTC).date()
         points, projection = burn_down(
             s, scope=scope, filters=f, today=min(today, query.last), budget=budget
@@ -286,13 +285,9 @@ class UsageService:
         chain = await self._run(lambda s: raw.get_call(session=s, call_id=call_id, scope=scope))
         return [attempt_view(c, tz) for c in chain]
 
-    async def options(self, scope: Scope) -> dict[str, list[str]]:
-        """The values each filter offers (only those the scope can see)."""
-
-        def read(s: Session) -> dict[str, list[str]]:
-            return {d: q.options(session=s, scope=scope, dim=d) for d in q.DIMENSIONS}
-
-        return await self._run(read)
+    async def options(self, query: UsageQuery, scope: Scope) -> dict[str, list[str]]:
+        """The values each filter offers in the period (only those the scope can see)."""
+        return await self._run(lambda s: q.options(session=s, scope=scope, window=query.window()))
 
 
 @dataclass(frozen=True, slots=True)

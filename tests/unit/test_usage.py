@@ -128,7 +128,7 @@ def test_percentiles_are_nearest_rank_over_the_raw_rows(
             filt=UsageFilter(),
             scope=Scope.everything(),
         )
-        by_day = raw.percentiles_by_day(
+        whole, by_day = raw.percentiles_by_day(
             session=session,
             window=window(first, last, "Europe/Paris"),
             filt=UsageFilter(),
@@ -140,6 +140,7 @@ def test_percentiles_are_nearest_rank_over_the_raw_rows(
     assert got.ttft_p95 == _nearest_rank(ttft, 0.95)
     assert got.latency_p50 == _nearest_rank(latency, 0.5)
     assert got.latency_p95 == _nearest_rank(latency, 0.95)
+    assert whole == got
     day, p = by_day[3]
     lat_day = [
         c.latency_ms for c in mine if c.status == "ok" and _local_day(c, "Europe/Paris") == day
@@ -160,7 +161,7 @@ def test_a_member_sees_only_their_rows_and_their_projects(
             visible
         )
         assert q.totals(session=session, window=win, filt=UsageFilter(), scope=Scope()).calls == 0
-        users = q.options(session=session, scope=member, dim="user")
+        users = q.options(session=session, scope=member, window=win)["user"]
         assert "user03" in users
         assert set(users) == {c.user_id for c in visible}
         assert raw.get_call(session=session, call_id=hidden.id or 0, scope=member) == []

@@ -278,24 +278,24 @@ def breakdown(
     return rows, int(count)
 
 
-def options(*, session: Session, scope: Scope, dim: Dimension, limit: int = 200) -> list[str]:
-    """The values a filter can take (from the rollup, so cheap), sorted."""
+def options(
+    *, session: Session, scope: Scope, window: Window, limit: int = 200
+) -> dict[str, list[str]]:
+    """The values each filter can take in the window (one scan of the rollup), sorted."""
     u = UsageHourly
-    column = {
-        "user": col(u.user_id),
-        "project": col(u.project_id),
-        "model": col(u.model),
-        "provider": col(u.provider),
-        "feature": col(u.feature),
-    }[dim]
+    src = _Source(session, window, raw=False)
+    dims = [col(u.user_id), col(u.project_id), col(u.model), col(u.provider), col(u.feature)]
     query = (
-        select(column)
-        .where(scope_clause(scope, col(u.user_id), col(u.project_id)), column != "")
-        .group_by(column)
-        .order_by(column)
-        .limit(limit)
+        select(*dims)
+        .where(src.time_clause, scope_clause(scope, col(u.user_id), col(u.project_id)))
+        .group_by(*dims)
     )
-    return [str(v) for v in session.execute(query).scalars().all()]
+    seen: dict[str, set[str]] = {d: set() for d in DIMENSIONS}
+    for row in session.execute(query).all():
+        for dim, value in zip(DIMENSIONS, row, strict=True):
+            if value:
+                seen[dim].add(str(value))
+    return {dim: sorted(values)[:limit] for dim, values in seen.items()}
 
 
 def cost_usd(nano: int) -> Decimal:

@@ -9,12 +9,14 @@ over the attempts that produced one.
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, literal, or_, select
 from sqlmodel import Session, col
 
 from app.db.crud.usage import (
@@ -48,69 +50,86 @@ class Percentiles:
     latency_p95: int | None = None
 
 
-def _ranked(
+def _nearest_rank(values: list[int]) -> tuple[int | None, int | None]:
+    if not values:
+        return None, None
+    values.sort()
+    n = len(values)
+    return tuple(values[max(1, math.ceil(p * n)) - 1] for p in PERCENTILES)  # type: ignore[return-value]
+
+
+def _pg_ranked(
     session: Session, column: Any, where: Sequence[ColumnElement[bool]], day: Any | None
-) -> list[tuple[Any, int | None, int | None]]:
-    """(day or None, p50, p95) of ``column`` over the rows matching ``where``."""
+) -> dict[Any, tuple[int | None, int | None]]:
+    """PostgreSQL's ``percentile_disc``: {day or None: (p50, p95)}."""
     head = [day] if day is not None else []
-    where = [*where, column.is_not(None)]
-    if session.get_bind().dialect.name == "postgresql":
-        picks: list[Any] = [func.percentile_disc(p).within_group(column) for p in PERCENTILES]
-        query = select(*head, *picks).where(*where)
-    else:
-        partition: Any = head or None
-        inner = (
-            select(
-                *head,
-                column.label("v"),
-                func.row_number().over(partition_by=partition, order_by=column).label("rn"),
-                func.count().over(partition_by=partition).label("n"),
-            )
-            .where(*where)
-            .subquery()
-        )
-        head = [inner.c.day] if head else []
-        picks = [
-            func.min(case((inner.c.rn >= inner.c.n * p, inner.c.v), else_=None))
-            for p in PERCENTILES
-        ]
-        query = select(*head, *picks)
+    picks = [func.percentile_disc(p).within_group(column) for p in PERCENTILES]
+    query = select(*head, *picks).where(*where, column.is_not(None))
     if head:
-        query = query.group_by(*head).order_by(*head)
+        query = query.group_by(*head)
     rows = session.execute(query).all()
     if head:
-        return [(r[0], r[1], r[2]) for r in rows if r[1] is not None]
-    return [(None, r[0], r[1]) for r in rows if r[0] is not None]
+        return {r[0]: (r[1], r[2]) for r in rows}
+    return {None: (rows[0][0], rows[0][1])} if rows else {}
+
+
+def _ranks(
+    session: Session, window: Window, filt: UsageFilter, scope: Scope, *, by_day: bool
+) -> dict[Any, Percentiles]:
+    """{None: the period's percentiles} and, with ``by_day``, {local day number: ...}.
+
+    On SQLite (no percentile aggregate, and window functions over every row cost seconds at
+    a million rows) the two small columns are read through the covering index
+    (created_at, latency_ms, ttft_ms, status) and ranked here."""
+    src = source(session, window, filt, raw=True)
+    where = src.where(filt, scope)
+    day = src.local_day().label("day") if by_day else None
+    out: dict[Any, Percentiles] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        ok = [*where, col(CallLog.status) == "ok"]
+        keys: list[Any] = [None]
+        ttft = _pg_ranked(session, col(CallLog.ttft_ms), where, None)
+        latency = _pg_ranked(session, col(CallLog.latency_ms), ok, None)
+        if day is not None:
+            ttft |= _pg_ranked(session, col(CallLog.ttft_ms), where, day)
+            latency |= _pg_ranked(session, col(CallLog.latency_ms), ok, day)
+            keys += sorted(k for k in set(ttft) | set(latency) if k is not None)
+        for k in keys:
+            t, lat = ttft.get(k, (None, None)), latency.get(k, (None, None))
+            out[k] = Percentiles(t[0], t[1], lat[0], lat[1])
+        return out
+    ok_latency = case((col(CallLog.status) == "ok", col(CallLog.latency_ms)), else_=None)
+    head = [day] if day is not None else [literal(0)]
+    rows = session.execute(select(*head, col(CallLog.ttft_ms), ok_latency).where(*where)).all()
+    ttfts: dict[Any, list[int]] = defaultdict(list)
+    latencies: dict[Any, list[int]] = defaultdict(list)
+    for d, t, lat in rows:
+        if t is not None:
+            ttfts[d].append(t)
+            ttfts[None].append(t)
+        if lat is not None:
+            latencies[d].append(lat)
+            latencies[None].append(lat)
+    keys = [None, *sorted(k for k in set(ttfts) | set(latencies) if k is not None)]
+    for k in keys if day is not None else [None]:
+        t, lat = _nearest_rank(ttfts.get(k, [])), _nearest_rank(latencies.get(k, []))
+        out[k] = Percentiles(t[0], t[1], lat[0], lat[1])
+    return out
 
 
 def percentiles(
     *, session: Session, window: Window, filt: UsageFilter, scope: Scope
 ) -> Percentiles:
-    src = source(session, window, filt, raw=True)
-    where = src.where(filt, scope)
-    ttft = _ranked(session, col(CallLog.ttft_ms), where, None)
-    ok = [*where, col(CallLog.status) == "ok"]
-    latency = _ranked(session, col(CallLog.latency_ms), ok, None)
-    t = ttft[0] if ttft else (None, None, None)
-    lat = latency[0] if latency else (None, None, None)
-    return Percentiles(t[1], t[2], lat[1], lat[2])
+    return _ranks(session, window, filt, scope, by_day=False).get(None, Percentiles())
 
 
 def percentiles_by_day(
     *, session: Session, window: Window, filt: UsageFilter, scope: Scope
-) -> list[tuple[date, Percentiles]]:
-    src = source(session, window, filt, raw=True)
-    where = src.where(filt, scope)
-    day = src.local_day().label("day")
-    ttft = {r[0]: r for r in _ranked(session, col(CallLog.ttft_ms), where, day)}
-    ok = [*where, col(CallLog.status) == "ok"]
-    latency = {r[0]: r for r in _ranked(session, col(CallLog.latency_ms), ok, day)}
-    out: list[tuple[date, Percentiles]] = []
-    for number in sorted(set(ttft) | set(latency)):
-        t = ttft.get(number, (None, None, None))
-        lat = latency.get(number, (None, None, None))
-        out.append((day_of(int(number)), Percentiles(t[1], t[2], lat[1], lat[2])))  # type: ignore[arg-type]
-    return out
+) -> tuple[Percentiles, list[tuple[date, Percentiles]]]:
+    """The period's percentiles, and each local day's."""
+    ranks = _ranks(session, window, filt, scope, by_day=True)
+    whole = ranks.pop(None, Percentiles())
+    return whole, [(day_of(int(k)), p) for k, p in sorted(ranks.items())]
 
 
 def by_conversation(

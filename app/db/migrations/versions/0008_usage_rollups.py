@@ -4,7 +4,7 @@
 migration backfills it from the rows already logged, with the rules of
 ``app.db.crud.rollups`` (integer billionths of a dollar; NULL cost counts as unknown unless
 the attempt failed before any output with no usage). Also an index on call_log
-(created_at, latency_ms, ttft_ms) for the dashboard's percentile and browser reads.
+(created_at, latency_ms, ttft_ms, status) for the dashboard's percentile and browser reads.
 
 Revision ID: 0008
 Revises: 0005 (the lead chains it after 0006 accounts and 0007 budgets when merging)
@@ -47,7 +47,6 @@ GROUP BY h, u, p, model, provider, feature
 
 def upgrade() -> None:
     op.create_table('usage_hourly',
-    sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('hour', sa.Integer(), nullable=False),
     sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('project_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -65,14 +64,12 @@ def upgrade() -> None:
     sa.Column('cache_write_tokens', sa.BigInteger(), nullable=False),
     sa.Column('cost_nano', sa.BigInteger(), nullable=False),
     sa.Column('unknown', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('hour', 'user_id', 'project_id', 'model', 'provider', 'feature'),
+    sa.PrimaryKeyConstraint('hour', 'user_id', 'project_id', 'model', 'provider', 'feature'),
+    sqlite_with_rowid=False,
     )
-    with op.batch_alter_table('usage_hourly', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_usage_hourly_hour'), ['hour'], unique=False)
     with op.batch_alter_table('call_log', schema=None) as batch_op:
         batch_op.create_index(
-            'ix_call_log_created_at_latency', ['created_at', 'latency_ms', 'ttft_ms'], unique=False
+            'ix_call_log_created_at_latency', ['created_at', 'latency_ms', 'ttft_ms', 'status'], unique=False
         )
     if op.get_bind().dialect.name == "postgresql":
         hour = "CAST(FLOOR(EXTRACT(EPOCH FROM created_at)) AS BIGINT) / 3600"
@@ -86,6 +83,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('call_log', schema=None) as batch_op:
         batch_op.drop_index('ix_call_log_created_at_latency')
-    with op.batch_alter_table('usage_hourly', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_usage_hourly_hour'))
     op.drop_table('usage_hourly')
