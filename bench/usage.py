@@ -43,11 +43,10 @@ def _queries(query: UsageQuery, first_call: int) -> dict[str, Callable[[Session]
     kw: dict[str, Any] = {"window": win, "filt": f, "scope": ADMIN}
     service = UsageService.__new__(UsageService)
     return {
-        "headline totals": lambda s: q.totals(session=s, **kw),
-        "headline p50/p95": lambda s: raw.percentiles(session=s, **kw),
-        "cost+tokens per day by model": lambda s: q.daily(session=s, by="model", **kw),
-        "cost by feature": lambda s: q.breakdown(session=s, by="feature", **kw),
-        "latency percentiles per day": lambda s: raw.percentiles_by_day(session=s, **kw),
+        "headline totals (previous period)": lambda s: q.totals(session=s, **kw),
+        "day x model x feature grid": lambda s: q.grid(session=s, **kw),
+        "p50/p95 (previous period)": lambda s: raw.percentiles(session=s, **kw),
+        "p50/p95 of the period and per day": lambda s: raw.percentiles_by_day(session=s, **kw),
         "burn-down (month)": lambda s: burn_down(
             s, scope=ADMIN, filters=f, today=query.last, budget=Decimal(500)
         ),

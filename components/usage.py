@@ -26,6 +26,7 @@ FILTERS = (
     ("feature", "Feature"),
 )
 STATUSES = ("ok", "error", "cancelled")
+PLURAL = {"status": "statuses"}
 ZONES = (
     "UTC",
     "Europe/London",
@@ -88,7 +89,7 @@ class FilterBinding:
 def filters_bar(b: FilterBinding) -> rx.Component:
     def pick(key: str, label: str, options: Any) -> rx.Component:
         return native_select(
-            rx.el.option(f"All {label.lower()}s", value="all"),
+            rx.el.option(f"All {PLURAL.get(key, key + 's')}", value="all"),
             rx.foreach(options, lambda v: rx.el.option(v, value=v)),
             label=label,
             value=b.values.get(key, "all").to(str),
@@ -399,7 +400,13 @@ def call_log(b: CallsBinding) -> rx.Component:
     return rx.card(
         rx.hstack(
             rx.heading("Call log", as_="h2", size="3"),
-            rx.link("Download CSV", href=b.export_href, download=True, is_external=False),
+            # A plain anchor: the export is a backend route, not a page of the app's router.
+            rx.el.a(
+                "Download CSV",
+                href=b.export_href,
+                download="parley-usage-calls.csv",
+                color=rx.color("accent", 11),
+            ),
             justify="between",
             width="100%",
         ),

@@ -163,24 +163,27 @@ class UsageService:
     ) -> Dashboard:
         win, prev = query.window(), query.previous().window()
         f = query.filters
-        now = q.totals(session=s, window=win, filt=f, scope=scope)
+        cells = q.grid(session=s, window=win, filt=f, scope=scope)
+        now = sum((c.totals for c in cells), Totals())
         before = q.totals(session=s, window=prev, filt=f, scope=scope)
         p_now, latency = raw.percentiles_by_day(session=s, window=win, filt=f, scope=scope)
         p_before = raw.percentiles(session=s, window=prev, filt=f, scope=scope)
-        by_model = q.daily(session=s, window=win, filt=f, scope=scope, by="model")
         spend: dict[str, int] = defaultdict(int)
         cost_days: dict[date, dict[str, Any]] = {d: {} for d in _days(query.first, query.last)}
         token_days = {d: [0, 0, 0] for d in cost_days}
-        for r in by_model:
-            spend[r.key] += r.totals.cost_nano
-            cost_days[r.day][r.key] = _dollars(r.totals.cost_nano)
-            t = token_days[r.day]
-            t[0] += r.totals.input_tokens
-            t[1] += r.totals.output_tokens
-            t[2] += r.totals.cache_read_tokens + r.totals.cache_write_tokens
-        features, _ = q.breakdown(
-            session=s, window=win, filt=f, scope=scope, by="feature", limit=50
-        )
+        by_feature: dict[str, Totals] = defaultdict(Totals)
+        for c in cells:
+            spend[c.model] += c.totals.cost_nano
+            day = cost_days[c.day]
+            day[c.model] = day.get(c.model, 0) + c.totals.cost_nano
+            t = token_days[c.day]
+            t[0] += c.totals.input_tokens
+            t[1] += c.totals.output_tokens
+            t[2] += c.totals.cache_read_tokens + c.totals.cache_write_tokens
+            by_feature[c.feature] += c.totals
+        for day in cost_days.values():
+            day.update({m: _dollars(nano) for m, nano in day.items()})
+        features = sorted(by_feature.items(), key=lambda kv: -kv[1].cost_nano)
         today = datetime.now(UTC).date()
         points, projection = burn_down(
             s, scope=scope, filters=f, today=min(today, query.last), budget=budget
@@ -197,12 +200,12 @@ class UsageService:
             ],
             cost_by_feature=[
                 {
-                    "feature": r.key,
-                    "cost": _dollars(r.totals.cost_nano),
-                    "calls": r.totals.calls,
-                    "unknown": r.totals.unknown,
+                    "feature": name,
+                    "cost": _dollars(t.cost_nano),
+                    "calls": t.calls,
+                    "unknown": t.unknown,
                 }
-                for r in features
+                for name, t in features
             ],
             latency_by_day=[
                 {

@@ -93,6 +93,9 @@ class Totals:
     def of(cls, values: Sequence[Any]) -> Totals:
         return cls(*(int(v or 0) for v in values))
 
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(*(getattr(self, n) + getattr(other, n) for n in MEASURES))
+
 
 MEASURES = tuple(f.name for f in fields(Totals))
 
@@ -232,6 +235,31 @@ def daily(
     )
     return [
         DayRow(day_of(r[0]), str(r[1] or ""), Totals.of(r[2:]))
+        for r in session.execute(query).all()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class GridRow:
+    day: date
+    model: str
+    feature: str
+    totals: Totals
+
+
+def grid(*, session: Session, window: Window, filt: UsageFilter, scope: Scope) -> list[GridRow]:
+    """Sums per (local day, model, feature): one scan from which the headline's totals, the
+    per-day charts and the feature breakdown are all added up (they share the window)."""
+    src = source(session, window, filt)
+    day = src.local_day().label("day")
+    model, feature = src.dims["model"], src.dims["feature"]
+    query = (
+        select(day, model, feature, *src.measures)
+        .where(*src.where(filt, scope))
+        .group_by(day, model, feature)
+    )
+    return [
+        GridRow(day_of(r[0]), str(r[1]), str(r[2]), Totals.of(r[3:]))
         for r in session.execute(query).all()
     ]
 
