@@ -10,13 +10,15 @@ from components.usage import (
     FilterBinding,
     TableBinding,
     breakdown_table,
-    burn_down_chart,
     call_detail,
     call_log,
-    cost_by_day_chart,
-    feature_chart,
     filters_bar,
     headline,
+)
+from components.usage_charts import (
+    burn_down_chart,
+    cost_by_day_chart,
+    feature_chart,
     latency_chart,
     tokens_chart,
 )
