@@ -14,9 +14,15 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
-from app.db.crud.usage import Scope
 from app.errors import ParleyError
-from app.services.usage import CallRowView, Dashboard, Figure, TableRow, get_usage_service
+from app.services.usage import (
+    CallRowView,
+    Dashboard,
+    Figure,
+    Scope,
+    TableRow,
+    get_usage_service,
+)
 from app.services.usage_period import FILTER_KEYS, UsageQuery
 
 SERIES = 6  # models drawn in the stacked cost chart; the rest are summed as "other"
