@@ -67,10 +67,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('hour', 'user_id', 'project_id', 'model', 'provider', 'feature'),
     sqlite_with_rowid=False,
     )
-    with op.batch_alter_table('call_log', schema=None) as batch_op:
-        batch_op.create_index(
-            'ix_call_log_created_at_latency', ['created_at', 'latency_ms', 'ttft_ms', 'status'], unique=False
-        )
+    op.create_index(
+        'ix_call_log_created_at_latency',
+        'call_log',
+        ['created_at', 'latency_ms', 'ttft_ms', 'status'],
+        unique=False,
+    )
     if op.get_bind().dialect.name == "postgresql":
         hour = "CAST(FLOOR(EXTRACT(EPOCH FROM created_at)) AS BIGINT) / 3600"
         nano = "CAST(COALESCE(cost, 0) * 1000000000 AS BIGINT)"
@@ -81,6 +83,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('call_log', schema=None) as batch_op:
-        batch_op.drop_index('ix_call_log_created_at_latency')
+    if op.get_bind().dialect.name == "sqlite":
+        # As in 0005: SQLite ignores this pragma once the transaction has written anything,
+        # and 0005's downgrade (run later in the same transaction when going below it)
+        # rebuilds conversation/message, whose DROP would cascade-delete every message with
+        # foreign keys on. Being the newest revision, this runs first: switch them off here.
+        op.execute('PRAGMA foreign_keys=OFF')
+    # Plain DROP INDEX (no batch): on SQLite a batch block may rebuild the table.
+    op.drop_index('ix_call_log_created_at_latency', table_name='call_log')
     op.drop_table('usage_hourly')
