@@ -25,13 +25,16 @@ from app.web.attachments import attachment_app
 from app.web.auth_routes import auth_app
 from app.web.gateway import gateway_app
 from app.web.stream_ws import stream_app
+from app.web.usage_export import single_user_scope, usage_export_app
 from components.pages.auth import account_page, login_page, signup_page
 from components.pages.chat import chat_page
 from components.pages.prompts import prompts_page
+from components.pages.usage import usage_page
 from state.auth import AuthState
 from state.chat import ChatState
 from state.composer import ComposerState
 from state.prompts import PromptsState
+from state.usage import UsageState
 
 log = logging.getLogger("parley")
 
@@ -115,6 +118,8 @@ app = rx.App(
         ),
         # The OpenAI/Anthropic-compatible API (/v1/...), with per-user API keys.
         gateway_app(_gateway),
+        # CSV exports of the usage dashboard (/_parley/usage/export/<what>.csv).
+        usage_export_app(lambda: services.get_chat_service().engine, single_user_scope),
         # Last, so outermost: Origin and Host checks and the CSP around everything above,
         # the event websocket and uploads included (app/guards/origins.py).
         security_middleware(_guard),
@@ -136,3 +141,4 @@ app.add_page(signup_page, route="/signup", title="Sign up · Parley", on_load=Au
 app.add_page(
     account_page, route="/account", title="Account · Parley", on_load=AuthState.load_account
 )
+app.add_page(usage_page, route="/usage", title="Usage · Parley", on_load=UsageState.load)

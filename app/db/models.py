@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Numeric, String, Text, UniqueConstraint, false
+from sqlalchemy import BigInteger, Index, Numeric, String, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -340,3 +340,54 @@ class ApiKey(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None)
     revoked_at: datetime | None = Field(default=None)
     last_used_at: datetime | None = Field(default=None)
+
+
+# ----- usage rollups (issue 11: the token-spend dashboard) ----------------------------------
+
+
+class UsageHourly(SQLModel, table=True):
+    """The call log summed per UTC hour and per (user, project, model, provider, feature).
+
+    Kept exact by the writes themselves: :func:`app.db.crud.add_call_log` upserts the row's
+    hour in the same transaction as the call-log insert (never a job that can lag), and
+    :func:`app.db.crud.rebuild_usage_rollups` recomputes it from ``call_log`` (migration
+    backfill, bulk loads). ``hour`` is whole hours since the Unix epoch, UTC, so any time zone
+    whose offset is a whole number of hours groups it into local days with integer arithmetic.
+    Missing user/project ids are ``''`` (NULLs would never conflict in the unique key).
+
+    Money is ``cost_nano``: the priced rows' cost in billionths of a dollar, an integer, so sums
+    are exact on SQLite too. ``unknown`` counts billed rows whose price is unknown.
+    """
+
+    __tablename__ = "usage_hourly"  # pyright: ignore[reportAssignmentType]
+    # The key leads with the hour and, on SQLite, is the table itself (WITHOUT ROWID), so a
+    # period's rows are one contiguous range: no index-then-table lookups per row.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    hour: int = Field(primary_key=True)
+    user_id: str = Field(default="", max_length=64, primary_key=True)
+    project_id: str = Field(default="", max_length=64, primary_key=True)
+    model: str = Field(max_length=200, primary_key=True)
+    provider: str = Field(max_length=50, primary_key=True)
+    feature: str = Field(max_length=32, primary_key=True)
+    calls: int = 0  # attempts
+    requests: int = 0  # first attempts (attempt == 1)
+    errors: int = 0
+    failovers: int = 0  # attempts on a fallback model
+    cache_hits: int = 0
+    input_tokens: int = Field(default=0, sa_type=BigInteger)
+    output_tokens: int = Field(default=0, sa_type=BigInteger)
+    cache_read_tokens: int = Field(default=0, sa_type=BigInteger)
+    cache_write_tokens: int = Field(default=0, sa_type=BigInteger)
+    cost_nano: int = Field(default=0, sa_type=BigInteger)
+    unknown: int = 0
+
+
+# The dashboard's raw-row reads (percentiles, the call-log browser) filter by time first.
+Index(
+    "ix_call_log_created_at_latency",
+    CallLog.created_at,  # pyright: ignore[reportArgumentType]
+    CallLog.latency_ms,  # pyright: ignore[reportArgumentType]
+    CallLog.ttft_ms,  # pyright: ignore[reportArgumentType]
+    CallLog.status,  # pyright: ignore[reportArgumentType]
+)

@@ -10,6 +10,7 @@ import state.messages
 import state.prompts
 import state.sidebar
 import state.ui
+import state.usage
 
 STATE_MODULES = (
     state.conversation,
@@ -20,4 +21,5 @@ STATE_MODULES = (
     state.code_panel,
     state.prompts,
     state.ui,
+    state.usage,
 )

@@ -9,6 +9,8 @@ then ``crud.add_message(session=..., ...)`` works whichever module a function li
 - :mod:`.search`: full-text search (FTS5 on SQLite, tsvector on PostgreSQL)
 - :mod:`.spend`: what replies cost, summed from the call log
 - :mod:`.calllog`: the call log's rows
+- :mod:`.rollups`: the hourly usage rollup, kept exact by the call-log writes
+- :mod:`.usage`, :mod:`.usage_calls`: the dashboard's aggregates and raw-row reads
 - :mod:`.attachments`: uploads, claimed by a message or swept
 - :mod:`.prompts`: prompts and their versions
 - :mod:`.api_keys`: the gateway's API keys
@@ -111,6 +113,7 @@ from app.db.crud.prompts import (
     prompt_version_labels,
     update_prompt,
 )
+from app.db.crud.rollups import add_to_rollup, rebuild_usage_rollups
 from app.db.crud.search import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
@@ -157,6 +160,7 @@ __all__ = [
     "add_call_log",
     "add_message",
     "add_prompt_version",
+    "add_to_rollup",
     "adopt_unowned",
     "attachment_owner",
     "claim_attachment",
@@ -211,6 +215,7 @@ __all__ = [
     "prompt_owner",
     "prompt_version_labels",
     "purge_deleted",
+    "rebuild_usage_rollups",
     "remove_membership",
     "rename_conversation",
     "reset_reply",

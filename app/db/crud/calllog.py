@@ -1,6 +1,7 @@
 """The call log: one row per attempt at an LLM call.
 
-What it sums to is :mod:`app.db.crud.spend`'s.
+What it sums to is :mod:`app.db.crud.spend`'s. Each insert also adds the row to the hourly
+usage rollup, in the same transaction (:mod:`app.db.crud.rollups`).
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
+from app.db.crud.rollups import add_to_rollup
 from app.db.models import CallLog
 
 
 def add_call_log(*, session: Session, call: CallLog) -> CallLog:
     session.add(call)
     session.flush()
+    add_to_rollup(session=session, call=call)
     return call
 
 

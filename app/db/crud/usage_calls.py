@@ -1,0 +1,243 @@
+"""Usage reads that need the raw call log: latency percentiles, the conversation table, the
+call-log browser, one call's attempts, and streaming rows out for CSV export.
+
+Percentiles are nearest-rank (``percentile_disc``): the smallest value with at least the
+fraction ``p`` of the rows at or below it. PostgreSQL has the aggregate; on SQLite the same
+rank comes from window functions. Latency is over successful attempts; time to first token
+over the attempts that produced one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, literal, or_, select
+from sqlmodel import Session, col
+
+from app.db.crud.usage import (
+    Row,
+    Scope,
+    Totals,
+    UsageFilter,
+    Window,
+    day_of,
+    scope_clause,
+    source,
+)
+from app.db.models import CallLog
+
+PERCENTILES = (0.5, 0.95)
+CALL_SORTS = {
+    "time": col(CallLog.created_at),
+    "cost": col(CallLog.cost),
+    "latency": col(CallLog.latency_ms),
+    "tokens": col(CallLog.input_tokens) + col(CallLog.output_tokens),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    """Milliseconds; ``None`` when there is nothing to rank."""
+
+    ttft_p50: int | None = None
+    ttft_p95: int | None = None
+    latency_p50: int | None = None
+    latency_p95: int | None = None
+
+
+def _nearest_rank(values: list[int]) -> tuple[int | None, int | None]:
+    if not values:
+        return None, None
+    values.sort()
+    n = len(values)
+    return tuple(values[max(1, math.ceil(p * n)) - 1] for p in PERCENTILES)  # type: ignore[return-value]
+
+
+def _pg_ranked(
+    session: Session, column: Any, where: Sequence[ColumnElement[bool]], day: Any | None
+) -> dict[Any, tuple[int | None, int | None]]:
+    """PostgreSQL's ``percentile_disc``: {day or None: (p50, p95)}."""
+    head = [day] if day is not None else []
+    picks = [func.percentile_disc(p).within_group(column) for p in PERCENTILES]
+    query = select(*head, *picks).where(*where, column.is_not(None))
+    if head:
+        query = query.group_by(*head)
+    rows = session.execute(query).all()
+    if head:
+        return {r[0]: (r[1], r[2]) for r in rows}
+    return {None: (rows[0][0], rows[0][1])} if rows else {}
+
+
+def _ranks(
+    session: Session, window: Window, filt: UsageFilter, scope: Scope, *, by_day: bool
+) -> dict[Any, Percentiles]:
+    """{None: the period's percentiles} and, with ``by_day``, {local day number: ...}.
+
+    On SQLite (no percentile aggregate, and window functions over every row cost seconds at
+    a million rows) the two small columns are read through the covering index
+    (created_at, latency_ms, ttft_ms, status) and ranked here."""
+    src = source(session, window, filt, raw=True)
+    where = src.where(filt, scope)
+    day = src.local_day().label("day") if by_day else None
+    out: dict[Any, Percentiles] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        ok = [*where, col(CallLog.status) == "ok"]
+        keys: list[Any] = [None]
+        ttft = _pg_ranked(session, col(CallLog.ttft_ms), where, None)
+        latency = _pg_ranked(session, col(CallLog.latency_ms), ok, None)
+        if day is not None:
+            ttft |= _pg_ranked(session, col(CallLog.ttft_ms), where, day)
+            latency |= _pg_ranked(session, col(CallLog.latency_ms), ok, day)
+            keys += sorted(k for k in set(ttft) | set(latency) if k is not None)
+        for k in keys:
+            t, lat = ttft.get(k, (None, None)), latency.get(k, (None, None))
+            out[k] = Percentiles(t[0], t[1], lat[0], lat[1])
+        return out
+    ok_latency = case((col(CallLog.status) == "ok", col(CallLog.latency_ms)), else_=None)
+    head = [day] if day is not None else [literal(0)]
+    rows = session.execute(select(*head, col(CallLog.ttft_ms), ok_latency).where(*where)).all()
+    ttfts: dict[Any, list[int]] = defaultdict(list)
+    latencies: dict[Any, list[int]] = defaultdict(list)
+    for d, t, lat in rows:
+        if t is not None:
+            ttfts[d].append(t)
+            ttfts[None].append(t)
+        if lat is not None:
+            latencies[d].append(lat)
+            latencies[None].append(lat)
+    keys = [None, *sorted(k for k in set(ttfts) | set(latencies) if k is not None)]
+    for k in keys if day is not None else [None]:
+        t, lat = _nearest_rank(ttfts.get(k, [])), _nearest_rank(latencies.get(k, []))
+        out[k] = Percentiles(t[0], t[1], lat[0], lat[1])
+    return out
+
+
+def percentiles(
+    *, session: Session, window: Window, filt: UsageFilter, scope: Scope
+) -> Percentiles:
+    return _ranks(session, window, filt, scope, by_day=False).get(None, Percentiles())
+
+
+def percentiles_by_day(
+    *, session: Session, window: Window, filt: UsageFilter, scope: Scope
+) -> tuple[Percentiles, list[tuple[date, Percentiles]]]:
+    """The period's percentiles, and each local day's."""
+    ranks = _ranks(session, window, filt, scope, by_day=True)
+    whole = ranks.pop(None, Percentiles())
+    return whole, [(day_of(int(k)), p) for k, p in sorted(ranks.items())]
+
+
+def by_conversation(
+    *,
+    session: Session,
+    window: Window,
+    filt: UsageFilter,
+    scope: Scope,
+    sort: str = "cost",
+    descending: bool = True,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[list[Row], int]:
+    """The conversation table (the rollup has no conversation id, so from the raw rows)."""
+    src = source(session, window, filt, raw=True)
+    where = [*src.where(filt, scope), col(CallLog.conversation_id).is_not(None)]
+    key = col(CallLog.conversation_id)
+    named = dict(zip(("calls", "requests", "errors"), src.measures[:3], strict=True))
+    order = {
+        "key": key,
+        "cost": src.measures[9],
+        "calls": named["calls"],
+        "requests": named["requests"],
+        "tokens": src.measures[5] + src.measures[6],
+        "errors": named["errors"],
+        "unknown": src.measures[10],
+    }.get(sort)
+    if order is None:
+        raise ValueError(f"cannot sort by {sort!r}")
+    query = (
+        select(key, *src.measures)
+        .where(*where)
+        .group_by(key)
+        .order_by(order.desc() if descending else order.asc(), key.asc())
+        .limit(max(1, min(limit, 500)))
+        .offset(max(0, offset))
+    )
+    rows = [Row(str(r[0]), Totals.of(r[1:])) for r in session.execute(query).all()]
+    count = session.execute(select(func.count(func.distinct(key))).where(*where)).scalar_one()
+    return rows, int(count)
+
+
+def _calls_query(
+    session: Session, window: Window, filt: UsageFilter, scope: Scope, conversation_id: str | None
+) -> Any:
+    src = source(session, window, filt, raw=True)
+    where = src.where(filt, scope)
+    if conversation_id is not None:
+        where.append(col(CallLog.conversation_id) == conversation_id)
+    return select(CallLog).where(*where)
+
+
+def list_calls(
+    *,
+    session: Session,
+    window: Window,
+    filt: UsageFilter,
+    scope: Scope,
+    conversation_id: str | None = None,
+    sort: str = "time",
+    descending: bool = True,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[CallLog], int]:
+    """One page of the filtered call log, and how many rows match."""
+    if sort not in CALL_SORTS:
+        raise ValueError(f"cannot sort calls by {sort!r}; one of {', '.join(CALL_SORTS)}")
+    order = CALL_SORTS[sort]
+    base = _calls_query(session, window, filt, scope, conversation_id)
+    page = (
+        base.order_by(order.desc() if descending else order.asc(), col(CallLog.id).desc())
+        .limit(max(1, min(limit, 500)))
+        .offset(max(0, offset))
+    )
+    rows = list(session.execute(page).scalars().all())
+    count = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    return rows, int(count)
+
+
+def iter_calls(
+    *,
+    session: Session,
+    window: Window,
+    filt: UsageFilter,
+    scope: Scope,
+    batch: int = 2000,
+) -> Iterator[CallLog]:
+    """Every matching row, oldest first, fetched in batches (a server-side cursor on
+    PostgreSQL), so an export of millions of rows never holds them all."""
+    query = _calls_query(session, window, filt, scope, None).order_by(col(CallLog.id))
+    result = session.execute(query.execution_options(yield_per=batch))
+    yield from result.scalars()
+
+
+def get_call(*, session: Session, call_id: int, scope: Scope) -> list[CallLog]:
+    """One call and its request's other attempts (same message; the failover chain), oldest
+    first; empty when the call does not exist or is outside the scope."""
+    allowed = scope_clause(scope, col(CallLog.user_id), col(CallLog.project_id))
+    call = session.execute(
+        select(CallLog).where(col(CallLog.id) == call_id, allowed)
+    ).scalar_one_or_none()
+    if call is None:
+        return []
+    if call.message_id is None:
+        return [call]
+    chain = select(CallLog).where(
+        col(CallLog.message_id) == call.message_id,
+        allowed,
+        or_(col(CallLog.conversation_id) == call.conversation_id, col(CallLog.id) == call.id),
+    )
+    return list(session.execute(chain.order_by(col(CallLog.id))).scalars().all())

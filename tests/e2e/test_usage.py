@@ -1,0 +1,60 @@
+"""The /usage dashboard on generated data: filter, drill into a call, download a CSV whose
+sum is the headline's cost. Saves docs/usage-dashboard.png for the README."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import Engine
+
+from app.services.cost import format_usd
+from bench.gen_calls import load
+
+pytestmark = pytest.mark.e2e
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "usage-dashboard.png"
+
+
+def test_the_dashboard_filters_drills_into_a_call_and_exports_its_headline(
+    page: Page, app_url: str, app_database: Engine
+) -> None:
+    end = datetime.now(UTC)
+    load(app_database, 4000, end=end, seed=21)
+    first, last = (end - timedelta(days=29)).date(), end.date()
+    page.goto(f"{app_url}/usage?from={first}&to={last}&tz=Europe/Paris")
+    cost = page.get_by_role("group", name="Cost").get_by_test_id("figure-value")
+    expect(cost).to_have_text(re.compile(r"\$"))
+    page.wait_for_timeout(500)  # let the charts draw before the screenshot
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    page.get_by_label("Model").select_option("gpt-5")
+    expect(page).to_have_url(re.compile(r"model=gpt-5"))
+    expect(page.get_by_role("group", name="Cost").get_by_test_id("figure-value")).not_to_have_text(
+        cost.inner_text()
+    )
+    headline = page.get_by_role("group", name="Cost").get_by_test_id("figure-value").inner_text()
+
+    page.get_by_role("button", name=re.compile(r"^Open call \d+")).first.click()
+    dialog = page.get_by_role("dialog", name="Call details")
+    expect(dialog).to_contain_text("Price version")
+    expect(dialog).to_contain_text("gpt-5")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+    link = page.get_by_role("link", name="Download CSV")
+    href = link.get_attribute("href") or ""
+    assert href.startswith("/_parley/usage/export/calls.csv?") and "model=gpt-5" in href
+    response = page.request.get(app_url + href)  # the link's target, with the page's cookies
+    assert response.ok and response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    text = response.text()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows and {r["model"] for r in rows} == {"gpt-5"}
+    total = sum((Decimal(r["cost_usd"]) for r in rows if r["cost_usd"]), Decimal(0))
+    assert headline.removeprefix("≥ ") == format_usd(total)
