@@ -1,10 +1,13 @@
 """The chat page's state: the sidebar, the open conversation, and the reply streaming in.
 
-While a reply streams, its text never travels through this state: the browser appends it
-from the live-reply channel (app/web/stream_ws.py, components/live_reply.py), so Reflex
-sends one update when the reply starts (``live_id``) and one when it ends (the finished
-message). Streaming runs as a background event, so Stop and navigation stay live while it
-runs.
+A reply's text never travels through this state in the session that streamed it: the
+browser appends it from the live-reply channel (app/web/stream_ws.py,
+components/live_reply.py), addressed by an unguessable key (``live_key``); the key of the
+next reply (``next_key``) is given to the browser ahead, so it opens the channel as it
+sends. Reflex sends one update when the reply starts (``live_id``) and one when it ends: the
+finished message with its saved metadata but without its text, which the browser already
+has (``MessageView.live_key``; the server keeps the text in ``_live_texts``). Streaming
+runs as a background event, so Stop and navigation stay live while it runs.
 
 The branch on screen is two lists, because Reflex resends a list whole whenever it is
 assigned: ``messages``, the history loaded when the conversation opened (or the branch
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from contextlib import aclosing
+from dataclasses import replace
 
 import reflex as rx
 
@@ -25,6 +29,7 @@ from app.errors import ParleyError
 from app.services import get_chat_service, get_conversation_service, get_title_service
 from app.services.chat import BUSY, ConversationSummary, MessageView, ModelOption
 from app.services.conversations import SearchHit, SidebarPage
+from app.services.stream_hub import new_key
 from state.code_panel import follow_conversation
 
 log = logging.getLogger(__name__)
@@ -75,9 +80,13 @@ class ChatState(rx.State):
     draft: rx.Field[str] = rx.field("")
     notice: rx.Field[str] = rx.field("")  # a readable problem with the last action
 
-    # The reply being streamed in this session (one at a time).
+    # The reply being streamed in this session (one at a time), and its stream key.
     live_id: rx.Field[int] = rx.field(-1)
     live_conversation_id: rx.Field[str] = rx.field("")
+    live_key: rx.Field[str] = rx.field("")
+    next_key: rx.Field[str] = rx.field(default_factory=new_key)  # for the next reply
+    # The text of finished replies in ``recent`` that were sent without it (by message id).
+    _live_texts: rx.Field[dict[int, str]] = rx.field(default_factory=dict)  # backend only
 
     @rx.var
     def streaming(self) -> bool:
@@ -199,6 +208,25 @@ class ChatState(rx.State):
     def _clear_live(self) -> None:
         self.live_id = -1
         self.live_conversation_id = ""
+        self.live_key = ""
+
+    def _go_live(self, reply_id: int, conversation_id: str) -> None:
+        """Stream ``reply_id`` to this session under the key its browser already holds
+        (it may have opened the channel with it already), and give it the next one."""
+        key = self.next_key or new_key()
+        get_chat_service().hub.grant(key, reply_id)
+        self.live_id = reply_id
+        self.live_conversation_id = conversation_id
+        self.live_key = key
+        self.next_key = new_key()
+
+    def _without_text(self, final: MessageView) -> MessageView:
+        """The finished reply as this session's browser needs it: without the text, when the
+        browser has exactly that text from the live channel (the server keeps it)."""
+        if final.content and final.content == get_chat_service().hub.text(final.id):
+            self._live_texts = {**self._live_texts, final.id: final.content}
+            return replace(final, content="", live_key=self.live_key)
+        return final
 
     async def _settle_orphaned_reply(self) -> bool:
         """Forget a reply whose stream is gone. True if there was one.
@@ -235,6 +263,8 @@ class ChatState(rx.State):
             conversation_id
             and conversation_id == self.current_id
             and (self.messages or self.recent)
+            # A reloaded page lost the texts its replies were shown from: load them.
+            and not any(m.live_key for m in self.recent)
         )
         if same and not settled and not moved:
             return  # already showing it (e.g. the redirect after the first message)
@@ -293,7 +323,11 @@ class ChatState(rx.State):
         """The branch as the screen shows it: loaded history (less any hidden tail), then
         the messages added since."""
         loaded = self.messages if self.hidden_from < 0 else self.messages[: self.hidden_from]
-        return loaded + self.recent
+        texts = self._live_texts
+        return loaded + [
+            replace(m, content=texts.get(m.id, m.content), live_key="") if m.live_key else m
+            for m in self.recent
+        ]
 
     def _set_messages(self, messages: list[MessageView]) -> None:
         """Show ``messages`` as the whole branch: ``recent`` and any hidden tail fold away."""
@@ -305,6 +339,9 @@ class ChatState(rx.State):
     def _set_recent(self, recent: list[MessageView]) -> None:
         if recent or self.recent:  # an empty list stays put: nothing to send
             self.recent = recent
+        if self._live_texts:
+            kept = {m.id for m in recent}
+            self._live_texts = {i: t for i, t in self._live_texts.items() if i in kept}
 
     def _cut_at(self, message_id: int) -> bool:
         """Stop showing ``message_id`` and everything after it (a new version replaces it).
@@ -312,7 +349,7 @@ class ChatState(rx.State):
         index. False if the message is not on screen."""
         for index, message in enumerate(self.recent):
             if message.id == message_id:
-                self.recent = self.recent[:index]
+                self._set_recent(self.recent[:index])
                 return True
         visible = len(self.messages) if self.hidden_from < 0 else self.hidden_from
         for index, message in enumerate(self.messages[:visible]):
@@ -386,8 +423,7 @@ class ChatState(rx.State):
         self.current_id = posted.conversation.id
         self.current_title = posted.conversation.title
         self.recent = [*self.recent, posted.user]  # history stays where it is: not resent
-        self.live_id = posted.reply.id
-        self.live_conversation_id = posted.conversation.id
+        self._go_live(posted.reply.id, posted.conversation.id)
         events: list[rx.event.IndividualEventType[()]] = []
         if posted.created:
             # A new conversation joins the sidebar now; otherwise the reply's end refreshes it.
@@ -408,8 +444,7 @@ class ChatState(rx.State):
             return None
         self.notice = ""
         self._cut_at(message_id)
-        self.live_id = reply.id
-        self.live_conversation_id = self.current_id
+        self._go_live(reply.id, self.current_id)
         return ChatState.stream_reply
 
     # ----- message actions ------------------------------------------------------------------
@@ -432,8 +467,7 @@ class ChatState(rx.State):
             self.notice = exc.message
             return None
         self.notice = ""
-        self.live_id = reply.id
-        self.live_conversation_id = self.current_id
+        self._go_live(reply.id, self.current_id)
         if not self._cut_at(reply_id):
             await self._reload_branch()  # not on screen: show the new version's branch
         return ChatState.stream_reply
@@ -468,8 +502,7 @@ class ChatState(rx.State):
         self.notice = ""
         self.editing_id = -1
         self.edit_draft = ""
-        self.live_id = posted.reply.id
-        self.live_conversation_id = self.current_id
+        self._go_live(posted.reply.id, self.current_id)
         if self._cut_at(message_id):
             self.recent = [*self.recent, posted.user]
         else:
@@ -544,8 +577,9 @@ class ChatState(rx.State):
         async with self:
             if self.live_id == message_id:  # else a reload already settled this reply
                 if final is not None and self.current_id == self.live_conversation_id:
-                    # Appended to the short list only: the history is not sent again.
-                    self.recent = [*self.recent, final]
+                    # Appended to the short list only: the history is not sent again, nor
+                    # the reply's text, which this browser has from the live channel.
+                    self.recent = [*self.recent, self._without_text(final)]
                     await self._refresh_spend_quietly()
                     await follow_conversation(self)  # in the update that ends the reply
                 self.notice = problem

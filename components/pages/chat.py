@@ -194,6 +194,8 @@ def _message_column() -> rx.Component:
             ChatState.recent,
             ChatState.hidden_from,
             ChatState.live_id,
+            ChatState.live_key,
+            ChatState.next_key,
             ChatState.streaming_here,
             ChatState.more_history,
             on_load_earlier=ChatState.load_earlier,
