@@ -201,6 +201,7 @@ class Reply:
     click_to_socket_ms: float = float("nan")
     click_to_open_ms: float = float("nan")
     click_to_frame_ms: float = float("nan")
+    click_to_bubble_ms: float = float("nan")  # the live reply's element is in the page
     dom_rate: float = float("nan")  # tokens/s, first text to the end marker in the DOM
     provider_rate: float = float("nan")  # tokens/s, first to last send
     stream_frames: int = 0  # "d" frames on the live-reply socket
@@ -269,7 +270,11 @@ class BrowserProbe:
         offset = await clock_offset_ms(self.page)
         await self.page.evaluate(OBSERVER_JS)
         await self.page.evaluate(
-            "window.__frames = []; window.__frameChars = 0; window.__sockets = []"
+            "window.__frames = []; window.__frameChars = 0; window.__sockets = [];"
+            "window.__bubbleAt = null;"
+            "new MutationObserver((_, obs) => { if (document.querySelector("
+            "'[role=log] .live-reply')) { window.__bubbleAt = performance.now();"
+            " obs.disconnect(); } }).observe(document.body, {subtree: true, childList: true})"
         )
         await self.page.get_by_role("textbox", name="Message").fill(prompt)
         self.stream_frames = 0
@@ -295,6 +300,7 @@ class BrowserProbe:
             bench: dict[str, Any] = await self.page.evaluate("window.__bench")
             frames: list[list[float]] = await self.page.evaluate("window.__frames")
             sockets: list[list[float | None]] = await self.page.evaluate("window.__sockets")
+            bubble_at: float | None = await self.page.evaluate("window.__bubbleAt")
         except Exception as exc:
             reply.error = f"{type(exc).__name__}: {exc}"[:200]
             return reply
@@ -323,6 +329,8 @@ class BrowserProbe:
                     reply.click_to_open_ms = (to_epoch(float(sockets[0][1])) - click) * 1000
             if frames:
                 reply.click_to_frame_ms = (to_epoch(float(frames[0][0])) - click) * 1000
+            if bubble_at is not None:
+                reply.click_to_bubble_ms = (to_epoch(float(bubble_at)) - click) * 1000
         tokens = len(sent.times)
         if bench["firstAt"] is not None and bench["endAt"] is not None:
             span = (float(bench["endAt"]) - float(bench["firstAt"])) / 1000
@@ -462,6 +470,7 @@ def first_token_report(results: Sequence[CaseResult]) -> str:
                 percentile([x.click_to_socket_ms for x in replies], 0.5),
                 percentile([x.click_to_open_ms for x in replies], 0.5),
                 percentile([x.click_to_frame_ms for x in replies], 0.5),
+                percentile([x.click_to_bubble_ms for x in replies], 0.5),
                 percentile([x.first_ms for x in replies], 0.5),
                 percentile([x.first_ms for x in replies], 0.95),
             ]
@@ -472,6 +481,7 @@ def first_token_report(results: Sequence[CaseResult]) -> str:
         "click → live socket created",
         "click → live socket open",
         "click → 1st frame",
+        "click → reply element",
         "1st token provider → DOM p50",
         "p95",
     ]
