@@ -44,6 +44,8 @@ def _sidebar(*, in_drawer: bool = False) -> rx.Component:
     return sidebar(
         pinned=ChatState.pinned,
         conversations=ChatState.conversations,
+        top=ChatState.sidebar_top,
+        hidden=ChatState.sidebar_hidden,
         current_id=ChatState.current_id,
         more=ChatState.more_conversations,
         search_query=ChatState.search_query,

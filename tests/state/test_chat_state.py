@@ -42,7 +42,7 @@ from app.db.session import session_scope
 from app.errors import ProviderOverloaded
 from app.llm.fake import ScriptedProvider, ScriptedReply
 from app.llm.registry import ModelInfo, ModelRegistry
-from app.services.chat import ChatService, MessageView
+from app.services.chat import ChatService, ConversationSummary, MessageView
 from app.services.conversations import ConversationService
 from app.services.stream_hub import StreamEnd
 from app.services.titles import TitleService
@@ -560,7 +560,10 @@ async def test_the_first_reply_is_followed_by_a_generated_title(tab: Tab, backen
     await tab.visit("/")
     await tab.run(ChatState.set_draft("How do I reverse a string?"), ChatState.send)
     titled = await tab.wire.wait_for(lambda u: u.chat.get("current_title") == "Reversing strings")
-    assert [c["title"] for c in titled.chat["conversations"]] == ["Reversing strings"]
+    # The retitled row alone travels (shown above the loaded list), not the list again.
+    assert "conversations" not in titled.chat
+    assert [c["title"] for c in titled.chat["sidebar_top"]] == ["Reversing strings"]
+    assert [c.title for c in sidebar_rows(await tab.chat())] == ["Reversing strings"]
     request = backend.provider.requests[-1]
     assert request.metadata["feature"] == "title"
     # The second exchange keeps the title and asks for none.
@@ -569,6 +572,45 @@ async def test_the_first_reply_is_followed_by_a_generated_title(tab: Tab, backen
     chat = await tab.chat()
     assert chat.current_title == "Reversing strings"
     assert len(backend.provider.requests) == 3
+
+
+def sidebar_rows(chat: ChatState) -> list[ConversationSummary]:
+    """The sidebar's recent conversations as the page shows them."""
+    hidden = set(chat.sidebar_hidden)
+    return [*chat.sidebar_top, *(c for c in chat.conversations if c.id not in hidden)]
+
+
+async def test_a_new_conversation_adds_one_sidebar_row_and_a_reply_moves_one_up(
+    tab: Tab, backend: Backend
+) -> None:
+    """Whatever the number of saved conversations, a new chat's first reply sends its one
+    row, and a reply in an older conversation sends the rows above it, not the list."""
+    ids = [await _saved_conversation(backend, (f"topic {i}", "ok")) for i in range(3)]
+    await tab.visit("/")  # page_size is 2
+    assert [c.id for c in sidebar_rows(await tab.chat())] == [ids[2], ids[1]]
+    backend.script(reply("Fresh answer."), reply("Older answer."))
+    start = len(tab.wire.updates)
+    await tab.run(ChatState.set_draft("fresh question"), ChatState.send)
+    chat = await tab.chat()
+    fresh = chat.current_id
+    updates = sent_since(tab, start)
+    assert all("conversations" not in u for u in updates), [sorted(u) for u in updates]
+    assert [[c["id"] for c in u["sidebar_top"]] for u in updates if "sidebar_top" in u] == [[fresh]]
+    assert [c.id for c in sidebar_rows(chat)] == [fresh, ids[2], ids[1]]
+
+    await tab.visit(f"/c/{ids[1]}")
+    start = len(tab.wire.updates)
+    await tab.run(ChatState.set_draft("back to an older topic"), ChatState.send)
+    updates = sent_since(tab, start)
+    assert all("conversations" not in u for u in updates), [sorted(u) for u in updates]
+    chat = await tab.chat()
+    assert [c.id for c in sidebar_rows(chat)] == [ids[1], fresh, ids[2]]
+    assert chat.sidebar_hidden == [ids[1]]
+    # A change the user makes to the list shows the list afresh.
+    await tab.run(ChatState.delete_conversation(ids[2]))
+    chat = await tab.chat()
+    assert (chat.sidebar_top, chat.sidebar_hidden) == ([], [])
+    assert [c.id for c in chat.conversations] == [ids[1], fresh]
 
 
 async def test_a_reply_that_leaves_the_sidebar_unchanged_does_not_resend_it(
