@@ -116,6 +116,7 @@ class ChatState(rx.State):
     next_key: rx.Field[str] = rx.field(default_factory=new_key)  # for the next reply
     # The text of finished replies in ``recent`` that were sent without it (by message id).
     _live_texts: rx.Field[dict[int, str]] = rx.field(default_factory=dict)  # backend only
+    _live_page: rx.Field[str] = rx.field("")  # the page (socket session) that holds them
 
     @rx.var
     def streaming(self) -> bool:
@@ -271,8 +272,16 @@ class ChatState(rx.State):
         browser has exactly that text from the live channel (the server keeps it)."""
         if final.content and final.content == get_chat_service().hub.text(final.id):
             self._live_texts = {**self._live_texts, final.id: final.content}
+            self._live_page = self.router.session.session_id
             return replace(final, content="", live_key=self.live_key)
         return final
+
+    def _lost_live_texts(self) -> bool:
+        """Whether ``recent`` shows replies from texts a page no longer holds: the page
+        was reloaded (a new socket session), so it must be sent them."""
+        return any(m.live_key for m in self.recent) and (
+            self.router.session.session_id != self._live_page
+        )
 
     async def _settle_orphaned_reply(self) -> bool:
         """Forget a reply whose stream is gone. True if there was one.
@@ -310,7 +319,7 @@ class ChatState(rx.State):
             and conversation_id == self.current_id
             and (self.messages or self.recent)
             # A reloaded page lost the texts its replies were shown from: load them.
-            and not any(m.live_key for m in self.recent)
+            and not self._lost_live_texts()
         )
         if same and not settled and not moved:
             return  # already showing it (e.g. the redirect after the first message)
