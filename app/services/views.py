@@ -54,6 +54,9 @@ class MessageView:
     cost_label: str = ""  # the same, in words, for screen readers
     attachments: tuple[AttachmentView, ...] = ()  # files sent with a user message
     prompt_label: str = ""  # the system prompt version a reply used, e.g. "Reviewer v2"
+    # Set only in the session that streamed this reply: its text is in that browser (the
+    # live-reply channel's stream key), so ``content`` is not sent to it again (left "").
+    live_key: str = ""
 
     @classmethod
     def of(

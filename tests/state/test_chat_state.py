@@ -33,6 +33,7 @@ from tests.state.harness import (
     send,
     sent_since,
     shown,
+    sidebar_rows,
     tab,
 )
 
@@ -155,10 +156,13 @@ async def test_streaming_sends_no_state_updates_until_the_reply_ends(
     assert (len(starts), len(ends), len(updates)) == (1, 1, 2), [sorted(u) for u in updates]
     start, end = updates
     assert start is starts[0] and end is ends[0]
-    # Neither update carries the reply while it streams; the end carries it once, finished.
-    assert text.strip() not in json.dumps(start)
-    assert json.dumps(end).count(text.strip()) == 1
-    assert [m["content"] for m in end["recent"]][-1] == text
+    # Neither update carries the reply's text: the browser has it from the live channel,
+    # under the key it held before it sent (the start names it and gives the next one).
+    assert text.strip() not in json.dumps(updates)
+    assert start["live_key"] and start["next_key"] and start["live_key"] != start["next_key"]
+    finished = end["recent"][-1]
+    assert (finished["content"], finished["live_key"]) == ("", start["live_key"])
+    assert finished["status"] == "complete" and finished["output_tokens"] > 0
     chat = await tab.chat()
     assert [m.content for m in shown(chat)] == ["one", "First answer.", "two", text]
     assert backend.service.hub.text(shown(chat)[-1].id) == text
@@ -341,7 +345,10 @@ async def test_the_first_reply_is_followed_by_a_generated_title(tab: Tab, backen
     await tab.visit("/")
     await tab.run(send("How do I reverse a string?"))
     titled = await tab.wire.wait_for(lambda u: u.chat.get("current_title") == "Reversing strings")
-    assert [c["title"] for c in titled.chat["conversations"]] == ["Reversing strings"]
+    # The retitled row alone travels (shown above the loaded list), not the list again.
+    assert "conversations" not in titled.chat
+    assert [c["title"] for c in titled.chat["sidebar_top"]] == ["Reversing strings"]
+    assert [c.title for c in sidebar_rows(await tab.sidebar())] == ["Reversing strings"]
     request = backend.provider.requests[-1]
     assert request.metadata["feature"] == "title"
     # The second exchange keeps the title and asks for none.
@@ -406,7 +413,8 @@ async def test_a_reply_in_an_opened_conversation_never_resends_its_history(
     assert old_answer not in json.dumps(updates)
     end = updates[-1]
     assert end["live_id"] == -1
-    assert [m["content"] for m in end["recent"]] == ["new question", "A fresh answer."]
+    assert [m["content"] for m in end["recent"]] == ["new question", ""]  # text: live channel
+    assert end["recent"][-1]["live_key"]
     # The second exchange: the first one's finished reply rides along in the short list
     # only; the loaded history still does not travel.
     start = len(tab.wire.updates)
@@ -459,3 +467,25 @@ async def test_the_header_shows_what_the_conversation_has_cost(tab: Tab, backend
     assert end["spent"] == "$0.0123 spent"
     await tab.visit("/")
     assert (await tab.chat()).spent == ""
+
+
+async def test_a_reloaded_page_gets_the_texts_its_replies_were_shown_from(
+    tab: Tab, backend: Backend
+) -> None:
+    """A finished reply reaches this tab without its text (the browser has it from the live
+    channel); a reload loses the browser's copy, so the page's on_load reads them again."""
+    backend.script(reply("Kept in the browser."))
+    await tab.visit("/")
+    await tab.run(send("question"))
+    chat = await tab.chat()
+    assert [(m.content, bool(m.live_key)) for m in chat.recent] == [("question", False), ("", True)]
+    # The redirect's on_load may come after the reply's end: the page still has the text.
+    start = len(tab.wire.updates)
+    await tab.visit(f"/c/{chat.current_id}")
+    assert all("messages" not in u for u in sent_since(tab, start))
+    start = len(tab.wire.updates)
+    await tab.reload()
+    updates = sent_since(tab, start)
+    assert [m["content"] for m in updates[-1]["messages"]] == ["question", "Kept in the browser."]
+    chat = await tab.chat()
+    assert chat.recent == [] and not any(m.live_key for m in chat.messages)
