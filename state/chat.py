@@ -34,9 +34,13 @@ def conversation_path(conversation_id: str) -> str:
     return f"/c/{conversation_id}"
 
 
-def _id_from_path(path: str) -> str:
+def _id_from_path(path: str) -> str | None:
+    """``/`` -> "" (a new chat), ``/c/<id>`` -> the id, any other path -> None (no page):
+    the one chat route (app/app.py) matches every path of up to two segments."""
     parts = [p for p in path.split("/") if p]
-    return parts[1] if len(parts) == 2 and parts[0] == "c" else ""
+    if not parts:
+        return ""
+    return parts[1] if len(parts) == 2 and parts[0] == "c" else None
 
 
 def _shown(rows: Sequence[ConversationSummary]) -> list[tuple[str, str]]:
@@ -74,6 +78,10 @@ class ChatState(rx.State):
     model: rx.Field[str] = rx.field("")  # the model the next message goes to
     draft: rx.Field[str] = rx.field("")
     notice: rx.Field[str] = rx.field("")  # a readable problem with the last action
+
+    # New chat was asked for, and the page has not moved to ``/`` yet (backend only: the
+    # screen keeps the conversation until the address changes; see ``new_chat``).
+    _new_chat_asked: bool = False
 
     # The reply being streamed in this session (one at a time).
     live_id: rx.Field[int] = rx.field(-1)
@@ -220,8 +228,11 @@ class ChatState(rx.State):
     @rx.event
     async def load_page(self) -> None:
         """on_load for every chat route: ``/`` is a new chat, ``/c/<id>`` a saved one."""
-        conversation_id = _id_from_path(self.router.url.path)
-        self.notice = ""
+        path = self.router.url.path
+        conversation_id = _id_from_path(path)
+        self._new_chat_asked = False  # the screen follows the address from here
+        self.notice = "" if conversation_id is not None else f"There is no page at {path}."
+        conversation_id = conversation_id or ""
         settled = await self._settle_orphaned_reply()
         await self._refresh_sidebar()
         # ?m=<message id>: a search hit; its branch goes on screen if another one is.
@@ -340,6 +351,7 @@ class ChatState(rx.State):
         self.model = value
 
     def _close_conversation(self) -> None:
+        self._new_chat_asked = False
         self.current_id = ""
         self.current_title = ""
         self._set_messages([])
@@ -352,21 +364,26 @@ class ChatState(rx.State):
     def open_conversation(self, conversation_id: str) -> None:
         """A link to a conversation was clicked: switch at once, so a message sent before the
         page's on_load has loaded the history goes to this conversation, not the last one."""
+        self._new_chat_asked = False
         if conversation_id != self.current_id:
             self._close_conversation()
             self.current_id = conversation_id
 
     @rx.event
     def new_chat(self) -> rx.event.EventSpec:
-        # Close the conversation here rather than in the page's on_load: a message sent
-        # before that runs must start a new conversation, not join the old one.
-        self._close_conversation()
+        """Go to ``/``; its on_load closes the conversation. Nothing on screen changes before
+        the address does: emptying the log here reached the browser ahead of the redirect,
+        so Back in between left the app instead of returning to this conversation. A
+        message sent before that on_load still starts a new conversation (``send``)."""
+        self._new_chat_asked = True
         return rx.redirect("/")
 
     @rx.event
     async def send(self) -> rx.event.EventType[()] | None:
         if self._busy():
             return None
+        if self._new_chat_asked:
+            self._close_conversation()
         from state.composer import ComposerState  # a substate of this one
 
         composer = await self.get_state(ComposerState)
