@@ -97,6 +97,9 @@ class ChatState(OpenConversationState):
     # The text of finished replies in ``recent`` that were sent without it (by message id).
     _live_texts: rx.Field[dict[int, str]] = rx.field(default_factory=dict)  # backend only
     _live_page: rx.Field[str] = rx.field("")  # the page (socket session) that holds them
+    # New chat was asked for, and the page has not moved to ``/`` yet (backend only: the
+    # screen keeps the conversation until the address changes; see ``new_chat``).
+    _new_chat_asked: bool = False
 
     @rx.var
     def streaming(self) -> bool:
@@ -183,8 +186,11 @@ class ChatState(OpenConversationState):
     @rx.event
     async def load_page(self) -> None:
         """on_load for every chat route: ``/`` is a new chat, ``/c/<id>`` a saved one."""
-        conversation_id = id_from_path(self.router.url.path)
-        self.notice = ""
+        path = self.router.url.path
+        conversation_id = id_from_path(path)
+        self._new_chat_asked = False  # the screen follows the address from here
+        self.notice = "" if conversation_id is not None else f"There is no page at {path}."
+        conversation_id = conversation_id or ""
         settled = await self._settle_orphaned_reply()
         await self._refresh_sidebar()
         # ?m=<message id>: a search hit; its branch goes on screen if another one is.
@@ -279,6 +285,7 @@ class ChatState(OpenConversationState):
         self.model = value
 
     def _close_conversation(self) -> None:
+        self._new_chat_asked = False
         self.current_id = ""
         self.current_title = ""
         self._set_messages([])
@@ -289,15 +296,19 @@ class ChatState(OpenConversationState):
     def open_conversation(self, conversation_id: str) -> None:
         """A link to a conversation was clicked: switch at once, so a message sent before the
         page's on_load has loaded the history goes to this conversation, not the last one."""
+        self._new_chat_asked = False
         if conversation_id != self.current_id:
             self._close_conversation()
             self.current_id = conversation_id
 
     @rx.event
     def new_chat(self) -> rx.event.EventSpec:
-        # Close the conversation here rather than in the page's on_load: a message sent
-        # before that runs must start a new conversation, not join the old one.
-        self._close_conversation()
+        """Go to ``/``; its on_load closes the conversation. Nothing on screen changes before
+        the address does: emptying the log here reached the browser ahead of the redirect,
+        so Back in between left the app instead of returning to this conversation. A
+        message sent before that on_load still starts a new conversation
+        (``ComposerState.send`` closes it first)."""
+        self._new_chat_asked = True
         return rx.redirect("/")
 
     # ----- the reply's stream ---------------------------------------------------------------

@@ -359,7 +359,7 @@ async def test_the_first_reply_is_followed_by_a_generated_title(tab: Tab, backen
     assert len(backend.provider.requests) == 3
 
 
-async def test_new_chat_closes_the_conversation_before_the_page_reloads(
+async def test_new_chat_starts_a_new_conversation_even_before_the_page_reloads(
     tab: Tab, backend: Backend
 ) -> None:
     backend.script(reply("First answer."), reply("Fresh answer."))
@@ -371,6 +371,57 @@ async def test_new_chat_closes_the_conversation_before_the_page_reloads(
     chat = await tab.chat()
     assert chat.current_id and chat.current_id != first
     assert [m.content for m in shown(chat)] == ["a new topic", "Fresh answer."]
+
+
+async def test_new_chat_changes_nothing_on_screen_before_the_address_changes(
+    tab: Tab, backend: Backend
+) -> None:
+    """The Back race: New chat used to empty the log in one update and redirect in the next,
+    so a browser Back in between left the app from a page showing nothing. Now New chat only
+    redirects; the log empties in ``/``'s on_load, once the address is ``/``."""
+    conversation_id = await saved_conversation(backend, ("Q", "A"))
+    await tab.visit(f"/c/{conversation_id}")
+    start = len(tab.wire.updates)
+    await tab.run(ChatState.new_chat)
+    assert [u.chat for u in tab.wire.updates[start:] if u.chat] == []
+    assert tab.wire.redirects()[-1]["path"] == "/"
+    chat = await tab.chat()
+    assert (chat.current_id, [m.content for m in shown(chat)]) == (conversation_id, ["Q", "A"])
+    await tab.visit("/")
+    chat = await tab.chat()
+    assert (chat.current_id, shown(chat)) == ("", [])
+    # Back: the conversation comes back whole.
+    await tab.visit(f"/c/{conversation_id}")
+    chat = await tab.chat()
+    assert [m.content for m in shown(chat)] == ["Q", "A"]
+
+
+async def test_new_chat_then_reopening_the_same_conversation_keeps_sending_to_it(
+    tab: Tab, backend: Backend
+) -> None:
+    conversation_id = await saved_conversation(backend, ("Q", "A"))
+    backend.script(reply("Still here."))
+    await tab.visit(f"/c/{conversation_id}")
+    # New chat, changed mind: the same conversation's link, and a message, before any on_load.
+    await tab.run(ChatState.new_chat, ChatState.open_conversation(conversation_id), send("more"))
+    chat = await tab.chat()
+    assert chat.current_id == conversation_id
+    history = await backend.service.history(conversation_id, limit=10)
+    assert [m.content for m in history.messages] == ["Q", "A", "more", "Still here."]
+
+
+async def test_a_path_that_is_no_page_says_so_and_shows_a_new_chat(
+    tab: Tab, backend: Backend
+) -> None:
+    """One route serves ``/`` and ``/c/<id>`` (so moving between them never remounts the
+    page); it matches any path of up to two segments, and load_page turns the rest away."""
+    conversation_id = await saved_conversation(backend, ("Q", "A"))
+    await tab.visit(f"/c/{conversation_id}")
+    for path in ("/nowhere", f"/x/{conversation_id}", "/c"):
+        await tab.visit(path)
+        chat = await tab.chat()
+        assert chat.notice == f"There is no page at {path}."
+        assert (chat.current_id, shown(chat)) == ("", [])
 
 
 async def test_a_message_sent_right_after_opening_a_conversation_goes_to_it(
