@@ -49,7 +49,7 @@ from app.guards.params import parse_row_id
 from app.services import get_chat_service, get_title_service
 from app.services.status import NO_REPLY, busy_notice, has_live_reply, is_complete, is_orphaned
 from app.services.stream_hub import new_key
-from app.services.views import MessageView, ModelOption
+from app.services.views import MessageView, ModelOption, has_code_block
 from state.conversation import OpenConversationState, id_from_path
 from state.sidebar import SidebarState
 
@@ -143,9 +143,11 @@ class ChatState(OpenConversationState):
 
     def _without_text(self, final: MessageView) -> MessageView:
         """The finished reply as this session's browser needs it: without the text, when the
-        browser has exactly that text from the live channel (the server keeps it)."""
-        if final.content and final.content == get_chat_service().hub.text(final.id):
-            self._live_texts = {**self._live_texts, final.id: final.content}
+        browser has exactly that text from the live channel (the server keeps it) and its
+        live renderer shows it as the finished message would (no code block)."""
+        text = final.content
+        if text and not has_code_block(text) and text == get_chat_service().hub.text(final.id):
+            self._live_texts = {**self._live_texts, final.id: text}
             self._live_page = self.router.session.session_id
             return replace(final, content="", live_key=self.live_key)
         return final

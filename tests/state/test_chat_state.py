@@ -540,3 +540,16 @@ async def test_a_reloaded_page_gets_the_texts_its_replies_were_shown_from(
     assert [m["content"] for m in updates[-1]["messages"]] == ["question", "Kept in the browser."]
     chat = await tab.chat()
     assert chat.recent == [] and not any(m.live_key for m in chat.messages)
+
+
+async def test_a_reply_with_code_ends_with_its_text_for_the_rich_renderer(
+    tab: Tab, backend: Backend
+) -> None:
+    """The finished message renders code blocks (language, highlighting, Copy) and the live
+    renderer does not, so such a reply's end carries its text, not the live key."""
+    code = "Here:\n\n```python\nprint(1)\n```\n"
+    backend.script(reply(code))
+    await tab.visit("/")
+    await tab.run(send("show code"))
+    finished = (await tab.chat()).recent[-1]
+    assert (finished.content, finished.live_key) == (code, "")
