@@ -217,7 +217,9 @@ export function LiveReply({ streamKey, finished }) {
 
   const waiting = !finished && view.blocks.length === 0 && view.tail === "";
   return (
-    <div className="live-reply">
+    // "live-reply" only while it streams: the reply announcer reads that one as it grows
+    // (assets/use_reply_announcer.jsx); a finished message's text is "live-text".
+    <div className={finished ? "live-text" : "live-reply"}>
       {waiting ? (
         <p
           className="rt-Text"
