@@ -127,11 +127,8 @@ app = rx.App(
 )
 app.register_lifespan_task(_prepare_database)
 app.add_page(
-    chat_page, route="/", title="Parley", on_load=[ChatState.load_page, ComposerState.load_options]
-)
-app.add_page(
     chat_page,
-    route="/c/[conversation_id]",
+    route="/[[c]]/[[conversation_id]]",
     title="Parley",
     on_load=[ChatState.load_page, ComposerState.load_options],
 )

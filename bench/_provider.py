@@ -15,7 +15,8 @@ leaves the provider, on the same clock a browser on this machine reads as
 ``performance.timeOrigin + performance.now()``.
 
 The server runs in its own thread and event loop, so a busy benchmark loop does not delay
-it. Only 127.0.0.1 is bound.
+it. Only 127.0.0.1 is bound. That scaffolding, and the HTTP plumbing, is the tests' loopback
+base (tests/providers/loopback.py), shared so both stand-ins start, stop and parse alike.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from tests.providers.loopback import (
+    END_OF_BODY,
+    LoopbackBase,
+    read_request,
+    status_head,
+    write_chunk,
+)
 
 TITLE_MARK = "Title for this conversation:"
 
@@ -114,95 +123,48 @@ def last_user_text(body: Any) -> str:
     return ""
 
 
-class PacedProvider:
+class PacedProvider(LoopbackBase):
     def __init__(self, script: Callable[[str], Plan | None], *, title: str = "Bench") -> None:
+        super().__init__()
         self.script = script
         self.title = title
         self.sent: dict[str, Sent] = {}  # by prompt
         self.requests = 0
         self.errors: list[str] = []
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> PacedProvider:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = int(self._server.sockets[0].getsockname()[1])
-
-    def stop(self) -> None:
-        async def close() -> None:
-            if self._server is not None:
-                self._server.close()
-                await self._server.wait_closed()
-
-        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    def __enter__(self) -> PacedProvider:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def record(self, prompt: str) -> Sent | None:
         with self._lock:
             return self.sent.get(prompt)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            headers = {
-                k.strip().lower(): v.strip()
-                for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)
-            }
-            raw = await reader.readexactly(int(headers.get("content-length", "0")))
-            body = json.loads(raw) if raw else {}
+            request = await read_request(reader)
             with self._lock:
                 self.requests += 1
+            body = request.body if isinstance(request.body, dict) else {}
             await self._answer(body, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+            raise  # the client left: the base's to handle
         except Exception as exc:  # report, never kill the server
             with self._lock:
                 self.errors.append(f"{type(exc).__name__}: {exc}"[:200])
-        finally:
-            writer.close()
 
     async def _answer(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> None:
         model = str(body.get("model", "bench"))
         prompt = last_user_text(body)
         plan = None if TITLE_MARK in json.dumps(body) else self.script(prompt)
-        writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-            b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
-        )
-
-        def chunk(data: bytes) -> None:
-            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        writer.write(status_head(200, "text/event-stream"))
 
         if plan is None:
-            chunk(_head(model) + _delta(self.title) + _tail(2))
-            writer.write(b"0\r\n\r\n")
+            write_chunk(writer, _head(model) + _delta(self.title) + _tail(2))
+            writer.write(END_OF_BODY)
             await writer.drain()
             return
         sent = Sent(prompt, plan)
         with self._lock:
             self.sent[prompt] = sent
-        chunk(_head(model))
+        write_chunk(writer, _head(model))
         await writer.drain()
         size = plan.token_chars
         tokens = [plan.text[i : i + size] for i in range(0, len(plan.text), size)]
@@ -221,10 +183,10 @@ class PacedProvider:
             out = b"".join(_delta(t) for t in tokens[k : last + 1])
             at = time.time()
             sent.times.extend([at] * (last + 1 - k))
-            chunk(out)
+            write_chunk(writer, out)
             await writer.drain()
             k = last + 1
-        chunk(_tail(len(tokens)))
-        writer.write(b"0\r\n\r\n")
+        write_chunk(writer, _tail(len(tokens)))
+        writer.write(END_OF_BODY)
         await writer.drain()
         sent.done = True

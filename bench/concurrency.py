@@ -17,8 +17,10 @@ what a browser tab does, over the same sockets:
 2. idle: the backend's RSS with N sessions loaded, against before they connected;
 3. ``ComposerState.send`` with the form's text; ``live_id`` comes back in a delta; the
    ``_redirect`` to ``/c/<id>`` is followed like the router does (``on_load_internal``);
-4. the live-reply websocket ``/_parley/stream/<live_id>?from=0``: every ``d`` frame is
-   timestamped, until the ``e`` frame; then the state update that ends the reply.
+4. the live-reply websocket ``/_parley/stream/<key>?from=0``, opened as the message is sent
+   with the key the state gave ahead (``next_key``), as the page does: every ``d`` frame is
+   timestamped, until the ``e`` frame; then the state update that ends the reply (the
+   finished message comes without its text, which the session has from the channel).
 
 Token delay is measured against the ideal schedule: token k (counted as characters / 4)
 should arrive at first-chunk arrival + k x 20 ms; its lateness is its frame's arrival minus
@@ -82,6 +84,8 @@ HYDRATE = f"{ROOT_STATE}.hydrate_and_load"
 ON_LOAD = f"{ON_LOAD_STATE}.on_load_internal"
 IS_HYDRATED = "is_hydrated_rx_state_"
 LIVE_ID = "live_id_rx_state_"
+LIVE_KEY = "live_key_rx_state_"
+NEXT_KEY = "next_key_rx_state_"  # the stream key of this session's next reply
 MESSAGES = "messages_rx_state_"
 RECENT = "recent_rx_state_"  # messages this tab added since it loaded the conversation
 MODELS = "models_rx_state_"
@@ -315,13 +319,25 @@ class Session:
         deadline = time.monotonic() + within_s
         try:
             out.sent_at = time.perf_counter()
+            key = str(self.chat.get(NEXT_KEY) or "")
+            reading = None
+            if key:  # the channel opens as the message is sent, as the page opens it
+                reading = asyncio.create_task(self._read_stream(out, key, deadline))
             await self._emit(
                 f"{self.chat_state}.{COMPOSER}.send", {"form_data": {"message": message}}
             )
             if not await self.wait_until(lambda: int(self.chat.get(LIVE_ID, -1)) >= 0, within_s):
+                if reading is not None:
+                    reading.cancel()
                 raise TimeoutError(f"no live_id (notice: {self.chat.get(NOTICE)!r})")
             out.live_id = int(self.chat[LIVE_ID])
-            await self._read_stream(out, deadline)
+            if reading is None:  # an app from before stream keys (--ref): by message id
+                await self._read_stream(out, str(out.live_id), deadline)
+            else:
+                if self.chat.get(LIVE_KEY) != key:
+                    reading.cancel()
+                    raise RuntimeError("the reply was not streamed under the key given ahead")
+                await reading
             live = out.live_id
             finished = await self.wait_until(
                 lambda: (
@@ -334,6 +350,8 @@ class Session:
                 raise TimeoutError("no final state update after the stream ended")
             final = next(m for m in self._shown() if m.get("id") == live)
             out.final_content = str(final.get("content"))
+            if final.get("live_key") and final.get("live_key") == key and not final["content"]:
+                out.final_content = out.text  # sent without its text: the channel's is it
             # After the first reply the model titles the conversation; a tab sees that too.
             # Wait for it (briefly), so its work is not left running into the next round.
             out.titled = await self.wait_until(
@@ -344,8 +362,8 @@ class Session:
             out.error = f"{type(exc).__name__}: {exc}"[:200]
         return out
 
-    async def _read_stream(self, out: Outcome, deadline: float) -> None:
-        url = f"{ws_url(self.app)}/_parley/stream/{out.live_id}?from=0"
+    async def _read_stream(self, out: Outcome, key: str, deadline: float) -> None:
+        url = f"{ws_url(self.app)}/_parley/stream/{key}?from=0"
         parts: list[str] = []
         async with self.http.ws_connect(url, max_msg_size=0, autoping=True) as ws:
             while True:

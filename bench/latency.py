@@ -64,12 +64,16 @@ FRAMES_JS = """
 (() => {
   window.__frames = [];
   window.__frameChars = 0;
+  window.__sockets = [];  // [created, opened] of each live-reply socket (performance.now())
   const Native = window.WebSocket;
   window.WebSocket = class extends Native {
     constructor(url, protocols) {
       super(url, protocols);
       const u = new URL(String(url), location.href);
       if (u.pathname.startsWith('/_parley/stream/')) {
+        const times = [performance.now(), null];
+        window.__sockets.push(times);
+        this.addEventListener('open', () => { times[1] = performance.now(); });
         // A socket resumes at ?from=<code points>; a remounted reply may replay from 0.
         let chars = parseInt(u.searchParams.get('from') || '0', 10);
         this.addEventListener('message', (event) => {
@@ -191,6 +195,13 @@ class Reply:
     latencies_ms: list[float] = field(default_factory=list)
     frame_ms: list[float] = field(default_factory=list)  # send to the frame's arrival
     first_ms: float = float("nan")  # the first token's send to its text in the DOM
+    # The first token's way, from the click on Send (ms): the provider sends it; the page
+    # creates and opens the live-reply socket; its first frame arrives.
+    click_to_provider_ms: float = float("nan")
+    click_to_socket_ms: float = float("nan")
+    click_to_open_ms: float = float("nan")
+    click_to_frame_ms: float = float("nan")
+    click_to_bubble_ms: float = float("nan")  # the live reply's element is in the page
     dom_rate: float = float("nan")  # tokens/s, first text to the end marker in the DOM
     provider_rate: float = float("nan")  # tokens/s, first to last send
     stream_frames: int = 0  # "d" frames on the live-reply socket
@@ -258,7 +269,13 @@ class BrowserProbe:
         """Arm the observer, send ``prompt``; returns (clock offset ms, timeOrigin ms)."""
         offset = await clock_offset_ms(self.page)
         await self.page.evaluate(OBSERVER_JS)
-        await self.page.evaluate("window.__frames = []; window.__frameChars = 0")
+        await self.page.evaluate(
+            "window.__frames = []; window.__frameChars = 0; window.__sockets = [];"
+            "window.__bubbleAt = null;"
+            "new MutationObserver((_, obs) => { if (document.querySelector("
+            "'[role=log] .live-reply')) { window.__bubbleAt = performance.now();"
+            " obs.disconnect(); } }).observe(document.body, {subtree: true, childList: true})"
+        )
         await self.page.get_by_role("textbox", name="Message").fill(prompt)
         self.stream_frames = 0
         await self.page.get_by_role("button", name="Send").click()
@@ -282,6 +299,8 @@ class BrowserProbe:
             await self.page.get_by_role("button", name="Send").wait_for(state="visible")
             bench: dict[str, Any] = await self.page.evaluate("window.__bench")
             frames: list[list[float]] = await self.page.evaluate("window.__frames")
+            sockets: list[list[float | None]] = await self.page.evaluate("window.__sockets")
+            bubble_at: float | None = await self.page.evaluate("window.__bubbleAt")
         except Exception as exc:
             reply.error = f"{type(exc).__name__}: {exc}"[:200]
             return reply
@@ -301,6 +320,17 @@ class BrowserProbe:
         reply.stream_frames = self.stream_frames
         if bench["firstAt"] is not None:
             reply.first_ms = (to_epoch(float(bench["firstAt"])) - sent.times[0]) * 1000
+        if bench["clickAt"] is not None:
+            click = to_epoch(float(bench["clickAt"]))
+            reply.click_to_provider_ms = (sent.times[0] - click) * 1000
+            if sockets:
+                reply.click_to_socket_ms = (to_epoch(float(sockets[0][0] or 0)) - click) * 1000
+                if sockets[0][1] is not None:
+                    reply.click_to_open_ms = (to_epoch(float(sockets[0][1])) - click) * 1000
+            if frames:
+                reply.click_to_frame_ms = (to_epoch(float(frames[0][0])) - click) * 1000
+            if bubble_at is not None:
+                reply.click_to_bubble_ms = (to_epoch(float(bubble_at)) - click) * 1000
         tokens = len(sent.times)
         if bench["firstAt"] is not None and bench["endAt"] is not None:
             span = (float(bench["endAt"]) - float(bench["firstAt"])) / 1000
@@ -428,6 +458,36 @@ def report(results: Sequence[CaseResult]) -> str:
     return table(headers, rows)
 
 
+def first_token_report(results: Sequence[CaseResult]) -> str:
+    """Where the first token's time goes, p50 over each case's replies (ms from the click)."""
+    rows: list[list[object]] = []
+    for r in results:
+        replies = r.replies
+        rows.append(
+            [
+                f"{r.tokens}x{r.rate}",
+                percentile([x.click_to_provider_ms for x in replies], 0.5),
+                percentile([x.click_to_socket_ms for x in replies], 0.5),
+                percentile([x.click_to_open_ms for x in replies], 0.5),
+                percentile([x.click_to_frame_ms for x in replies], 0.5),
+                percentile([x.click_to_bubble_ms for x in replies], 0.5),
+                percentile([x.first_ms for x in replies], 0.5),
+                percentile([x.first_ms for x in replies], 0.95),
+            ]
+        )
+    headers = [
+        "tokens x tok/s",
+        "click → provider sends 1st token",
+        "click → live socket created",
+        "click → live socket open",
+        "click → 1st frame",
+        "click → reply element",
+        "1st token provider → DOM p50",
+        "p95",
+    ]
+    return table(headers, rows)
+
+
 LEGEND = """\
 - p50/p95/max: each marked token's send by the provider to the first DOM change showing it,
   over every browser and run of the case (tokens sampled: markers, about one token in five).
@@ -527,6 +587,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("provider errors: " + "; ".join(provider.errors[:5]))
     print()
     print(report(results))
+    print()
+    print("First token, p50 ms from the click on Send (when the live socket opens):")
+    print(first_token_report(results))
     print()
     print(LEGEND)
     print(f"load average after: {load_average()}")

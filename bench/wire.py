@@ -262,6 +262,14 @@ def event_var_bytes(payload: str) -> dict[str, int]:
     return out
 
 
+def socket_path(url: str) -> str:
+    """A websocket's path without its id or key: "/_event", "/_parley/stream"."""
+    path = urlsplit(url).path
+    if path.startswith("/_parley/stream/"):
+        return "/_parley/stream"
+    return path.rstrip("/0123456789") or "/"
+
+
 @dataclass
 class Wire:
     """Counts every websocket frame of the page, on whichever socket."""
@@ -279,7 +287,7 @@ class Wire:
     def attach(self, ws: WebSocket) -> None:
         self.sockets.append(ws.url)
         assert_loopback(ws.url.replace("ws://", "http://").replace("wss://", "https://"))
-        path = urlsplit(ws.url).path.rstrip("/0123456789") or "/"
+        path = socket_path(ws.url)
         ws.on("framereceived", lambda payload: self._received(path, payload))
         ws.on("framesent", self._sent)
 
@@ -394,13 +402,27 @@ def open_conversation(page: Page, wire: Wire, url: str, run: int, exchanges: int
 
 
 def run_case(
-    app: ProdApp, page: Page, wire: Wire, case: Case, run: int, history: int = 1
+    app: ProdApp,
+    page: Page,
+    wire: Wire,
+    case: Case,
+    run: int,
+    history: int = 1,
+    reopen: bool = False,
 ) -> Result:
     if case.mode == FIRST:
         open_new_chat(page, app.url)
         page.wait_for_timeout(300)  # let the connection's first updates pass
     else:
         open_conversation(page, wire, app.url, run, history)
+        if reopen:  # the conversation opened afresh: its history loaded, not sent in this tab
+            page.reload()
+            page.get_by_role("textbox", name="Message").wait_for(state="visible", timeout=60_000)
+            page.wait_for_function(
+                "() => !document.querySelector('textarea[aria-label=Message]')?.disabled",
+                timeout=60_000,
+            )
+            settle(page, wire)
     offset = clock_offset_ms(page)
     page.evaluate(OBSERVER_JS)
     page.get_by_role("textbox", name="Message").fill(f"bench {case.name} run {run}")
@@ -597,6 +619,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "primer reply is 560 characters)",
     )
     parser.add_argument(
+        "--reopen",
+        action="store_true",
+        help="reload the page after the --history exchanges: the 'next' reply goes into a "
+        "conversation opened afresh (its history loaded) instead of one typed in this tab",
+    )
+    parser.add_argument(
+        "--saved",
+        type=int,
+        default=0,
+        help="save this many conversations first (a primer exchange each), for the sidebar",
+    )
+    parser.add_argument(
         "--mode",
         choices=[*MODES, "both"],
         help="first: a new chat's first reply; next: a later reply in a conversation; "
@@ -643,7 +677,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(header("Parley: wire, CPU and DOM cost per streamed reply (bench/wire.py)"))
     print(f"cases: {', '.join(c.label for c in cases)} x {repeat} run(s); tokens of 4 chars")
-    print(f"a 'next' reply follows {args.history} exchange(s) in its conversation")
+    print(
+        f"a 'next' reply follows {args.history} exchange(s) in its conversation"
+        + (", then a reload" if args.reopen else "")
+        + (f"; {args.saved} conversations saved first" if args.saved else "")
+    )
     print(
         "chunks: " + ", ".join(f"{c.name}: {c.per_chunk} tok per {c.delay_ms:g} ms" for c in cases)
     )
@@ -663,7 +701,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         with ProdApp(root, rules=rules, env=extra, workdir=Path(tmp)) as app:
             assert_loopback(app.url)
             print(f"app up in {app.times.page_s:.1f} s at {app.url} (root: {root})")
-            results = drive(app, cases, repeat, max(1, min(int(args.history), 50)))
+            results = drive(
+                app,
+                cases,
+                repeat,
+                max(1, min(int(args.history), 50)),
+                reopen=args.reopen,
+                saved=max(0, min(int(args.saved), 200)),
+            )
     print()
     print(report(results))
     print()
@@ -683,7 +728,15 @@ def resolve(ref: str) -> str:
     ).stdout.strip()
 
 
-def drive(app: ProdApp, cases: Sequence[Case], repeat: int, history: int = 1) -> list[Result]:
+def drive(
+    app: ProdApp,
+    cases: Sequence[Case],
+    repeat: int,
+    history: int = 1,
+    *,
+    reopen: bool = False,
+    saved: int = 0,
+) -> list[Result]:
     idle0 = app.usage()
     time.sleep(3)
     idle1 = app.usage()
@@ -711,9 +764,11 @@ def drive(app: ProdApp, cases: Sequence[Case], repeat: int, history: int = 1) ->
         compression = websocket_compression(page, app.url)
         print(f"websocket permessage-deflate: {compression}")
         run_case(app, page, wire, WARMUP, 1)  # compiles, caches, warms the connection
+        for i in range(saved):
+            open_conversation(page, wire, app.url, 1000 + i)
         for case in cases:
             for run in range(1, repeat + 1):
-                result = run_case(app, page, wire, case, run, history)
+                result = run_case(app, page, wire, case, run, history, reopen)
                 results.append(result)
                 print(
                     f"  {case.label} #{run}: {result.bytes_in / result.reply_bytes:.2f} wire B "
@@ -723,7 +778,7 @@ def drive(app: ProdApp, cases: Sequence[Case], repeat: int, history: int = 1) ->
                 )
         usage = app.usage()
         print(f"app RSS after the runs: {usage.rss_bytes / 2**20:.0f} MiB")
-        paths = sorted({urlsplit(u).path.rstrip("/0123456789") for u in wire.sockets})
+        paths = sorted({socket_path(u) for u in wire.sockets})
         print(f"websockets opened: {len(wire.sockets)}, paths: {', '.join(paths)}")
         if errors:
             print("page errors:\n  " + "\n  ".join(errors[:10]))

@@ -14,7 +14,7 @@ from app.services.status import ERROR, STOPPED
 from app.services.views import MessageView, ModelOption
 from components.composer import message_attachments
 from components.controls import native_select
-from components.live_reply import live_reply
+from components.live_reply import live_arm, live_reply, live_text
 from components.markdown import safe_markdown
 from components.shell import scroll_follow
 
@@ -162,6 +162,11 @@ def _action(icon: str, name: str, on_click: Any) -> rx.Component:
     )
 
 
+def _text(message: ObjectVar[MessageView]) -> rx.Var[str]:
+    """The message's text in the browser: a reply this tab streamed is not sent again."""
+    return rx.cond(message.live_key != "", live_text(message.live_key), message.content)
+
+
 def message_actions(
     message: ObjectVar[MessageView], controls: MessageControls, busy: rx.Var[bool]
 ) -> rx.Component:
@@ -170,7 +175,7 @@ def message_actions(
     is_user = message.role == "user"
     return rx.hstack(
         version_switcher(message, controls.switch_version, busy),
-        _action("copy", "Copy", rx.set_clipboard(message.content)),
+        _action("copy", "Copy", rx.set_clipboard(_text(message))),
         rx.cond(
             busy,
             rx.fragment(),
@@ -311,6 +316,8 @@ def message_item(
             rx.cond(editing, edit_form(controls), rx.text(message.content, white_space="pre-wrap")),
         ),
         safe_markdown(rx.cond(is_user, "", message.content)),
+        # A reply this tab streamed shows the text it already has from the live channel.
+        rx.cond(message.live_key != "", live_reply(message.live_key, finished=True)),
         message_attachments(message.attachments),
         status_note(message.status, message.error),
         rx.cond(is_user, rx.fragment(), reply_caption(message, controls.retry)),
@@ -319,9 +326,9 @@ def message_item(
     )
 
 
-def live_item(message_id: rx.Var[int]) -> rx.Component:
+def live_item(stream_key: rx.Var[str]) -> rx.Component:
     """The reply being streamed: its text comes over the live-reply channel, not state."""
-    return _bubble("assistant", live_reply(message_id))
+    return _bubble("assistant", live_reply(stream_key))
 
 
 def message_log(
@@ -329,6 +336,8 @@ def message_log(
     recent: rx.Var[Sequence[MessageView]],
     hidden_from: rx.Var[int],
     live_id: rx.Var[int],
+    live_key: rx.Var[str],
+    next_key: rx.Var[str],
     streaming_here: rx.Var[bool],
     more_history: rx.Var[bool],
     on_load_earlier: Handler,
@@ -356,7 +365,8 @@ def message_log(
                 ),
             ),
             rx.foreach(recent, lambda message: message_item(message, controls, busy)),
-            rx.cond(streaming_here, live_item(live_id)),
+            rx.cond(streaming_here, live_item(live_key)),
+            live_arm(next_key),  # opens the next reply's channel as the message is sent
             display="flex",
             flex_direction="column",
             gap="0.75em",

@@ -178,22 +178,31 @@ def sidebar(
     undo_title: rx.Var[str],
     actions: SidebarActions,
     in_drawer: bool = False,
+    top: ArrayVar[Sequence[ConversationSummary]] | None = None,
+    hidden: ArrayVar[Sequence[str]] | None = None,
 ) -> rx.Component:
     """The conversations' navigation: a column on wide screens, or (``in_drawer``) the
-    content of the phone layout's drawer."""
+    content of the phone layout's drawer. ``top`` rows show above ``conversations``, whose
+    rows with an id in ``hidden`` are not shown (they moved up)."""
 
-    def items(rows: rx.Var[Sequence[ConversationSummary]], *, is_pinned: bool) -> rx.Component:
-        return rx.foreach(
-            rows,
-            lambda c: _item(
+    def items(
+        rows: rx.Var[Sequence[ConversationSummary]],
+        *,
+        is_pinned: bool,
+        hide: ArrayVar[Sequence[str]] | None = None,
+    ) -> rx.Component:
+        def item(c: ObjectVar[ConversationSummary]) -> rx.Component:
+            shown = _item(
                 c,
                 current_id=current_id,
                 renaming_id=renaming_id,
                 rename_value=rename_value,
                 pinned=is_pinned,
                 actions=actions,
-            ),
-        )
+            )
+            return shown if hide is None else rx.cond(hide.contains(c.id), rx.fragment(), shown)
+
+        return rx.foreach(rows, item)
 
     searching = search_query != ""
     placement: dict[str, Any] = (
@@ -283,7 +292,8 @@ def sidebar(
                     ),
                 ),
                 rx.el.ul(
-                    items(conversations, is_pinned=False),
+                    items(top, is_pinned=False) if top is not None else rx.fragment(),
+                    items(conversations, is_pinned=False, hide=hidden),
                     aria_label="Recent conversations",
                     padding="0",
                     margin="0.75em 0 0 0",

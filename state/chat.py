@@ -20,11 +20,14 @@ between states, each documented where it lives:
 - the chat tells its substates that show part of the branch that it changed
   (:func:`follow_conversation`), without importing them.
 
-While a reply streams, its text never travels through this state: the browser appends it
-from the live-reply channel (app/web/stream_ws.py, components/live_reply.py), so Reflex
-sends one update when the reply starts (``live_id``) and one when it ends (the finished
-message). Streaming runs as a background event, so Stop and navigation stay live while it
-runs.
+A reply's text never travels through this state in the session that streamed it: the
+browser appends it from the live-reply channel (app/web/stream_ws.py,
+components/live_reply.py), addressed by an unguessable key (``live_key``); the key of the
+next reply (``next_key``) is given to the browser ahead, so it opens the channel as it
+sends. Reflex sends one update when the reply starts (``live_id``) and one when it ends: the
+finished message with its saved metadata but without its text, which the browser already
+has (``MessageView.live_key``; the server keeps the text in ``_live_texts``). Streaming
+runs as a background event, so Stop and navigation stay live while it runs.
 
 The branch on screen is two lists, because Reflex resends a list whole whenever it is
 assigned: ``messages``, the history loaded when the conversation opened (or the branch
@@ -36,6 +39,7 @@ that reload anyway (open, switch version, delete, load earlier) fold ``recent`` 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Protocol, cast
 
 import reflex as rx
@@ -44,7 +48,8 @@ from app.errors import ParleyError
 from app.guards.params import parse_row_id
 from app.services import get_chat_service, get_title_service
 from app.services.status import NO_REPLY, busy_notice, has_live_reply, is_complete, is_orphaned
-from app.services.views import MessageView, ModelOption
+from app.services.stream_hub import new_key
+from app.services.views import MessageView, ModelOption, has_code_block
 from state.conversation import OpenConversationState, id_from_path
 from state.sidebar import SidebarState
 
@@ -84,9 +89,17 @@ class ChatState(OpenConversationState):
     models: rx.Field[list[ModelOption]] = rx.field(default_factory=list)
     model: rx.Field[str] = rx.field("")  # the model the next message goes to
 
-    # The reply being streamed in this session (one at a time).
+    # The reply being streamed in this session (one at a time), and its stream key.
     live_id: rx.Field[int] = rx.field(NO_REPLY)
     live_conversation_id: rx.Field[str] = rx.field("")
+    live_key: rx.Field[str] = rx.field("")
+    next_key: rx.Field[str] = rx.field(default_factory=new_key)  # for the next reply
+    # The text of finished replies in ``recent`` that were sent without it (by message id).
+    _live_texts: rx.Field[dict[int, str]] = rx.field(default_factory=dict)  # backend only
+    _live_page: rx.Field[str] = rx.field("")  # the page (socket session) that holds them
+    # New chat was asked for, and the page has not moved to ``/`` yet (backend only: the
+    # screen keeps the conversation until the address changes; see ``new_chat``).
+    _new_chat_asked: bool = False
 
     @rx.var
     def streaming(self) -> bool:
@@ -110,13 +123,41 @@ class ChatState(OpenConversationState):
         streams it: ``return self._begin_reply(...).stream_reply`` ends a handler that
         starts a reply. The one deliberate link from a view's state (the composer's send,
         the message actions) into the chat's background stream."""
+        self._go_live(reply_id, conversation_id)
+        return ChatState
+
+    def _go_live(self, reply_id: int, conversation_id: str) -> None:
+        """Stream ``reply_id`` to this session under the key its browser already holds
+        (it may have opened the channel with it already), and give it the next one."""
+        key = self.next_key or new_key()
+        get_chat_service().hub.grant(key, reply_id)
         self.live_id = reply_id
         self.live_conversation_id = conversation_id
-        return ChatState
+        self.live_key = key
+        self.next_key = new_key()
 
     def _clear_live(self) -> None:
         self.live_id = NO_REPLY
         self.live_conversation_id = ""
+        self.live_key = ""
+
+    def _without_text(self, final: MessageView) -> MessageView:
+        """The finished reply as this session's browser needs it: without the text, when the
+        browser has exactly that text from the live channel (the server keeps it) and its
+        live renderer shows it as the finished message would (no code block)."""
+        text = final.content
+        if text and not has_code_block(text) and text == get_chat_service().hub.text(final.id):
+            self._live_texts = {**self._live_texts, final.id: text}
+            self._live_page = self.router.session.session_id
+            return replace(final, content="", live_key=self.live_key)
+        return final
+
+    def _lost_live_texts(self) -> bool:
+        """Whether ``recent`` shows replies from texts a page no longer holds: the page
+        was reloaded (a new socket session), so it must be sent them."""
+        return any(m.live_key for m in self.recent) and (
+            self.router.session.session_id != self._live_page
+        )
 
     async def _settle_orphaned_reply(self) -> bool:
         """Forget a reply whose stream is gone. True if there was one.
@@ -147,8 +188,11 @@ class ChatState(OpenConversationState):
     @rx.event
     async def load_page(self) -> None:
         """on_load for every chat route: ``/`` is a new chat, ``/c/<id>`` a saved one."""
-        conversation_id = id_from_path(self.router.url.path)
-        self.notice = ""
+        path = self.router.url.path
+        conversation_id = id_from_path(path)
+        self._new_chat_asked = False  # the screen follows the address from here
+        self.notice = "" if conversation_id is not None else f"There is no page at {path}."
+        conversation_id = conversation_id or ""
         settled = await self._settle_orphaned_reply()
         await self._refresh_sidebar()
         # ?m=<message id>: a search hit; its branch goes on screen if another one is.
@@ -162,6 +206,8 @@ class ChatState(OpenConversationState):
             conversation_id
             and conversation_id == self.current_id
             and (self.messages or self.recent)
+            # A reloaded page lost the texts its replies were shown from: load them.
+            and not self._lost_live_texts()
         )
         if same and not settled and not moved:
             return  # already showing it (e.g. the redirect after the first message)
@@ -207,7 +253,11 @@ class ChatState(OpenConversationState):
         """The branch as the screen shows it, oldest first: loaded history (less any hidden
         tail), then the messages added since."""
         loaded = self.messages if self.hidden_from < 0 else self.messages[: self.hidden_from]
-        return loaded + self.recent
+        texts = self._live_texts
+        return loaded + [
+            replace(m, content=texts.get(m.id, m.content), live_key="") if m.live_key else m
+            for m in self.recent
+        ]
 
     def _set_messages(self, messages: list[MessageView]) -> None:
         """Show ``messages`` as the whole branch: ``recent`` and any hidden tail fold away."""
@@ -219,6 +269,9 @@ class ChatState(OpenConversationState):
     def _set_recent(self, recent: list[MessageView]) -> None:
         if recent or self.recent:  # an empty list stays put: nothing to send
             self.recent = recent
+        if self._live_texts:
+            kept = {m.id for m in recent}
+            self._live_texts = {i: t for i, t in self._live_texts.items() if i in kept}
 
     async def _refresh_spend(self) -> None:
         """The conversation's running total, assigned only when its text changed."""
@@ -234,6 +287,7 @@ class ChatState(OpenConversationState):
         self.model = value
 
     def _close_conversation(self) -> None:
+        self._new_chat_asked = False
         self.current_id = ""
         self.current_title = ""
         self._set_messages([])
@@ -244,15 +298,19 @@ class ChatState(OpenConversationState):
     def open_conversation(self, conversation_id: str) -> None:
         """A link to a conversation was clicked: switch at once, so a message sent before the
         page's on_load has loaded the history goes to this conversation, not the last one."""
+        self._new_chat_asked = False
         if conversation_id != self.current_id:
             self._close_conversation()
             self.current_id = conversation_id
 
     @rx.event
     def new_chat(self) -> rx.event.EventSpec:
-        # Close the conversation here rather than in the page's on_load: a message sent
-        # before that runs must start a new conversation, not join the old one.
-        self._close_conversation()
+        """Go to ``/``; its on_load closes the conversation. Nothing on screen changes before
+        the address does: emptying the log here reached the browser ahead of the redirect,
+        so Back in between left the app instead of returning to this conversation. A
+        message sent before that on_load still starts a new conversation
+        (``ComposerState.send`` closes it first)."""
+        self._new_chat_asked = True
         return rx.redirect("/")
 
     # ----- the reply's stream ---------------------------------------------------------------
@@ -285,8 +343,9 @@ class ChatState(OpenConversationState):
         async with self:
             if self.live_id == message_id:  # else a reload already settled this reply
                 if final is not None and self.current_id == self.live_conversation_id:
-                    # Appended to the short list only: the history is not sent again.
-                    self.recent = [*self.recent, final]
+                    # Appended to the short list only: the history is not sent again, nor
+                    # the reply's text, which this browser has from the live channel.
+                    self.recent = [*self.recent, self._without_text(final)]
                     await self._refresh_spend_quietly()
                     await follow_conversation(self)  # in the update that ends the reply
                 self.notice = problem

@@ -134,6 +134,8 @@ class ComposerState(ChatState):
         text = message_text(form_data)
         if self._busy():
             return None
+        if self._new_chat_asked:  # New chat, before ``/``'s on_load: a new conversation
+            self._close_conversation()
         try:
             posted = await get_chat_service().post_message(
                 self.current_id or None,

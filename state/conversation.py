@@ -18,10 +18,13 @@ def conversation_path(conversation_id: str) -> str:
     return f"/c/{conversation_id}"
 
 
-def id_from_path(path: str) -> str:
-    """The conversation id of a chat route (``/c/<id>``), or "" for a new chat."""
+def id_from_path(path: str) -> str | None:
+    """``/`` -> "" (a new chat), ``/c/<id>`` -> the id, any other path -> None (no page):
+    the one chat route (app/app.py) matches every path of up to two segments."""
     parts = [p for p in path.split("/") if p]
-    return parts[1] if len(parts) == 2 and parts[0] == "c" else ""
+    if not parts:
+        return ""
+    return parts[1] if len(parts) == 2 and parts[0] == "c" else None
 
 
 class OpenConversationState(rx.State):

@@ -45,7 +45,7 @@ class MessagesState(ChatState):
         index. False if the message is not on screen."""
         for index, message in enumerate(self.recent):
             if message.id == message_id:
-                self.recent = self.recent[:index]
+                self._set_recent(self.recent[:index])
                 return True
         visible = len(self.messages) if self.hidden_from < 0 else self.hidden_from
         for index, message in enumerate(self.messages[:visible]):

@@ -9,7 +9,9 @@ written), so imports go one way, state.chat -> state.sidebar.
 
 Wire cost: Reflex resends a list whole whenever it is assigned, so a list is assigned only
 when what it shows (ids and titles, in order) has changed; after most replies the sidebar
-looks the same and nothing travels.
+looks the same and nothing travels. A conversation that is new, moved to the top or retitled
+goes in ``sidebar_top`` (and its row below is hidden by ``sidebar_hidden``), so a new chat
+adds one row instead of sending the loaded list again.
 """
 
 from __future__ import annotations
@@ -29,10 +31,39 @@ def _shown(rows: Sequence[ConversationSummary]) -> list[tuple[str, str]]:
     return [(row.id, row.title) for row in rows]
 
 
+SIDEBAR_TOP_MAX = 10  # rows shown above the loaded list before it is sent again whole
+
+
+def _overlay(
+    loaded: Sequence[ConversationSummary], page: SidebarPage
+) -> tuple[list[ConversationSummary], list[str]] | None:
+    """How to show ``page`` (a fresh first page) without sending ``loaded`` again: the
+    fewest rows to show above it (new, moved up or retitled conversations) and the ids of
+    ``loaded`` rows to hide (moved up). Rows of ``loaded`` past the page stay only if the
+    page is full (they are older ones). None if that takes more than SIDEBAR_TOP_MAX rows
+    or ``loaded`` changed otherwise (a deletion): then the list is sent again."""
+    rows = page.conversations
+    if not loaded:
+        return None
+    for count in range(min(SIDEBAR_TOP_MAX, len(rows)) + 1):
+        top = list(rows[:count])
+        moved = {row.id for row in top}
+        rest = [row for row in loaded if row.id not in moved]
+        if page.next_before is None and len(rest) != len(rows) - count:
+            continue
+        if _shown(rest[: len(rows) - count]) == _shown(rows[count:]):
+            return top, [row.id for row in loaded if row.id in moved]
+    return None
+
+
 class SidebarState(OpenConversationState):
     # Pinned conversations, then pages of the others, newest first.
     pinned: rx.Field[list[ConversationSummary]] = rx.field(default_factory=list)
     conversations: rx.Field[list[ConversationSummary]] = rx.field(default_factory=list)
+    # Shown above ``conversations`` / hidden in it: the changes since it was loaded, so a new
+    # conversation adds one row instead of sending the whole list again.
+    sidebar_top: rx.Field[list[ConversationSummary]] = rx.field(default_factory=list)
+    sidebar_hidden: rx.Field[list[str]] = rx.field(default_factory=list)
     more_conversations: rx.Field[bool] = rx.field(False)
     sidebar_next: rx.Field[str] = rx.field("")  # where the next page starts
     search_query: rx.Field[str] = rx.field("")
@@ -44,24 +75,38 @@ class SidebarState(OpenConversationState):
 
     # ----- showing pages --------------------------------------------------------------------
 
-    def _show(self, page: SidebarPage, *, append: bool = False) -> None:
-        """Show a sidebar page, assigning only the lists whose rows changed."""
+    def _show(self, page: SidebarPage, *, append: bool = False, whole: bool = False) -> None:
+        """Show a sidebar page, assigning only the lists whose rows changed; a first page
+        that differs from the loaded list by a few rows on top goes in ``sidebar_top``.
+        ``whole``: show the page afresh (after the user changed the list: delete, rename...)."""
         if append:
             self.conversations = self.conversations + page.conversations
         else:
             if _shown(page.pinned) != _shown(self.pinned):
                 self.pinned = page.pinned
+            overlay = None if whole else _overlay(self.conversations, page)
+            if overlay is not None:
+                top, hidden = overlay
+                if _shown(top) != _shown(self.sidebar_top):
+                    self.sidebar_top = top
+                if hidden != self.sidebar_hidden:
+                    self.sidebar_hidden = hidden
+                return  # the loaded list, and where its next page starts, are unchanged
             if _shown(page.conversations) != _shown(self.conversations):
                 self.conversations = page.conversations
+            if self.sidebar_top:
+                self.sidebar_top = []
+            if self.sidebar_hidden:
+                self.sidebar_hidden = []
         next_before = page.next_before or ""
         if next_before != self.sidebar_next:
             self.sidebar_next = next_before
         if self.more_conversations != (page.next_before is not None):
             self.more_conversations = page.next_before is not None
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, *, whole: bool = False) -> None:
         """Show the first page afresh (the chat calls this when the list may have changed)."""
-        self._show(await get_conversation_service().sidebar())
+        self._show(await get_conversation_service().sidebar(), whole=whole)
 
     @rx.event
     async def load_more_conversations(self) -> None:
@@ -95,7 +140,7 @@ class SidebarState(OpenConversationState):
             await get_conversation_service().set_pinned(conversation_id, pinned)
         except ParleyError as exc:
             self.notice = exc.message
-        await self._refresh()
+        await self._refresh(whole=True)
 
     @rx.event
     def start_rename(self, conversation_id: str, title: str) -> None:
@@ -123,7 +168,7 @@ class SidebarState(OpenConversationState):
         self.notice = ""
         if renamed.id == self.current_id:
             self.current_title = renamed.title  # the chat's heading
-        await self._refresh()
+        await self._refresh(whole=True)
 
     @rx.event
     async def delete_conversation(self, conversation_id: str) -> rx.event.EventType[()] | None:
@@ -135,7 +180,7 @@ class SidebarState(OpenConversationState):
         self.undo_id = deleted.conversation.id
         self.undo_title = deleted.conversation.title
         self.search_results = [h for h in self.search_results if h.id != conversation_id]
-        await self._refresh()
+        await self._refresh(whole=True)
         if conversation_id == self.current_id:
             return rx.redirect("/")  # the open one is gone: its page's on_load closes it
         return None
@@ -150,4 +195,4 @@ class SidebarState(OpenConversationState):
             self.notice = exc.message
         self.undo_id = ""
         self.undo_title = ""
-        await self._refresh()
+        await self._refresh(whole=True)

@@ -9,11 +9,20 @@ Memory is bounded: a finished stream is kept for ``keep_finished`` seconds (so a
 that reconnects just after the end still learns how it ended), a stream nobody publishes
 to for ``idle_timeout`` seconds is dropped, and at most ``max_streams`` are held, the
 oldest going first. Expiry is checked whenever a stream is opened, so no timer task runs.
+
+Readers never name a stream by its message id (sequential, so guessable): the session that
+may read a reply is given an unguessable key (:func:`new_key`) and :meth:`StreamHub.grant`
+binds it to the reply's stream. A reader may come with its key before the grant (the
+browser opens the channel as it sends, before the server has posted the message):
+:meth:`StreamHub.resolve` then waits for the grant, a bounded time, with a bounded number
+of such waiters. A key lives as long as its stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -30,12 +39,26 @@ class StreamEnd:
 
 GONE = StreamEnd("gone")
 
+KEY_BYTES = 16  # 128 bits
+_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def new_key() -> str:
+    """An unguessable key for one reply's stream (URL-safe, 22 characters)."""
+    return secrets.token_urlsafe(KEY_BYTES)
+
+
+def is_key(text: str) -> bool:
+    """Whether ``text`` has the shape of a stream key (not whether it was granted)."""
+    return _KEY.fullmatch(text) is not None
+
 
 @dataclass(eq=False, slots=True)
 class _Stream:
     chunks: list[str] = field(default_factory=list)
     end: StreamEnd | None = None
     touched: float = 0.0  # monotonic time of the last publish, open or finish
+    keys: list[str] = field(default_factory=list)  # granted to read it
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake(self) -> None:
@@ -99,13 +122,17 @@ class StreamHub:
         keep_finished: float = 60.0,
         idle_timeout: float = 900.0,
         max_streams: int = 10_000,
+        max_waiting: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.keep_finished = keep_finished
         self.idle_timeout = idle_timeout
         self.max_streams = max_streams
+        self.max_waiting = max_waiting
         self._clock = clock
         self._streams: dict[int, _Stream] = {}  # oldest first: insertion order
+        self._keys: dict[str, int] = {}  # granted key -> message id
+        self._waiting: dict[str, asyncio.Event] = {}  # keys readers wait to be granted
 
     def __len__(self) -> int:
         return len(self._streams)
@@ -119,6 +146,7 @@ class StreamHub:
         if old is not None:
             old.end = old.end or StreamEnd("error", "The reply was restarted.")
             old.wake()
+            self._revoke(old)  # a restarted reply gets a new key
         while len(self._streams) >= self.max_streams:
             oldest = next(iter(self._streams))
             self._drop(oldest)
@@ -151,6 +179,44 @@ class StreamHub:
         self._expire()
         return Subscription(self._streams.get(message_id), max(from_chunk, 0))
 
+    def grant(self, key: str, message_id: int) -> None:
+        """Let whoever holds ``key`` read ``message_id``'s stream (waking readers already
+        waiting with it). A key is granted once: granting it again is refused, so a key
+        cannot be moved to another reply."""
+        if not is_key(key):
+            raise ValueError("not a stream key")
+        if key in self._keys:
+            if self._keys[key] == message_id:
+                return
+            raise ValueError("that stream key is already in use")
+        stream = self._streams.get(message_id)
+        if stream is None:
+            self.open(message_id)
+            stream = self._streams[message_id]
+        stream.keys.append(key)
+        self._keys[key] = message_id
+        waiting = self._waiting.pop(key, None)
+        if waiting is not None:
+            waiting.set()
+
+    async def resolve(self, key: str, wait: float = 0.0) -> int | None:
+        """The message id granted to ``key``, waiting up to ``wait`` seconds for the grant;
+        None if it does not come (or too many readers are waiting already)."""
+        message_id = self._keys.get(key)
+        if message_id is not None or wait <= 0 or not is_key(key):
+            return message_id
+        event = self._waiting.get(key)
+        if event is None:
+            if len(self._waiting) >= self.max_waiting:
+                return None
+            event = self._waiting[key] = asyncio.Event()
+        try:
+            await asyncio.wait_for(event.wait(), wait)
+        except TimeoutError:
+            if self._waiting.get(key) is event:
+                del self._waiting[key]
+        return self._keys.get(key)
+
     def text(self, message_id: int) -> str:
         """Everything published so far (for tests and diagnostics)."""
         stream = self._streams.get(message_id)
@@ -158,9 +224,15 @@ class StreamHub:
 
     def _drop(self, message_id: int) -> None:
         stream = self._streams.pop(message_id)
+        self._revoke(stream)
         if stream.end is None:
             stream.end = GONE
             stream.wake()
+
+    def _revoke(self, stream: _Stream) -> None:
+        for key in stream.keys:
+            self._keys.pop(key, None)
+        stream.keys.clear()
 
     def _expire(self) -> None:
         now = self._clock()

@@ -8,6 +8,7 @@ captions read in four batched queries, whatever the number of messages.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +30,19 @@ class ConversationSummary:
     @classmethod
     def of(cls, row: Conversation) -> ConversationSummary:
         return cls(row.id, row.title, row.model, row.updated_at.isoformat())
+
+
+# A line that opens a fenced code block, or an indented one (four spaces or a tab).
+_CODE_LINE = re.compile(r"^(?: {0,3}(?:```|~~~)| {4}|\t)", re.M)
+
+
+def has_code_block(text: str) -> bool:
+    """Whether ``text``'s markdown may hold a code block. The finished message renders those
+    with a language label, highlighting and Copy (components/markdown.py), which the live
+    reply's renderer (assets/live_reply.jsx) does not: such a reply's text is sent again at
+    its end rather than shown from the live channel. Errs towards True (an indented list
+    continuation counts), which only costs bytes."""
+    return _CODE_LINE.search(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +68,9 @@ class MessageView:
     cost_label: str = ""  # the same, in words, for screen readers
     attachments: tuple[AttachmentView, ...] = ()  # files sent with a user message
     prompt_label: str = ""  # the system prompt version a reply used, e.g. "Reviewer v2"
+    # Set only in the session that streamed this reply: its text is in that browser (the
+    # live-reply channel's stream key), so ``content`` is not sent to it again (left "").
+    live_key: str = ""
 
     @classmethod
     def of(

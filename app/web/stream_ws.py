@@ -1,6 +1,11 @@
 """The live-reply channel: a websocket that appends a streaming reply's text in the browser.
 
-``/_parley/stream/<message id>?from=<characters already received>``
+``/_parley/stream/<key>?from=<characters already received>``
+
+The key is the reply's unguessable stream key (:func:`app.services.stream_hub.new_key`),
+given only to the session that may read it; never the message id. A browser may connect with
+the key before the server has granted it (it opens the channel as it sends): the endpoint
+waits for the grant up to ``grant_wait`` seconds, then ends the stream as "gone".
 
 Reflex resends a changed var's whole value on every update, so a growing reply sent through
 state costs O(n²) bytes. This channel sends each piece of text once, with one byte of
@@ -34,12 +39,13 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
-from app.services.stream_hub import GONE, StreamEnd, StreamHub
+from app.services.stream_hub import GONE, StreamEnd, StreamHub, is_key
 
 log = logging.getLogger(__name__)
 
-PATH = "/_parley/stream/{message_id}"
-MAX_ID = 2**63 - 1
+PATH = "/_parley/stream/{key}"
+MAX_CHARS = 2**63 - 1
+GRANT_WAIT_S = 10.0  # how long a reader who came before its key was granted may wait
 
 
 def end_frame(end: StreamEnd) -> str:
@@ -53,7 +59,7 @@ def _parse_int(value: str | None, default: int) -> int | None:
     if not (value.isascii() and value.isdecimal()) or len(value) > 19:
         return None
     number = int(value)
-    return number if number <= MAX_ID else None
+    return number if number <= MAX_CHARS else None
 
 
 _TICK = 1e-6  # seconds; differences below this are clock rounding, not waits
@@ -94,15 +100,21 @@ class FramePacer:
 async def _pump(
     websocket: WebSocket,
     hub: StreamHub,
-    message_id: int,
+    key: str,
     skip: int,
     max_fps: float,
     *,
+    grant_wait: float = GRANT_WAIT_S,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
-    """Send the stream from code point ``skip`` on, paced by :class:`FramePacer`, then the
-    end frame. ``clock`` must be the hub's clock (both default to ``time.monotonic``)."""
+    """Send the stream granted to ``key`` from code point ``skip`` on, paced by
+    :class:`FramePacer`, then the end frame. ``clock`` must be the hub's clock (both
+    default to ``time.monotonic``)."""
+    message_id = await hub.resolve(key, grant_wait)
+    if message_id is None:
+        await websocket.send_text(end_frame(GONE))
+        return
     subscription = hub.subscribe(message_id)
     pacer = FramePacer(1.0 / max_fps)
     while True:
@@ -139,6 +151,7 @@ def stream_app(
     hub: Callable[[], StreamHub],
     *,
     max_fps: float = 60.0,
+    grant_wait: float = GRANT_WAIT_S,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Starlette:
@@ -146,16 +159,25 @@ def stream_app(
     ``clock`` and ``sleep`` pace the frames (a test passes a fake clock, the hub's too)."""
 
     async def endpoint(websocket: WebSocket) -> None:
-        message_id = _parse_int(websocket.path_params.get("message_id"), -1)
+        key = str(websocket.path_params.get("key", ""))
         skip = _parse_int(websocket.query_params.get("from"), 0)
         try:
             await websocket.accept()
-            if message_id is None or message_id < 0 or skip is None:
+            if not is_key(key) or skip is None:
                 await websocket.send_text(end_frame(GONE))
                 await websocket.close(code=1008)  # policy violation: a malformed request
                 return
             pump = asyncio.create_task(
-                _pump(websocket, hub(), message_id, skip, max_fps, clock=clock, sleep=sleep)
+                _pump(
+                    websocket,
+                    hub(),
+                    key,
+                    skip,
+                    max_fps,
+                    grant_wait=grant_wait,
+                    clock=clock,
+                    sleep=sleep,
+                )
             )
             watch = asyncio.create_task(_watch(websocket))
             try:
@@ -165,7 +187,7 @@ def stream_app(
                 watch.cancel()
                 pumped, _ = await asyncio.gather(pump, watch, return_exceptions=True)
             if isinstance(pumped, Exception) and not _is_disconnect(pumped):
-                log.error("live-reply stream %s failed", message_id, exc_info=pumped)
+                log.error("a live-reply stream failed", exc_info=pumped)
             elif pumped is None:  # the end frame went out: close politely
                 await websocket.close()
         except Exception as exc:

@@ -48,6 +48,8 @@ def _sidebar(*, in_drawer: bool = False) -> rx.Component:
     return sidebar(
         pinned=SidebarState.pinned,
         conversations=SidebarState.conversations,
+        top=SidebarState.sidebar_top,
+        hidden=SidebarState.sidebar_hidden,
         current_id=ChatState.current_id,
         more=SidebarState.more_conversations,
         search_query=SidebarState.search_query,
@@ -198,6 +200,8 @@ def _message_column() -> rx.Component:
             ChatState.recent,
             ChatState.hidden_from,
             ChatState.live_id,
+            ChatState.live_key,
+            ChatState.next_key,
             ChatState.streaming_here,
             ChatState.more_history,
             on_load_earlier=ChatState.load_earlier,

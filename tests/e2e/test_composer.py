@@ -111,7 +111,11 @@ def test_a_text_file_goes_into_the_message_as_a_fenced_block(
     assert response.headers["content-type"].startswith("text/plain")
     assert response.headers["x-content-type-options"] == "nosniff"
     assert page.request.get(f"{app_url}/_parley/attachment/{uuid.uuid4().hex}").status == 404
-    assert page.request.get(f"{app_url}/_parley/attachment/..%2F..%2Fetc%2Fpasswd").status == 404
+    # A path that climbs out reaches no file: its ../ lands on /etc/passwd, which the chat
+    # route answers with the app's page (saying there is no such page), never the file.
+    climbed = page.request.get(f"{app_url}/_parley/attachment/..%2F..%2Fetc%2Fpasswd")
+    assert climbed.headers["content-type"].startswith("text/html")
+    assert b"root:" not in climbed.body()
 
 
 def test_an_image_reaches_a_vision_model_as_an_image_block(

@@ -1,7 +1,11 @@
-"""A loopback HTTP server that speaks Anthropic's SSE and OpenAI's chunk streams, as scripted.
+"""Loopback HTTP servers for tests and benchmarks, and the providers' wire formats.
 
-It runs on 127.0.0.1 (a random port) in a thread with its own event loop, so any test, sync or
-async, can point a real SDK at it through ``base_url``. Each request takes the next scripted
+:class:`LoopbackBase` is the scaffolding every such server shares: an asyncio server on
+127.0.0.1 (a random port) in a thread with its own event loop, so any caller, sync or async,
+can point a real SDK at it through ``base_url``, and a busy caller does not delay it. The
+latency benchmark's paced stand-in (bench/_provider.py) builds on it too.
+
+:class:`LoopbackServer` answers as scripted: each request takes the next scripted
 :class:`Reply`; every request is recorded. Bodies go out with chunked transfer encoding, one
 HTTP chunk per scripted piece, so a test controls exactly how the bytes are split.
 """
@@ -13,9 +17,9 @@ import contextlib
 import json
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 
 @dataclass
@@ -48,35 +52,85 @@ def json_reply(status: int, body: object, **kwargs: Any) -> Reply:
     )
 
 
-class LoopbackServer:
+async def read_request(reader: asyncio.StreamReader) -> Recorded:
+    """One HTTP request off the socket; the body is JSON if it parses, else bytes."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    method, path, _ = lines[0].split(" ", 2)
+    headers = {
+        k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)
+    }
+    raw = await reader.readexactly(int(headers.get("content-length", "0")))
+    try:
+        body: Any = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw
+    return Recorded(method, path, headers, body)
+
+
+def write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
+    """One piece of a chunked body (an empty piece would end the body, so it is skipped)."""
+    if data:
+        writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+
+def status_head(status: int, content_type: str, headers: dict[str, str] | None = None) -> bytes:
+    """The status line and headers of a chunked reply whose connection closes after it."""
+    lines = [
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n",
+        f"content-type: {content_type}\r\n",
+        "transfer-encoding: chunked\r\n",
+        "connection: close\r\n",
+        *(f"{k}: {v}\r\n" for k, v in (headers or {}).items()),
+        "\r\n",
+    ]
+    return "".join(lines).encode("latin-1")
+
+
+END_OF_BODY = b"0\r\n\r\n"
+
+
+class LoopbackBase:
+    """An HTTP server on 127.0.0.1 in its own thread and event loop; subclasses answer
+    each connection in :meth:`_serve`. ``stop`` ends any connection still being answered."""
+
+    TIMEOUT = 10.0  # seconds to start or stop
+
     def __init__(self) -> None:
-        self.replies: deque[Reply] = deque()
-        self.requests: list[Recorded] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._lock = threading.Lock()
         self.port = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> LoopbackServer:
+    def start(self) -> Self:
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(5)
+        self._call(self._start())
         return self
+
+    def stop(self) -> None:
+        self._call(self._stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(self.TIMEOUT)
+        self._loop.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` on the server's loop and wait for it."""
+        asyncio.run_coroutine_threadsafe(coro, self._loop).result(self.TIMEOUT)
 
     async def _start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
+        self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def _stop(self) -> None:
         await self._cancel_handlers()
@@ -90,9 +144,36 @@ class LoopbackServer:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await self._serve(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client left
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class LoopbackServer(LoopbackBase):
+    """Answers each request with the next scripted :class:`Reply`, and records it."""
+
+    TIMEOUT = 5.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replies: deque[Reply] = deque()
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+
     def reset(self) -> None:
         """Forget scripts and requests; end any handler still holding a connection."""
-        asyncio.run_coroutine_threadsafe(self._cancel_handlers(), self._loop).result(5)
+        self._call(self._cancel_handlers())
         with self._lock:
             self.replies.clear()
             self.requests.clear()
@@ -106,32 +187,10 @@ class LoopbackServer:
         with self._lock:
             return len(self.replies)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            await self._serve(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self._tasks.discard(task)
-            writer.close()
-
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        method, path, _ = lines[0].split(" ", 2)
-        headers = {
-            k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ln)
-        }
-        raw = await reader.readexactly(int(headers.get("content-length", "0")))
-        try:
-            body: Any = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw
+        request = await read_request(reader)
         with self._lock:
-            self.requests.append(Recorded(method, path, headers, body))
+            self.requests.append(request)
             reply = self.replies.popleft() if self.replies else None
         if reply is None:
             reply = json_reply(
@@ -139,16 +198,7 @@ class LoopbackServer:
             )
         if reply.head_delay:
             await _wait_or_leave(reader, reply.head_delay)
-        status_line = f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Status')}\r\n"
-        out = [
-            status_line,
-            f"content-type: {reply.content_type}\r\n",
-            "transfer-encoding: chunked\r\n",
-            "connection: close\r\n",
-            *(f"{k}: {v}\r\n" for k, v in reply.headers.items()),
-            "\r\n",
-        ]
-        writer.write("".join(out).encode("latin-1"))
+        writer.write(status_head(reply.status, reply.content_type, reply.headers))
         await writer.drain()
         if reply.first_delay:
             await _wait_or_leave(reader, reply.first_delay)
@@ -156,12 +206,12 @@ class LoopbackServer:
             if i and reply.delay:
                 await asyncio.sleep(reply.delay)
             if piece:
-                writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                write_chunk(writer, piece)
                 await writer.drain()
         if reply.hang:
             await _wait_or_leave(reader, reply.hang)
         if not reply.truncate:
-            writer.write(b"0\r\n\r\n")
+            writer.write(END_OF_BODY)
             await writer.drain()
 
 

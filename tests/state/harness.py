@@ -37,8 +37,9 @@ from sqlalchemy import Engine
 from app import services
 from app.llm.fake import ScriptedProvider, ScriptedReply
 from app.llm.registry import ModelInfo, ModelRegistry
-from app.services.chat import ChatService, MessageView
+from app.services.chat import ChatService
 from app.services.stream_hub import StreamEnd
+from app.services.views import ConversationSummary, MessageView
 from state.chat import ChatState
 from state.composer import ComposerState
 from state.conversation import OpenConversationState
@@ -164,6 +165,7 @@ class Tab:
     wire: Wire
     token: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
     path: str = "/"
+    sid: str = "socket-1"  # the page's socket session: a reload gets a new one
 
     def router_data(self) -> dict[str, Any]:
         parts = [p for p in self.path.split("?")[0].split("/") if p]
@@ -174,6 +176,7 @@ class Tab:
             "query": {"conversation_id": parts[1]} if len(parts) == 2 else {},
             "headers": {"origin": ORIGIN},
             "token": self.token,
+            "sid": self.sid,
         }
 
     async def send(self, event: Any) -> EventFuture:
@@ -194,6 +197,11 @@ class Tab:
     async def visit(self, path: str) -> None:
         self.path = path
         await self.run(ChatState.load_page)
+
+    async def reload(self) -> None:
+        """The page reloaded: a new socket session, then the page's on_load."""
+        self.sid = uuid.uuid4().hex
+        await self.visit(self.path)
 
     async def state(self, cls: type[S]) -> S:
         """One of the session's states as the backend holds it, read under its lock."""
@@ -247,6 +255,13 @@ async def tab(backend: Backend) -> AsyncIterator[Tab]:
 def shown(chat: ChatState) -> list[MessageView]:
     """The branch as the page shows it: loaded history (less a hidden tail), then ``recent``."""
     return chat._shown()
+
+
+def sidebar_rows(sidebar: SidebarState) -> list[ConversationSummary]:
+    """The sidebar's recent conversations as the page shows them: the rows shown above the
+    loaded list, then the loaded list less the rows hidden in it (they moved up)."""
+    hidden = set(sidebar.sidebar_hidden)
+    return [*sidebar.sidebar_top, *(c for c in sidebar.conversations if c.id not in hidden)]
 
 
 def send(text: str) -> Any:

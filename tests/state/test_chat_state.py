@@ -33,6 +33,7 @@ from tests.state.harness import (
     send,
     sent_since,
     shown,
+    sidebar_rows,
     tab,
 )
 
@@ -155,10 +156,13 @@ async def test_streaming_sends_no_state_updates_until_the_reply_ends(
     assert (len(starts), len(ends), len(updates)) == (1, 1, 2), [sorted(u) for u in updates]
     start, end = updates
     assert start is starts[0] and end is ends[0]
-    # Neither update carries the reply while it streams; the end carries it once, finished.
-    assert text.strip() not in json.dumps(start)
-    assert json.dumps(end).count(text.strip()) == 1
-    assert [m["content"] for m in end["recent"]][-1] == text
+    # Neither update carries the reply's text: the browser has it from the live channel,
+    # under the key it held before it sent (the start names it and gives the next one).
+    assert text.strip() not in json.dumps(updates)
+    assert start["live_key"] and start["next_key"] and start["live_key"] != start["next_key"]
+    finished = end["recent"][-1]
+    assert (finished["content"], finished["live_key"]) == ("", start["live_key"])
+    assert finished["status"] == "complete" and finished["output_tokens"] > 0
     chat = await tab.chat()
     assert [m.content for m in shown(chat)] == ["one", "First answer.", "two", text]
     assert backend.service.hub.text(shown(chat)[-1].id) == text
@@ -341,7 +345,10 @@ async def test_the_first_reply_is_followed_by_a_generated_title(tab: Tab, backen
     await tab.visit("/")
     await tab.run(send("How do I reverse a string?"))
     titled = await tab.wire.wait_for(lambda u: u.chat.get("current_title") == "Reversing strings")
-    assert [c["title"] for c in titled.chat["conversations"]] == ["Reversing strings"]
+    # The retitled row alone travels (shown above the loaded list), not the list again.
+    assert "conversations" not in titled.chat
+    assert [c["title"] for c in titled.chat["sidebar_top"]] == ["Reversing strings"]
+    assert [c.title for c in sidebar_rows(await tab.sidebar())] == ["Reversing strings"]
     request = backend.provider.requests[-1]
     assert request.metadata["feature"] == "title"
     # The second exchange keeps the title and asks for none.
@@ -352,7 +359,7 @@ async def test_the_first_reply_is_followed_by_a_generated_title(tab: Tab, backen
     assert len(backend.provider.requests) == 3
 
 
-async def test_new_chat_closes_the_conversation_before_the_page_reloads(
+async def test_new_chat_starts_a_new_conversation_even_before_the_page_reloads(
     tab: Tab, backend: Backend
 ) -> None:
     backend.script(reply("First answer."), reply("Fresh answer."))
@@ -364,6 +371,57 @@ async def test_new_chat_closes_the_conversation_before_the_page_reloads(
     chat = await tab.chat()
     assert chat.current_id and chat.current_id != first
     assert [m.content for m in shown(chat)] == ["a new topic", "Fresh answer."]
+
+
+async def test_new_chat_changes_nothing_on_screen_before_the_address_changes(
+    tab: Tab, backend: Backend
+) -> None:
+    """The Back race: New chat used to empty the log in one update and redirect in the next,
+    so a browser Back in between left the app from a page showing nothing. Now New chat only
+    redirects; the log empties in ``/``'s on_load, once the address is ``/``."""
+    conversation_id = await saved_conversation(backend, ("Q", "A"))
+    await tab.visit(f"/c/{conversation_id}")
+    start = len(tab.wire.updates)
+    await tab.run(ChatState.new_chat)
+    assert [u.chat for u in tab.wire.updates[start:] if u.chat] == []
+    assert tab.wire.redirects()[-1]["path"] == "/"
+    chat = await tab.chat()
+    assert (chat.current_id, [m.content for m in shown(chat)]) == (conversation_id, ["Q", "A"])
+    await tab.visit("/")
+    chat = await tab.chat()
+    assert (chat.current_id, shown(chat)) == ("", [])
+    # Back: the conversation comes back whole.
+    await tab.visit(f"/c/{conversation_id}")
+    chat = await tab.chat()
+    assert [m.content for m in shown(chat)] == ["Q", "A"]
+
+
+async def test_new_chat_then_reopening_the_same_conversation_keeps_sending_to_it(
+    tab: Tab, backend: Backend
+) -> None:
+    conversation_id = await saved_conversation(backend, ("Q", "A"))
+    backend.script(reply("Still here."))
+    await tab.visit(f"/c/{conversation_id}")
+    # New chat, changed mind: the same conversation's link, and a message, before any on_load.
+    await tab.run(ChatState.new_chat, ChatState.open_conversation(conversation_id), send("more"))
+    chat = await tab.chat()
+    assert chat.current_id == conversation_id
+    history = await backend.service.history(conversation_id, limit=10)
+    assert [m.content for m in history.messages] == ["Q", "A", "more", "Still here."]
+
+
+async def test_a_path_that_is_no_page_says_so_and_shows_a_new_chat(
+    tab: Tab, backend: Backend
+) -> None:
+    """One route serves ``/`` and ``/c/<id>`` (so moving between them never remounts the
+    page); it matches any path of up to two segments, and load_page turns the rest away."""
+    conversation_id = await saved_conversation(backend, ("Q", "A"))
+    await tab.visit(f"/c/{conversation_id}")
+    for path in ("/nowhere", f"/x/{conversation_id}", "/c"):
+        await tab.visit(path)
+        chat = await tab.chat()
+        assert chat.notice == f"There is no page at {path}."
+        assert (chat.current_id, shown(chat)) == ("", [])
 
 
 async def test_a_message_sent_right_after_opening_a_conversation_goes_to_it(
@@ -406,7 +464,8 @@ async def test_a_reply_in_an_opened_conversation_never_resends_its_history(
     assert old_answer not in json.dumps(updates)
     end = updates[-1]
     assert end["live_id"] == -1
-    assert [m["content"] for m in end["recent"]] == ["new question", "A fresh answer."]
+    assert [m["content"] for m in end["recent"]] == ["new question", ""]  # text: live channel
+    assert end["recent"][-1]["live_key"]
     # The second exchange: the first one's finished reply rides along in the short list
     # only; the loaded history still does not travel.
     start = len(tab.wire.updates)
@@ -459,3 +518,38 @@ async def test_the_header_shows_what_the_conversation_has_cost(tab: Tab, backend
     assert end["spent"] == "$0.0123 spent"
     await tab.visit("/")
     assert (await tab.chat()).spent == ""
+
+
+async def test_a_reloaded_page_gets_the_texts_its_replies_were_shown_from(
+    tab: Tab, backend: Backend
+) -> None:
+    """A finished reply reaches this tab without its text (the browser has it from the live
+    channel); a reload loses the browser's copy, so the page's on_load reads them again."""
+    backend.script(reply("Kept in the browser."))
+    await tab.visit("/")
+    await tab.run(send("question"))
+    chat = await tab.chat()
+    assert [(m.content, bool(m.live_key)) for m in chat.recent] == [("question", False), ("", True)]
+    # The redirect's on_load may come after the reply's end: the page still has the text.
+    start = len(tab.wire.updates)
+    await tab.visit(f"/c/{chat.current_id}")
+    assert all("messages" not in u for u in sent_since(tab, start))
+    start = len(tab.wire.updates)
+    await tab.reload()
+    updates = sent_since(tab, start)
+    assert [m["content"] for m in updates[-1]["messages"]] == ["question", "Kept in the browser."]
+    chat = await tab.chat()
+    assert chat.recent == [] and not any(m.live_key for m in chat.messages)
+
+
+async def test_a_reply_with_code_ends_with_its_text_for_the_rich_renderer(
+    tab: Tab, backend: Backend
+) -> None:
+    """The finished message renders code blocks (language, highlighting, Copy) and the live
+    renderer does not, so such a reply's end carries its text, not the live key."""
+    code = "Here:\n\n```python\nprint(1)\n```\n"
+    backend.script(reply(code))
+    await tab.visit("/")
+    await tab.run(send("show code"))
+    finished = (await tab.chat()).recent[-1]
+    assert (finished.content, finished.live_key) == (code, "")

@@ -12,7 +12,9 @@ from tests.state.harness import (
     reply,
     saved_conversation,
     send,
+    sent_since,
     shown,
+    sidebar_rows,
     tab,
 )
 
@@ -49,6 +51,38 @@ async def test_a_reply_that_leaves_the_sidebar_unchanged_does_not_resend_it(
     ]
     chat = await tab.chat()
     assert [m.content for m in shown(chat)][-1] == "Second answer."
+
+
+async def test_a_new_conversation_adds_one_sidebar_row_and_a_reply_moves_one_up(
+    tab: Tab, backend: Backend
+) -> None:
+    """Whatever the number of saved conversations, a new chat's first reply sends its one
+    row, and a reply in an older conversation sends the rows above it, not the list."""
+    ids = [await saved_conversation(backend, (f"topic {i}", "ok")) for i in range(3)]
+    await tab.visit("/")  # page_size is 2
+    assert [c.id for c in sidebar_rows(await tab.sidebar())] == [ids[2], ids[1]]
+    backend.script(reply("Fresh answer."), reply("Older answer."))
+    start = len(tab.wire.updates)
+    await tab.run(send("fresh question"))
+    fresh = (await tab.chat()).current_id
+    updates = sent_since(tab, start)
+    assert all("conversations" not in u for u in updates), [sorted(u) for u in updates]
+    assert [[c["id"] for c in u["sidebar_top"]] for u in updates if "sidebar_top" in u] == [[fresh]]
+    assert [c.id for c in sidebar_rows(await tab.sidebar())] == [fresh, ids[2], ids[1]]
+
+    await tab.visit(f"/c/{ids[1]}")
+    start = len(tab.wire.updates)
+    await tab.run(send("back to an older topic"))
+    updates = sent_since(tab, start)
+    assert all("conversations" not in u for u in updates), [sorted(u) for u in updates]
+    sidebar = await tab.sidebar()
+    assert [c.id for c in sidebar_rows(sidebar)] == [ids[1], fresh, ids[2]]
+    assert sidebar.sidebar_hidden == [ids[1]]
+    # A change the user makes to the list shows the list afresh.
+    await tab.run(SidebarState.delete_conversation(ids[2]))
+    sidebar = await tab.sidebar()
+    assert (sidebar.sidebar_top, sidebar.sidebar_hidden) == ([], [])
+    assert [c.id for c in sidebar.conversations] == [ids[1], fresh]
 
 
 async def test_a_rename_retitles_the_open_conversation_and_a_delete_leaves_it(

@@ -76,3 +76,16 @@ def test_no_module_is_left_unused() -> None:
     }
     unused = set(_modules()) - used
     assert not unused, f"no component or module uses {sorted(unused)}"
+
+
+def test_every_markdown_renderer_shows_images_as_links() -> None:
+    """Each module that renders a reply's markdown with ReactMarkdown passes the rule that
+    turns images into links (components/markdown.py), so nothing remote loads from a reply."""
+    from components.markdown import IMAGE_AS_LINK_JSX
+
+    renderers = {n: s for n, s in _modules().items() if "<ReactMarkdown" in s}
+    assert "live_reply.jsx" in renderers
+    for name, source in renderers.items():
+        tags = re.findall(r"<ReactMarkdown\b[^>]*>", source)
+        assert tags and all("components={" in tag for tag in tags), name
+        assert IMAGE_AS_LINK_JSX in source, f"{name} does not render images as links"

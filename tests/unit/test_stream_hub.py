@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from app.services.stream_hub import GONE, StreamEnd, StreamHub
+import pytest
+
+from app.services.stream_hub import GONE, StreamEnd, StreamHub, is_key, new_key
 
 
 class Clock:
@@ -162,3 +164,83 @@ async def test_ready_never_waits() -> None:
     hub.finish(12, "complete")
     assert sub.ready() == ([], StreamEnd("complete"))
     assert hub.subscribe(13).ready() == ([], GONE)
+
+
+# ----- keys: who may read a stream -----------------------------------------------------------
+
+
+def test_keys_are_unguessable_and_url_safe() -> None:
+    keys = {new_key() for _ in range(1000)}
+    assert len(keys) == 1000
+    assert all(is_key(k) and len(k) == 22 for k in keys)
+    assert not is_key("42") and not is_key("a/b" * 8) and not is_key("A" * 65)
+
+
+async def test_a_granted_key_resolves_to_its_stream_at_once() -> None:
+    hub = StreamHub()
+    hub.open(20)
+    key = new_key()
+    hub.grant(key, 20)
+    hub.grant(key, 20)  # granting the same again changes nothing
+    assert await hub.resolve(key) == 20
+    assert await hub.resolve(new_key()) is None  # never granted, and not waited for
+
+
+async def test_a_reader_with_a_key_not_yet_granted_waits_for_the_grant() -> None:
+    hub = StreamHub()
+    key = new_key()
+    waiting = asyncio.create_task(hub.resolve(key, wait=5))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    hub.open(21)
+    hub.grant(key, 21)
+    assert await asyncio.wait_for(waiting, 1) == 21
+
+
+async def test_a_grant_that_does_not_come_ends_the_wait() -> None:
+    hub = StreamHub()
+    assert await hub.resolve(new_key(), wait=0.01) is None
+
+
+async def test_waiting_readers_are_capped() -> None:
+    hub = StreamHub(max_waiting=2)
+    first, second = new_key(), new_key()
+    waits = [asyncio.create_task(hub.resolve(k, wait=5)) for k in (first, second)]
+    await asyncio.sleep(0)
+    assert await hub.resolve(new_key(), wait=5) is None  # the third is refused at once
+    hub.grant(first, 1)
+    hub.grant(second, 2)
+    assert await asyncio.gather(*waits) == [1, 2]
+
+
+def test_a_key_cannot_be_moved_to_another_reply_nor_be_malformed() -> None:
+    hub = StreamHub()
+    key = new_key()
+    hub.grant(key, 22)
+    with pytest.raises(ValueError, match="already in use"):
+        hub.grant(key, 23)
+    with pytest.raises(ValueError, match="not a stream key"):
+        hub.grant("23", 23)
+
+
+async def test_a_key_lives_as_long_as_its_stream() -> None:
+    clock = Clock()
+    hub = StreamHub(keep_finished=60, clock=clock)
+    key = new_key()
+    hub.grant(key, 24)
+    hub.publish(24, "x")
+    hub.finish(24, "complete")
+    clock.now += 61
+    hub.open(25)  # expiry is checked on open
+    assert await hub.resolve(key) is None
+
+
+async def test_a_restarted_reply_revokes_its_old_key() -> None:
+    """A retry streams into the same message id under a new key."""
+    hub = StreamHub()
+    old, new = new_key(), new_key()
+    hub.grant(old, 26)
+    hub.open(26)
+    hub.grant(new, 26)
+    assert await hub.resolve(old) is None
+    assert await hub.resolve(new) == 26

@@ -35,11 +35,18 @@ from app.db.session import get_engine, migrate
 from app.llm.base import ChatRequest, Finish, StreamEvent, TextDelta, Usage
 from app.llm.registry import ModelInfo, ModelRegistry
 from app.services.chat import ChatService
-from app.services.stream_hub import StreamHub
+from app.services.stream_hub import StreamHub, new_key
 from app.web.stream_ws import FramePacer, stream_app
 
 WAIT = 60.0  # an upper bound for a whole reply to go through, never a sleep
 BOUND = 3.0  # bytes on the wire per byte of reply
+
+
+def granted(hub: StreamHub, message_id: int) -> str:
+    """The channel's path for ``message_id``'s stream, under a key granted to read it."""
+    key = new_key()
+    hub.grant(key, message_id)
+    return f"/_parley/stream/{key}"
 
 
 def frame_header_bytes(payload: int) -> int:
@@ -203,7 +210,7 @@ async def stream_through_the_channel(
 
     posted = await service.post_message(None, "go")
     message_id = posted.reply.id
-    channel = open_channel(app, f"/_parley/stream/{message_id}")  # before the first token
+    channel = open_channel(app, granted(hub, message_id))  # before the first token
     async with asyncio.timeout(WAIT):
         await service.stream_reply(message_id)
     await channel.finished()
@@ -257,8 +264,9 @@ async def test_a_reconnecting_client_resumes_from_its_character_count() -> None:
         hub.publish(7, piece)
     hub.finish(7, "stopped")
     whole = "naïve 🚀 rocket done"
+    path = granted(hub, 7)
     for start in (0, 3, 6, 7, 8, len(whole), len(whole) + 5):
-        channel = open_channel(app, "/_parley/stream/7", f"from={start}")
+        channel = open_channel(app, path, f"from={start}")
         await channel.finished()
         assert channel.text == whole[start:], start
         assert channel.end == {"status": "stopped", "error": ""}
@@ -268,7 +276,7 @@ async def test_a_reader_that_comes_early_waits_for_the_first_token() -> None:
     hub = StreamHub()
     app = stream_app(lambda: hub)
     hub.open(8)
-    channel = open_channel(app, "/_parley/stream/8")
+    channel = open_channel(app, granted(hub, 8))
     await asyncio.sleep(0.01)
     assert channel.accepted and channel.frames == []
     hub.publish(8, "hello")
@@ -277,21 +285,59 @@ async def test_a_reader_that_comes_early_waits_for_the_first_token() -> None:
     assert channel.frames == ["dhello", 'e{"status":"error","error":"Overloaded."}']
 
 
+async def test_a_reader_that_comes_before_its_key_is_granted_gets_the_whole_reply() -> None:
+    """The browser opens the channel as it sends, before the server has posted the reply."""
+    hub = StreamHub()
+    app = stream_app(lambda: hub)
+    key = new_key()
+    channel = open_channel(app, f"/_parley/stream/{key}")
+    await asyncio.sleep(0.01)
+    assert channel.accepted and channel.frames == []
+    hub.open(21)
+    hub.publish(21, "early ")
+    hub.grant(key, 21)
+    hub.publish(21, "bird")
+    hub.finish(21, "complete")
+    await channel.finished()
+    assert channel.text == "early bird"
+    assert channel.end == {"status": "complete", "error": ""}
+
+
+async def test_the_message_id_is_not_a_key_and_a_key_reads_only_its_own_stream() -> None:
+    hub = StreamHub()
+    app = stream_app(lambda: hub, grant_wait=0.01)
+    hub.publish(31, "secret")
+    hub.finish(31, "complete")
+    hub.publish(32, "mine")
+    hub.finish(32, "complete")
+    mine = granted(hub, 32)
+    for path in ("/_parley/stream/31", f"/_parley/stream/{new_key()}"):
+        channel = open_channel(app, path)
+        await channel.finished()
+        assert channel.text == "" and channel.end == {"status": "gone", "error": ""}, path
+    channel = open_channel(app, mine)
+    await channel.finished()
+    assert channel.text == "mine"
+    with pytest.raises(ValueError, match="already in use"):
+        hub.grant(mine.rsplit("/", 1)[1], 31)  # a key cannot be moved to another reply
+
+
 @pytest.mark.parametrize(
     ("path", "query", "code"),
     [
-        ("/_parley/stream/404", "", 1000),  # unknown: the end, as "gone"
+        ("/_parley/stream/AAAAAAAAAAAAAAAAAAAAAA", "", 1000),  # never granted: "gone"
+        ("/_parley/stream/404", "", 1008),  # a message id is not a key
         ("/_parley/stream/abc", "", 1008),
-        ("/_parley/stream/-1", "", 1008),
-        ("/_parley/stream/99999999999999999999999", "", 1008),
-        ("/_parley/stream/5", "from=-3", 1008),
-        ("/_parley/stream/5", "from=x", 1008),
+        ("/_parley/stream/a.b.c.d.e.f.g.h.i.j.k", "", 1008),
+        ("/_parley/stream/" + "A" * 65, "", 1008),
+        ("/_parley/stream/AAAAAAAAAAAAAAAAAAAAAA", "from=-3", 1008),
+        ("/_parley/stream/AAAAAAAAAAAAAAAAAAAAAA", "from=x", 1008),
     ],
 )
 async def test_unknown_or_malformed_streams_get_the_end_frame(
     path: str, query: str, code: int
 ) -> None:
-    channel = open_channel(stream_app(StreamHub), path, query)
+    channel = open_channel(stream_app(StreamHub, grant_wait=0.01), path, query)
     await channel.finished()
     assert channel.frames == ['e{"status":"gone","error":""}']
     assert channel.close_code == code
@@ -303,7 +349,8 @@ async def test_a_client_that_leaves_mid_stream_ends_the_handler_quietly(
     hub = StreamHub()
     app = stream_app(lambda: hub)
     hub.publish(9, "partial")
-    channel = open_channel(app, "/_parley/stream/9")
+    path = granted(hub, 9)
+    channel = open_channel(app, path)
     await channel.wait_for_text(len("partial"))
     channel.disconnect()
     await channel.finished()  # returns without raising while the stream is still open
@@ -311,7 +358,7 @@ async def test_a_client_that_leaves_mid_stream_ends_the_handler_quietly(
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
     hub.publish(9, " more")  # the stream carries on for any other reader
     hub.finish(9, "complete")
-    again = open_channel(app, "/_parley/stream/9", "from=7")
+    again = open_channel(app, path, "from=7")
     await again.finished()
     assert again.text == " more"
 
@@ -335,7 +382,7 @@ async def test_each_token_reaches_the_channel_at_once_not_at_the_next_flush(
     registry.register(ModelInfo("paced", "Paced", "paced", "paced-1"), PacedProvider(tokens, gate))
     service = ChatService(sqlite_engine, registry, hub=hub)
     posted = await service.post_message(None, "go")
-    channel = open_channel(app, f"/_parley/stream/{posted.reply.id}")
+    channel = open_channel(app, granted(hub, posted.reply.id))
     saved = await service.stream_reply(posted.reply.id)
     await channel.finished()
     assert channel.frames == ["done", "d two", "d three", "d four", channel.frames[-1]]
@@ -435,7 +482,7 @@ async def test_the_endpoint_sends_a_lone_token_at_once_and_coalesces_a_burst() -
     hub = StreamHub(clock=fake.clock)
     app = stream_app(lambda: hub, max_fps=25, clock=fake.clock, sleep=fake.sleep)
     hub.open(11)
-    channel = open_channel(app, "/_parley/stream/11")
+    channel = open_channel(app, granted(hub, 11))
     await settle()
 
     hub.publish(11, "first")  # t = 0: the first text goes at once
@@ -476,7 +523,7 @@ async def test_a_burst_of_a_thousand_tokens_makes_one_frame() -> None:
     hub = StreamHub(clock=fake.clock)
     app = stream_app(lambda: hub, max_fps=25, clock=fake.clock, sleep=fake.sleep)
     hub.publish(12, "a")
-    channel = open_channel(app, "/_parley/stream/12")
+    channel = open_channel(app, granted(hub, 12))
     await settle()
     assert channel.frames == ["da"]
     fake.now = 0.001
