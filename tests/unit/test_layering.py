@@ -258,7 +258,6 @@ KNOWN_CIRCLES: frozenset[frozenset[str]] = frozenset()
 KNOWN_LONG_MODULES: frozenset[str] = frozenset(
     {
         "app/services/attachments.py",
-        "app/services/code_blocks.py",
     }
 )
 
