@@ -81,6 +81,7 @@ from app.db.crud.conversations import (
 from app.db.crud.messages import (
     INTERRUPTED,
     add_message,
+    checkpoint_message,
     finish_message,
     get_message,
     list_messages,
@@ -147,6 +148,7 @@ __all__ = [
     "add_prompt_version",
     "adopt_unowned",
     "attachment_owner",
+    "checkpoint_message",
     "claim_attachment",
     "conversation_owner",
     "conversation_spend",
