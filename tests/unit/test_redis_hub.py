@@ -117,7 +117,7 @@ async def test_a_reader_before_the_grant_waits_for_it(
     assert not waiting.done()
     a.grant(KEY, 9)
     assert await waiting == 9
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="already in use"):
         a.grant(KEY, 10)  # a key cannot move to another reply
     assert await b.resolve("x" * 22, wait=0.05) is None  # never granted
     assert await b.resolve("../bad", wait=1) is None  # not a key at all
