@@ -16,7 +16,7 @@ export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export NPM_CONFIG_FUND := false
 export NPM_CONFIG_AUDIT := false
 
-.PHONY: run dev test lint format chromium axe migrate clean
+.PHONY: run serve-multi dev test lint format chromium axe migrate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,20 @@ WEBBUILD := $(BIN)/python -m app.webbuild --web-dir .web --
 ## SQLite, in-process state and the built-in model unless configured otherwise).
 run: $(STAMP)
 	$(WEBBUILD) $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT) \
+		--backend-host $(HOST)
+
+## Production with several backend workers (issue 13): granian workers sharing state, live
+## replies, rate limits and cooldowns through Redis, data in PostgreSQL. REDIS_URL and
+## DATABASE_URL are required; WORKERS backend processes (default 4) on one port, pages
+## included. Several hosts: `reflex export --frontend-only` for the static pages, and on each
+## host `reflex run --env prod --backend-only` (README, "Deployment").
+WORKERS ?= 4
+serve-multi: $(STAMP)
+	@test -n "$${REDIS_URL:-}" || { echo "serve-multi needs REDIS_URL (redis://host:6379/0)"; exit 2; }
+	@test -n "$${DATABASE_URL:-}" || { echo "serve-multi needs DATABASE_URL (postgresql+psycopg://...)"; exit 2; }
+	$(BIN)/python -m app.db.migrate upgrade
+	$(WEBBUILD) env REFLEX_USE_GRANIAN=1 GRANIAN_WORKERS=$(WORKERS) \
+		$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT) \
 		--backend-host $(HOST)
 
 ## For developing Parley: hot reload, pages on :3000, backend on :8000.

@@ -66,6 +66,7 @@ class ChatService(BranchOperations):
         hub: StreamHub | None = None,
         attachments: AttachmentService | None = None,
         calls: DatabaseCallSink | None = None,
+        checkpoint_interval: float = 1.0,
     ) -> None:
         super().__init__(engine)
         # Uploads, which posting ties to messages and requests carry to the model.
@@ -77,7 +78,12 @@ class ChatService(BranchOperations):
         self.hub = hub if hub is not None else StreamHub()
         # The call-log sink the models write to: a reply's rows are saved with the reply.
         self.calls = calls
-        self.replies = Replies(first_token_timeout=first_token_timeout, call_timeout=call_timeout)
+        self.replies = Replies(
+            first_token_timeout=first_token_timeout,
+            call_timeout=call_timeout,
+            checkpoint=self._checkpoint,
+            checkpoint_interval=checkpoint_interval,
+        )
         self._prepared: dict[int, Prepared] = {}
         self.call_timeout = call_timeout
         self.max_message_chars = max_message_chars
@@ -305,11 +311,18 @@ class ChatService(BranchOperations):
             lambda text: hub.publish(message_id, text),
         )
 
+    async def _checkpoint(self, message_id: int, text: str) -> None:
+        """Save a streaming reply's text so far, so a crash loses at most one interval."""
+        await self._db(
+            lambda s: crud.checkpoint_message(session=s, message_id=message_id, content=text)
+        )
+
     def request_stop(self, message_id: int) -> None:
         """Stop a reply streaming in this process: its stream ends at once and the reply is
         saved as stopped. (The tab's events and its stream share a worker.)"""
         self.replies.stop(message_id)
 
     async def recover_interrupted(self) -> int:
-        """Mark replies a dead process left 'streaming' as errors (run at start-up)."""
+        """Mark replies a dead process left 'streaming' as interrupted errors, with the text
+        their last checkpoint saved (run at start-up)."""
         return await self._db(lambda s: crud.mark_interrupted(session=s))

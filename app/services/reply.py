@@ -5,12 +5,18 @@
 the provider's stream in a task of its own, publishes each text to the live-reply hub as it
 arrives, enforces the first-token and whole-reply limits with one timer, and stops at once
 when asked (it cancels that task, so a silent provider cannot delay a Stop).
+
+A crash must not lose what was streamed: beside the stream, a checkpoint task wakes once per
+``checkpoint_interval`` and, only if the text grew since its last write, saves it (one UPDATE,
+off the per-token path). So a process killed mid-reply loses at most the last interval; the
+start-up recovery then marks the reply interrupted and keeps that text.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from app.db.models import MessageStatus
@@ -21,6 +27,8 @@ from app.llm.base import ErrorEvent, ModelUsed, StreamEvent, TextDelta, Usage
 # fold adds a chunk in O(1) without touching earlier snapshots; :attr:`Reply.text` joins them.
 Chunks = tuple["Chunks", str] | None
 NO_USAGE = Usage()
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +75,26 @@ class Ended:
     error: str | None = None
 
 
+# Saves a reply's text so far: (message id, text) -> done. It must write only while the reply
+# is still streaming, so a late checkpoint can never overwrite the final save.
+Checkpoint = Callable[[int, str], Awaitable[None]]
+
+
 class Replies:
     """Runs replies in this process, one task each, and stops them on request."""
 
-    def __init__(self, *, first_token_timeout: float, call_timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        first_token_timeout: float,
+        call_timeout: float,
+        checkpoint: Checkpoint | None = None,
+        checkpoint_interval: float = 1.0,
+    ) -> None:
         self.first_token_timeout = first_token_timeout
         self.call_timeout = call_timeout
+        self.checkpoint = checkpoint
+        self.checkpoint_interval = checkpoint_interval
         self._running: dict[int, asyncio.Task[None]] = {}
         self._stop_requests: set[int] = set()
         self._latest: dict[int, Reply] = {}
@@ -101,6 +123,7 @@ class Replies:
         self._latest[message_id] = EMPTY
         task = asyncio.create_task(self._consume(message_id, events, publish))
         self._running[message_id] = task
+        saver = self._start_checkpoints(message_id)
         try:
             await task
             reply = self._latest[message_id]
@@ -117,6 +140,38 @@ class Replies:
         finally:
             self._running.pop(message_id, None)
             self._stop_requests.discard(message_id)
+            if saver is not None:
+                # Let a checkpoint in flight finish (a database thread cannot be cancelled),
+                # so the final save comes after it.
+                done, checkpoints = saver
+                done.set()
+                await asyncio.gather(checkpoints, return_exceptions=True)
+
+    def _start_checkpoints(
+        self, message_id: int
+    ) -> tuple[asyncio.Event, asyncio.Task[None]] | None:
+        if self.checkpoint is None or self.checkpoint_interval <= 0:
+            return None
+        done = asyncio.Event()
+        return done, asyncio.create_task(self._checkpoints(message_id, done, self.checkpoint))
+
+    async def _checkpoints(self, message_id: int, done: asyncio.Event, save: Checkpoint) -> None:
+        """Every interval until ``done``: save the text if it grew since the last save."""
+        saved: Chunks = None
+        while True:
+            try:
+                await asyncio.wait_for(done.wait(), self.checkpoint_interval)
+                return
+            except TimeoutError:
+                pass
+            chunks = self._latest.get(message_id, EMPTY).chunks
+            if chunks is saved:
+                continue
+            saved = chunks
+            try:
+                await save(message_id, Reply(chunks).text)
+            except Exception:  # a failed checkpoint must not end the reply
+                log.warning("checkpoint of reply %d failed", message_id, exc_info=True)
 
     def so_far(self, message_id: int) -> Reply:
         """What reply ``message_id`` said until now (until it ended, once it has)."""

@@ -19,6 +19,7 @@ from app.llm.router import RetryPolicy, Router, Target
 from app.services.attachments import AttachmentLimits, AttachmentService
 from app.services.calllog import DatabaseCallSink
 from app.services.chat import ChatService
+from app.services.redis_hub import hub_for
 from app.settings import Settings
 
 
@@ -129,6 +130,7 @@ def build_chat_service(settings: Settings) -> ChatService:
         engine,
         build_registry(settings, sink=calls),
         calls=calls,
+        hub=hub_for(settings.redis_url),
         first_token_timeout=settings.first_token_timeout,
         call_timeout=settings.call_timeout,
         max_message_chars=settings.max_message_chars,

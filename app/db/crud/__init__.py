@@ -93,6 +93,7 @@ from app.db.crud.conversations import (
 from app.db.crud.messages import (
     INTERRUPTED,
     add_message,
+    checkpoint_message,
     finish_message,
     get_message,
     list_messages,
@@ -163,6 +164,7 @@ __all__ = [
     "add_to_rollup",
     "adopt_unowned",
     "attachment_owner",
+    "checkpoint_message",
     "claim_attachment",
     "conversation_owner",
     "conversation_spend",

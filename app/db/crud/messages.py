@@ -106,8 +106,21 @@ def list_messages(
 INTERRUPTED = "Interrupted: the server stopped while this reply was streaming."
 
 
+def checkpoint_message(*, session: Session, message_id: int, content: str) -> bool:
+    """Save a streaming reply's text so far (a crash then loses only what came after).
+    Writes only while the reply is still streaming, so it never overwrites the final save.
+    True if it wrote."""
+    result = session.execute(
+        update(Message)
+        .where(col(Message.id) == message_id, col(Message.status) == MessageStatus.streaming)
+        .values(content=content, updated_at=utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 def mark_interrupted(*, session: Session) -> int:
-    """Messages left 'streaming' by a process that died become errors. Returns the count."""
+    """Messages left 'streaming' by a process that died become errors, keeping the text
+    their last checkpoint saved. Returns the count."""
     result = session.execute(
         update(Message)
         .where(col(Message.status) == MessageStatus.streaming)
