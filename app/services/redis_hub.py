@@ -32,19 +32,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.services.stream_hub import GONE, StreamEnd, StreamHub, Subscription
+from app.services.stream_hub import GONE, StreamEnd, StreamHub, Subscription, is_key
 
 log = logging.getLogger(__name__)
 
 RESTARTED = StreamEnd("error", "The reply was restarted.")
-_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")  # as stream_hub.is_key
 RESOLVE_POLL_S = 0.02  # how often a reader waiting for its key's grant looks again
 
 
@@ -107,11 +105,11 @@ class RedisStreamHub(StreamHub):
             keep_finished=keep_finished,
             idle_timeout=idle_timeout,
             max_streams=max_streams,
+            max_waiting=max_waiting,
             clock=clock,
         )
         self.client = client
         self.prefix = prefix
-        self.max_waiting = max_waiting
         self.block_ms = block_ms
         self._out: dict[int, _Out] = {}  # streams published here
         self._ops: list[_Op] = []
@@ -119,7 +117,7 @@ class RedisStreamHub(StreamHub):
         self._following: dict[int, asyncio.Task[None]] = {}  # streams followed from Redis
         self._copies: dict[int, str | None] = {}  # each local copy's generation, if known
         self._granted: dict[str, tuple[int, str | None]] = {}  # key -> (message id, gen)
-        self._waiting = 0
+        self._polling = 0  # readers polling Redis for a grant
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisStreamHub:
@@ -176,7 +174,7 @@ class RedisStreamHub(StreamHub):
 
     def grant(self, key: str, message_id: int) -> None:
         """Let whoever holds ``key``, in any process, read ``message_id``'s stream."""
-        if _KEY.fullmatch(key) is None:
+        if not is_key(key):
             raise ValueError("not a stream key")
         granted = self._granted.get(key)
         if granted is not None:
@@ -244,11 +242,11 @@ class RedisStreamHub(StreamHub):
         """The message id granted to ``key`` in any process, waiting up to ``wait`` seconds
         for the grant; None if it does not come (or too many readers wait already)."""
         granted = self._granted.get(key)
-        if granted is not None or _KEY.fullmatch(key) is None:
+        if granted is not None or not is_key(key):
             return granted[0] if granted else None
-        if self._waiting >= self.max_waiting:
+        if self._polling >= self.max_waiting:
             return None
-        self._waiting += 1
+        self._polling += 1
         try:
             deadline = time.monotonic() + wait
             while True:
@@ -265,7 +263,7 @@ class RedisStreamHub(StreamHub):
                     return None
                 await asyncio.sleep(RESOLVE_POLL_S)
         finally:
-            self._waiting -= 1
+            self._polling -= 1
 
     def subscribe(self, message_id: int, from_chunk: int = 0) -> Subscription:
         """A reader of ``message_id``'s stream, wherever it is published. A stream this
