@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from app.db.session import get_engine
-from app.guards import Guards, ModelLimits, guard
+from app.guards import Guards, ModelLimits, guard, redact
 from app.guards.setup import build_guards, model_limits
 from app.llm.anthropic_api import AnthropicProvider
 from app.llm.base import Provider
@@ -146,6 +146,16 @@ def build_registry(
 def build_chat_service(settings: Settings) -> ChatService:
     """The chat service, its models each behind the guards (built once, shared by every
     model, and by anything else that takes the registry: titles, the gateway)."""
+    redact.install(
+        key.get_secret_value()
+        for key in (
+            settings.anthropic_api_key,
+            settings.openai_api_key,
+            settings.openai_compat_api_key,
+            settings.oidc_client_secret,
+        )
+        if key is not None
+    )
     engine = get_engine(settings.resolved_database_url)
     calls = DatabaseCallSink(engine)
     providers = build_providers(settings)
