@@ -5,6 +5,7 @@ This is the one module in app/ that imports Reflex.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -13,6 +14,7 @@ import reflex as rx
 
 from app import services
 from app.db.session import migrate
+from app.errors import public_error
 from app.guards.origins import security_middleware, served_guard
 from app.services.accounts import get_account_service
 from app.services.gateway import Gateway, gateway_from_settings
@@ -50,9 +52,27 @@ async def _prepare_database() -> None:
     purged = await services.get_conversation_service().purge_deleted()
     if purged:
         log.info("purged %d conversations deleted over 30 days ago", purged)
+    await _sweep_uploads()
+
+
+SWEEP_EVERY = 3600.0  # seconds between sweeps of attached files never sent
+
+
+async def _sweep_uploads() -> None:
     swept = await services.get_attachment_service().sweep(datetime.now(UTC) - timedelta(days=1))
     if swept:
         log.info("deleted %d attached files never sent or no longer used", swept)
+
+
+async def _sweep_hourly() -> None:
+    """Pending uploads are swept every hour, not only at start-up (a failed sweep is logged
+    and the next one tries again)."""
+    while True:
+        await asyncio.sleep(SWEEP_EVERY)
+        try:
+            await _sweep_uploads()
+        except Exception as exc:
+            public_error(exc, log=log)
 
 
 # Origins and Host names this process serves (PARLEY_ALLOWED_ORIGINS / _HOSTS, else the served
@@ -126,6 +146,7 @@ app = rx.App(
     ],
 )
 app.register_lifespan_task(_prepare_database)
+app.register_lifespan_task(_sweep_hourly)
 app.add_page(
     chat_page,
     route="/[[c]]/[[conversation_id]]",

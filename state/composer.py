@@ -142,8 +142,12 @@ class ComposerState(ChatState):
                 text,
                 model=self.model or None,
                 extras=self._extras(),
+                # Reflex resolves it from X-Forwarded-For only through trusted_proxy_hops.
+                client_ip=self.router.session.client_ip,
             )
         except ParleyError as exc:
+            # A refusal (a limit, a budget, moderation) saved nothing; its message says
+            # when to try again, or the budget's figures. The text and files stay.
             self.notice = exc.message
             return None
         self._sent()
@@ -159,6 +163,8 @@ class ComposerState(ChatState):
             await self._refresh_sidebar()
             events.append(rx.redirect(conversation_path(posted.conversation.id), replace=True))
         events.append(stream)
+        # Budget warnings (a threshold crossed): a toast, the send went ahead.
+        events.extend(rx.toast.warning(w, duration=10_000) for w in posted.warnings)
         return events
 
     # ----- parameters and prompt ----------------------------------------------------------

@@ -34,10 +34,18 @@ from app.guards.budgets import (
 )
 from app.guards.context import CallContext, with_context
 from app.guards.moderation import ModerationGuard
-from app.guards.ratelimit import RateLimiter
+from app.guards.ratelimit import RateLimiter, Slot
 from app.llm.base import ChatRequest, Provider, StreamEvent, Usage
 
-__all__ = ["CallContext", "GuardedProvider", "Guards", "ModelLimits", "guard", "with_context"]
+__all__ = [
+    "Admission",
+    "CallContext",
+    "GuardedProvider",
+    "Guards",
+    "ModelLimits",
+    "guard",
+    "with_context",
+]
 
 WarningSink = Callable[[BudgetWarning, ChatRequest], Awaitable[None]]
 
@@ -70,41 +78,87 @@ class GuardedProvider:
         tokens = clamp_max_tokens(request.max_tokens, limit, self.guards.default_max_tokens)
         return replace(request, max_tokens=tokens)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def admit(self, request: ChatRequest) -> Admission:
+        """Every check, in order, before anything is sent; raises a
+        :class:`~app.errors.Refused`, holding nothing, if one fails. The admission holds the
+        caller's slot and budget reservation until :meth:`run` ends (or :meth:`Admission.close`
+        for a call that never runs). Callers that must refuse before saving anything (the
+        chat's post use case) admit first and run later; :meth:`stream` does both."""
         g = self.guards
         request = self.prepare(request)
         context = CallContext.of(request)
         worst = worst_case(request, self.chain)
-        slot = await g.limiter.acquire(context) if g.limiter else None
-        reservation: Reservation | None = None
-        usage: Usage | None = None
-        sent = False
+        admission = Admission(self, request, context, worst.input_tokens)
+        if g.limiter is not None:
+            admission.slot = await g.limiter.acquire(context)
         try:
             if g.limiter is not None:
                 await g.limiter.check_requests(context)
                 await g.limiter.check_tokens(context, worst.input_tokens)
             if g.budgets is not None:
-                warnings, reservation = await g.budgets.admit(context, worst)
+                warnings, admission.reservation = await g.budgets.admit(context, worst)
+                admission.warnings = tuple(warnings)
                 if g.on_warning is not None:
                     for warning in warnings:
                         await g.on_warning(warning, request)
             if g.moderation is not None:
                 await g.moderation.screen(request)
-            sent = True
+        except BaseException:
+            await admission.close()
+            raise
+        return admission
+
+    async def run(self, request: ChatRequest, admission: Admission) -> AsyncIterator[StreamEvent]:
+        """Send an admitted call: ``request`` is the one to send (built again after the
+        admission, perhaps; max tokens is clamped again). Gives the admission back at the end."""
+        request = self.prepare(request)
+        try:
             async with aclosing(_agen(self.inner.stream(request))) as events:
                 async for event in events:
                     if isinstance(event, Usage):
-                        usage = event
+                        admission.usage = event
                     yield event
         finally:
-            if g.limiter is not None:
-                if sent:
-                    used = usage.input_tokens + usage.output_tokens if usage else 0
-                    await g.limiter.charge_tokens(context, used or worst.input_tokens)
-                if slot is not None:
-                    await g.limiter.release(slot)
-            if g.budgets is not None and reservation is not None:
-                await g.budgets.release(reservation)
+            admission.sent = True
+            await admission.close()
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        admission = await self.admit(request)
+        async with aclosing(_agen(self.run(admission.request, admission))) as events:
+            async for event in events:
+                yield event
+
+
+@dataclass(slots=True)
+class Admission:
+    """A call that passed the guards: what it holds until it ends."""
+
+    provider: GuardedProvider
+    request: ChatRequest  # as admitted (max tokens clamped)
+    context: CallContext
+    input_estimate: int
+    slot: Slot | None = None
+    reservation: Reservation | None = None
+    warnings: tuple[BudgetWarning, ...] = ()
+    usage: Usage | None = None
+    sent: bool = False
+    closed: bool = False
+
+    async def close(self) -> None:
+        """Charge the tokens used (if the call was sent) and give back the slot and the
+        reservation. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        g = self.provider.guards
+        if g.limiter is not None:
+            if self.sent:
+                used = self.usage.input_tokens + self.usage.output_tokens if self.usage else 0
+                await g.limiter.charge_tokens(self.context, used or self.input_estimate)
+            if self.slot is not None:
+                await g.limiter.release(self.slot)
+        if g.budgets is not None and self.reservation is not None:
+            await g.budgets.release(self.reservation)
 
 
 def guard(provider: Provider, chain: Sequence[ModelLimits], guards: Guards) -> Provider:

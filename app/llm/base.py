@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from app.errors import ProviderError, StreamInterrupted
+from app.errors import ProviderError, StreamInterrupted, public_error
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_use", "content_filter", "error", "cancelled"]
@@ -145,4 +145,4 @@ async def with_error_event(events: AsyncIterator[StreamEvent]) -> AsyncIterator[
     except ProviderError as exc:
         yield ErrorEvent(exc)
     except Exception as exc:  # a provider bug must not crash the caller's session
-        yield ErrorEvent(StreamInterrupted(f"Unexpected provider failure: {exc!r}"))
+        yield ErrorEvent(StreamInterrupted(public_error(exc)))

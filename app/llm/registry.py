@@ -17,6 +17,7 @@ class ModelInfo:
     fallbacks: tuple[str, ...] = ()  # model ids tried, in order, when this one fails
     context_window: int | None = None
     vision: bool = False
+    max_output_tokens: int | None = None  # the most tokens one reply may have
 
 
 class ModelRegistry:

@@ -38,7 +38,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
-from app.errors import BadRequest, ProviderError, ProviderTimeout, ProviderUnavailable
+from app.errors import (
+    BadRequest,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    public_error,
+)
 from app.llm.base import (
     ChatRequest,
     ModelUsed,
@@ -237,7 +243,8 @@ class Router:
             raise
         except Exception as exc:  # a provider bug: report it as a broken stream
             status = "error"
-            error = ProviderError(f"{entry.display_name} failed unexpectedly: {exc!r}")
+            ref = public_error(exc)  # the detail goes to the server log only
+            error = ProviderError(f"{entry.display_name} failed unexpectedly. {ref}")
             raise error from exc
         finally:
             close = getattr(events, "aclose", None)

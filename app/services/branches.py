@@ -8,14 +8,17 @@ the tree; the chat service adds reading, posting and streaming.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session
 
 from app.db import crud
 from app.db.models import Conversation, Message, MessageStatus
 from app.errors import InvalidInput, NotFound, ProviderError
+from app.guards import Admission, CallContext, with_context
 from app.llm.base import ChatRequest, Provider
 from app.llm.registry import ModelRegistry
 from app.services.attachments import AttachmentService
@@ -30,6 +33,13 @@ from app.services.stream_hub import StreamHub
 from app.services.views import ConversationSummary, MessageView, Posted, message_views
 
 PREPARED_MAX = 1_000  # requests built ahead of their stream, kept at most
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _background(work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(work)
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +50,8 @@ class Prepared:
     provider: Provider | None
     request: ChatRequest | None
     problem: str = ""
+    # The guards' admission, when the call was admitted before anything was saved.
+    admission: Admission | None = None
 
 
 class BranchOperations(Service):
@@ -121,8 +133,11 @@ class BranchOperations(Service):
                 reply.prompt_version_id = latest.id
         return reply
 
-    def _request(self, session: Session, reply: Message) -> Prepared:
-        """The request for a reply, for the model it asked for (if still configured)."""
+    def _request(
+        self, session: Session, reply: Message, caller: CallContext | None = None
+    ) -> Prepared:
+        """The request for a reply, for the model it asked for (if still configured), with
+        the ``caller``'s client IP (the conversation's row names the user and project)."""
         try:
             model, provider = self.models.resolve(
                 reply.requested_model or self.models.default_model()
@@ -136,6 +151,8 @@ class BranchOperations(Service):
             attachments=self.attachments,
             history_limit=self.history_limit,
         )
+        if caller is not None:
+            request = with_context(request, caller)
         return Prepared(provider, request)
 
     def _ready(self, reply_id: int, prepared: Prepared) -> None:
@@ -144,7 +161,9 @@ class BranchOperations(Service):
         self._prepared.pop(reply_id, None)
         self._prepared[reply_id] = prepared
         while len(self._prepared) > PREPARED_MAX:  # streams never started: oldest go
-            del self._prepared[next(iter(self._prepared))]
+            dropped = self._prepared.pop(next(iter(self._prepared)))
+            if dropped.admission is not None:  # give its slot and reservation back
+                _background(dropped.admission.close())
         self.hub.open(reply_id)
 
     # ----- the operations -----------------------------------------------------------------
@@ -220,11 +239,8 @@ class BranchOperations(Service):
             )
             reply = self._add_reply(session, conversation, user.id)
             session.refresh(conversation)
-            posted = Posted(
-                ConversationSummary.of(conversation),
-                False,
-                *self._views(session, conversation.id, [user, reply]),
-            )
+            user_view, reply_view = self._views(session, conversation.id, [user, reply])
+            posted = Posted(ConversationSummary.of(conversation), False, user_view, reply_view)
             return posted, self._request(session, reply)
 
         posted, prepared = await self._db(write)

@@ -10,7 +10,10 @@ the fold in :mod:`app.services.reply`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -18,8 +21,11 @@ from sqlmodel import Session
 
 from app.db import crud
 from app.db.models import MessageStatus
-from app.errors import NotFound
+from app.errors import NotFound, public_error
+from app.guards import CallContext, GuardedProvider
+from app.llm.base import StreamEvent
 from app.llm.registry import ModelRegistry
+from app.services.admission import admit_post
 from app.services.attachments import AttachmentService, claim
 from app.services.branches import BranchOperations, Prepared
 from app.services.calllog import DatabaseCallSink, write_held
@@ -43,6 +49,7 @@ from app.services.views import (
 )
 
 TITLE_CHARS = 60
+log = logging.getLogger("parley.chat")
 
 
 def title_from(text: str) -> str:
@@ -154,6 +161,7 @@ class ChatService(BranchOperations):
         *,
         model: str | None = None,
         extras: PostExtras | None = None,
+        client_ip: str = "",
     ) -> Posted:
         """Save the user's message under the branch on screen, and an empty reply to stream
         into, which becomes the leaf on screen; build the reply's request. One transaction:
@@ -163,11 +171,26 @@ class ChatService(BranchOperations):
         ``model`` (a catalogue id) becomes the conversation's model; by default a new
         conversation gets the default model and an existing one keeps its own. ``extras``
         carries the files attached in the composer and a new chat's options.
+
+        A guarded model's guards (rate limits, concurrency, budgets, moderation) see the
+        request this message would make *before* the write: refused, nothing is saved and
+        the :class:`~app.errors.Refused` says why (and when to try again). ``client_ip`` is
+        the caller's address, for the per-IP limits.
         """
         extras = extras or PostExtras()
         # A message may be only attached files.
         text = self.validate(text) if text.strip() or not extras.attachment_ids else ""
         new_chat_model = pick_model(self.models, model).id
+        admission = await admit_post(
+            self,
+            conversation_id=conversation_id,
+            text=text,
+            model=model,
+            new_chat_model=new_chat_model,
+            extras=extras,
+            client_ip=client_ip,
+        )
+        caller = CallContext(client_ip=client_ip)
 
         def write(session: Session) -> tuple[Posted, Prepared]:
             # 1. The conversation: the one on screen, or a new one.
@@ -207,14 +230,22 @@ class ChatService(BranchOperations):
             # 4. The reply to stream into, and its request.
             reply = self._add_reply(session, conversation, user.id)
             session.refresh(conversation)
+            user_view, reply_view = self._views(session, conversation.id, [user, reply])
             posted = Posted(
-                ConversationSummary.of(conversation),
-                not conversation_id,
-                *self._views(session, conversation.id, [user, reply]),
+                ConversationSummary.of(conversation), not conversation_id, user_view, reply_view
             )
-            return posted, self._request(session, reply)
+            return posted, self._request(session, reply, caller)
 
-        posted, prepared = await self._db(write)
+        try:
+            posted, prepared = await self._db(write)
+        except BaseException:
+            if admission is not None:
+                await admission.close()
+            raise
+        if admission is not None:
+            prepared = replace(prepared, admission=admission)
+            warnings = tuple(w.message for w in admission.warnings)
+            posted = replace(posted, warnings=warnings)
         self._ready(posted.reply.id, prepared)
         return posted
 
@@ -242,7 +273,7 @@ class ChatService(BranchOperations):
             ended = Ended(self.replies.so_far(message_id), MessageStatus.error, crud.INTERRUPTED)
             raise
         except Exception as exc:
-            error = f"Internal error: {exc!r}"
+            error = public_error(exc, log=log)
             ended = Ended(self.replies.so_far(message_id), MessageStatus.error, error)
             raise
         finally:
@@ -303,13 +334,24 @@ class ChatService(BranchOperations):
 
     async def _run(self, message_id: int, prepared: Prepared) -> Ended:
         provider, request, hub = prepared.provider, prepared.request, self.hub
+        admission = prepared.admission
         if provider is None or request is None:
+            if admission is not None:
+                await admission.close()
             return Ended(EMPTY, MessageStatus.error, prepared.problem)
-        return await self.replies.run(
-            message_id,
-            lambda: provider.stream(request),
-            lambda text: hub.publish(message_id, text),
-        )
+
+        def events() -> AsyncIterator[StreamEvent]:
+            if admission is not None and isinstance(provider, GuardedProvider):
+                return provider.run(request, admission)
+            return provider.stream(request)
+
+        try:
+            return await self.replies.run(
+                message_id, events, lambda text: hub.publish(message_id, text)
+            )
+        finally:
+            if admission is not None:  # a Stop before the stream began never ran it
+                await admission.close()
 
     async def _checkpoint(self, message_id: int, text: str) -> None:
         """Save a streaming reply's text so far, so a crash loses at most one interval."""

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from app.db import crud
-from app.db.models import AttachmentKind, Conversation, Message
+from app.db.models import Attachment, AttachmentKind, Conversation, Message
 from app.llm.base import ChatMessage, ChatRequest, ImageMediaType, ImagePart
 from app.llm.registry import ModelInfo
 from app.services.attachments import AttachmentService, decode_text, language_of
 from app.services.options import Parameters
+
+PENDING_ID = -1  # the id a message not saved yet has in a planned request
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,37 @@ def build_request(
     )
 
 
+def caller_metadata(conversation: Conversation | None) -> dict[str, str]:
+    """Who a call is for, from the conversation's row (stamped when it was made): the call
+    log and the guards read these keys."""
+    if conversation is None:
+        return {}
+    pairs = (("user_id", conversation.user_id), ("project_id", conversation.project_id))
+    return {key: value for key, value in pairs if value}
+
+
+def load_files(
+    session: Session, message_ids: Sequence[int], attachments: AttachmentService
+) -> dict[int, list[ContextFile]]:
+    """The files attached to these user messages, read from the upload root."""
+    files: dict[int, list[ContextFile]] = {}
+    for row in crud.list_message_attachments(session=session, message_ids=message_ids):
+        assert row.message_id is not None
+        files.setdefault(row.message_id, []).append(_context_file(row, attachments))
+    return files
+
+
+def _context_file(row: Attachment, attachments: AttachmentService) -> ContextFile:
+    try:
+        data = attachments.read_bytes(row.stored_name)
+    except OSError:
+        data = f"(The file {row.filename} is missing on the server.)".encode()
+        kind = AttachmentKind.text
+    else:
+        kind = AttachmentKind(row.kind)
+    return ContextFile(row.filename, kind, row.media_type, data)
+
+
 def request_for(
     session: Session,
     *,
@@ -112,7 +145,8 @@ def request_for(
 ) -> ChatRequest:
     """The request for ``reply``, read in ``session``: its own branch only (root to its
     parent, never a sibling's), the conversation's parameters, the prompt version the reply
-    recorded, and the files attached on that branch (read from the upload root)."""
+    recorded, and the files attached on that branch (read from the upload root). Its
+    metadata names the conversation's user and project."""
     path = crud.list_path(
         session=session,
         conversation_id=reply.conversation_id,
@@ -129,6 +163,7 @@ def request_for(
         "feature": "chat",
         "conversation_id": reply.conversation_id,
         "message_id": str(reply.id),
+        **caller_metadata(conversation),
     }
     system = None
     if reply.prompt_version_id is not None:
@@ -136,22 +171,61 @@ def request_for(
         system = version.body if version else None
         metadata["prompt_version"] = str(reply.prompt_version_id)
     ids = [m.id for m in path if m.id is not None and m.role == "user"]
-    files: dict[int, list[ContextFile]] = {}
-    for row in crud.list_message_attachments(session=session, message_ids=ids):
-        try:
-            data = attachments.read_bytes(row.stored_name)
-        except OSError:
-            data = f"(The file {row.filename} is missing on the server.)".encode()
-            kind = AttachmentKind.text
-        else:
-            kind = AttachmentKind(row.kind)
-        assert row.message_id is not None
-        files.setdefault(row.message_id, []).append(
-            ContextFile(row.filename, kind, row.media_type, data)
-        )
     return build_request(
         model=model,
         path=path,
+        files=load_files(session, ids, attachments),
+        system=system,
+        parameters=parameters,
+        metadata=metadata,
+    )
+
+
+def planned_request(
+    session: Session,
+    *,
+    conversation: Conversation | None,
+    text: str,
+    attachment_ids: Sequence[str],
+    model: ModelInfo,
+    attachments: AttachmentService,
+    history_limit: int,
+    parameters: Parameters,
+    prompt_id: int | None,
+) -> ChatRequest:
+    """The request a new message would make, read before anything is saved, so the guards
+    can refuse it first: the branch on screen, then ``text`` with the pending files
+    (``conversation`` None: a new chat, with its chosen ``parameters`` and prompt)."""
+    path: list[Message] = []
+    if conversation is not None:
+        path = crud.list_path(
+            session=session,
+            conversation_id=conversation.id,
+            leaf_id=conversation.current_leaf_id,
+            limit=history_limit,
+        )
+        parameters = Parameters(conversation.temperature, conversation.max_tokens)
+        prompt_id = conversation.prompt_id
+    pending = Message(  # never saved: no row has a negative id
+        id=PENDING_ID,
+        conversation_id=conversation.id if conversation else "",
+        role="user",
+        content=text,
+    )
+    ids = [m.id for m in path if m.id is not None and m.role == "user"]
+    files = load_files(session, ids, attachments)
+    rows = [crud.get_attachment(session=session, attachment_id=a) for a in attachment_ids]
+    files[PENDING_ID] = [_context_file(row, attachments) for row in rows if row is not None]
+    system = None
+    if prompt_id is not None:
+        version = crud.latest_prompt_version(session=session, prompt_id=prompt_id)
+        system = version.body if version else None
+    metadata = {"feature": "chat", **caller_metadata(conversation)}
+    if conversation is not None:
+        metadata["conversation_id"] = conversation.id
+    return build_request(
+        model=model,
+        path=[*path, pending],
         files=files,
         system=system,
         parameters=parameters,

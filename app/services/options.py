@@ -71,7 +71,7 @@ def parse_parameters(temperature: str, max_tokens: str, model: ModelInfo) -> Par
             )
     tokens_value: int | None = None
     if max_tokens.strip():
-        limit = max_tokens_limit(model.context_window)
+        limit = model.max_output_tokens or max_tokens_limit(model.context_window)
         try:
             tokens_value = int(max_tokens.strip().replace(",", "").replace("_", ""))
         except ValueError:

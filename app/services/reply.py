@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from app.db.models import MessageStatus
-from app.errors import ProviderError, ProviderTimeout, StreamInterrupted
+from app.errors import ProviderError, ProviderTimeout, StreamInterrupted, public_error
 from app.llm.base import ErrorEvent, ModelUsed, StreamEvent, TextDelta, Usage
 
 # The text so far as a persistent list: (earlier chunks, newest chunk), None when empty. A
@@ -210,4 +210,4 @@ class Replies:
         except (ProviderError, asyncio.CancelledError):
             raise
         except Exception as exc:  # a provider bug must not take the session down
-            raise StreamInterrupted(f"Unexpected provider failure: {exc!r}") from exc
+            raise StreamInterrupted(public_error(exc)) from exc

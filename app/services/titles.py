@@ -22,6 +22,7 @@ from app.errors import ProviderError
 from app.llm.base import ChatMessage, ChatRequest, TextDelta, with_error_event
 from app.llm.registry import ModelRegistry
 from app.services.chat import TITLE_CHARS, title_from
+from app.services.context import caller_metadata
 
 PROMPT_VERSION = "title-v1"
 INSTRUCTIONS = (
@@ -49,6 +50,7 @@ class _FirstExchange:
     title: str
     question: str
     answer: str
+    caller: dict[str, str]  # the conversation's user and project, for the guards and call log
 
 
 class TitleService:
@@ -88,7 +90,11 @@ class TitleService:
         if conversation.title != title_from(question.content):
             return None  # already generated, or renamed by the user
         return _FirstExchange(
-            conversation.model, conversation.title, question.content, answer.content
+            conversation.model,
+            conversation.title,
+            question.content,
+            answer.content,
+            caller_metadata(conversation),
         )
 
     async def generate(self, conversation_id: str) -> str | None:
@@ -123,6 +129,7 @@ class TitleService:
                 "feature": "title",
                 "conversation_id": conversation_id,
                 "prompt_version": PROMPT_VERSION,
+                **exchange.caller,
             },
         )
         parts: list[str] = []

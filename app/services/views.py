@@ -120,6 +120,7 @@ class Posted:
     created: bool  # a new conversation was started
     user: MessageView
     reply: MessageView  # the placeholder the reply streams into
+    warnings: tuple[str, ...] = ()  # budget warnings the guards gave for this reply
 
 
 @dataclass(frozen=True, slots=True)

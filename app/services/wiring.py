@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from app.db.session import get_engine
+from app.guards import Guards, ModelLimits, guard, redact
+from app.guards.setup import build_guards, model_limits
 from app.llm.anthropic_api import AnthropicProvider
 from app.llm.base import Provider
 from app.llm.cache import CachingProvider, ResponseCache
@@ -22,6 +24,8 @@ from app.services.chat import ChatService
 from app.services.redis_hub import hub_for
 from app.settings import Settings
 
+FAKE_MAX_OUTPUT_TOKENS = 4096  # the scripted model's output limit, as the guards see it
+
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """One provider per configured kind: the local model always, the others iff configured."""
@@ -31,6 +35,7 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             context=settings.local_context,
             threads=settings.local_threads,
             max_tokens=settings.local_max_tokens,
+            max_waiting=settings.local_max_waiting,
         )
     }
     if settings.anthropic_api_key is not None:
@@ -78,9 +83,12 @@ def build_registry(
     sink: CallSink | None = None,
     providers: dict[str, Provider] | None = None,
     cooldown: Cooldown | None = None,
+    guards: Guards | None = None,
 ) -> ModelRegistry:
     """Every catalogue model whose provider is configured, each behind a router (and the
-    response cache), plus the scripted "fake" model when ``PARLEY_FAKE_SCRIPT`` is set."""
+    response cache), plus the scripted "fake" model when ``PARLEY_FAKE_SCRIPT`` is set.
+    With ``guards``, every model (the fake one too) is behind them, outermost: a cache hit
+    still counts against the caller's limits, and nothing reaches a model unchecked."""
     catalogue = load_catalogue(settings.catalogue)
     providers = providers if providers is not None else build_providers(settings)
     cooldown = cooldown or build_cooldown(settings)
@@ -105,6 +113,8 @@ def build_registry(
             provider = CachingProvider(
                 provider, cache, model_id=entry.id, provider=entry.provider, sink=sink
             )
+        if guards is not None:
+            provider = guard(provider, model_limits(chain), guards)
         info = ModelInfo(
             entry.id,
             entry.display_name,
@@ -113,22 +123,50 @@ def build_registry(
             fallbacks=tuple(e.id for e in chain[1:]),
             context_window=entry.context_window,
             vision=entry.vision,
+            max_output_tokens=entry.max_output_tokens or None,
         )
         registry.register(info, provider)
     if settings.fake_script is not None:
+        fake: Provider = rule_provider(load_rules(settings.fake_script))
+        if guards is not None:
+            limits = ModelLimits("fake", "fake", "fake", FAKE_MAX_OUTPUT_TOKENS)
+            fake = guard(fake, [limits], guards)
         registry.register(
-            ModelInfo("fake", "Scripted (tests and demos)", "fake", "fake"),
-            rule_provider(load_rules(settings.fake_script)),
+            ModelInfo(
+                "fake",
+                "Scripted (tests and demos)",
+                "fake",
+                "fake",
+                max_output_tokens=FAKE_MAX_OUTPUT_TOKENS,
+            ),
+            fake,
         )
     return registry
 
 
 def build_chat_service(settings: Settings) -> ChatService:
+    """The chat service, its models each behind the guards (built once, shared by every
+    model, and by anything else that takes the registry: titles, the gateway)."""
+    redact.install(
+        key.get_secret_value()
+        for key in (
+            settings.anthropic_api_key,
+            settings.openai_api_key,
+            settings.openai_compat_api_key,
+            settings.oidc_client_secret,
+        )
+        if key is not None
+    )
     engine = get_engine(settings.resolved_database_url)
     calls = DatabaseCallSink(engine)
+    providers = build_providers(settings)
+    openai = providers.get("openai")
+    guards = build_guards(
+        settings, engine, openai=openai if isinstance(openai, OpenAIProvider) else None
+    )
     return ChatService(
         engine,
-        build_registry(settings, sink=calls),
+        build_registry(settings, sink=calls, providers=providers, guards=guards),
         calls=calls,
         hub=hub_for(settings.redis_url),
         first_token_timeout=settings.first_token_timeout,
