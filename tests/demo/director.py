@@ -50,9 +50,13 @@ POINTER_SCRIPT = """
     window.addEventListener("mousedown", () => { scale = 0.6; draw(); }, true);
     window.addEventListener("mouseup", () => { scale = 1; draw(); }, true);
   };
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", put);
-  else put();
-  new MutationObserver(put).observe(document.documentElement, {childList: true, subtree: true});
+  // Before the document has its root element there is nothing to watch yet.
+  const watch = () => {
+    put();
+    new MutationObserver(put).observe(document.body, {childList: true});
+  };
+  if (document.body) watch();
+  else document.addEventListener("DOMContentLoaded", watch);
 })();
 """
 
