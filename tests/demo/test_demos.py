@@ -70,9 +70,10 @@ def test_frames_become_a_captioned_video_of_the_story_length(tmp_path: Path) -> 
     frames_dir = tmp_path / "frames"
     frames_dir.mkdir()
     frames = []
-    for i, at in enumerate((0.3, 1.0, 2.5)):
+    # A burst of frames faster than the video's rate must not stretch the video.
+    for i, at in enumerate((0.3, 1.0, *(1.0 + k / 100 for k in range(1, 30)), 2.5)):
         path = frames_dir / f"{i:06d}.png"
-        path.write_bytes(bar_chart_png(160 + 40 * i, 100))
+        path.write_bytes(bar_chart_png(160 + 2 * i, 100))
         frames.append((at, path))
     steps = [Step(1, "First: it's 100% \\ 'quoted'", 0.0, "a.png"), Step(2, "Second", 1.2, "b.png")]
     video = tmp_path / "story.mp4"

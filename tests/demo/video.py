@@ -91,12 +91,25 @@ class Recorder:
         return ended
 
 
+def thin(frames: Sequence[tuple[float, Path]]) -> list[tuple[float, Path]]:
+    """At most one frame per video frame: in a burst (a reply streaming) the newest picture
+    takes the burst's first time, so the video keeps the story's clock and its captions."""
+    kept: list[tuple[float, Path]] = []
+    for at, path in frames:
+        if kept and at - kept[-1][0] < 1 / FPS:
+            kept[-1] = (kept[-1][0], path)
+        else:
+            kept.append((at, path))
+    return kept
+
+
 def concat_list(frames: Sequence[tuple[float, Path]], ended: float) -> str:
     """ffmpeg's concat script: each frame until the next, the last one held at the end."""
+    frames = thin(frames)
     lines = ["ffconcat version 1.0"]
     for i, (at, path) in enumerate(frames):
         until = frames[i + 1][0] if i + 1 < len(frames) else ended + TAIL_SECONDS
-        lines += [f"file '{path.resolve()}'", f"duration {max(until - at, 1 / FPS):.3f}"]
+        lines += [f"file '{path.resolve()}'", f"duration {until - at:.3f}"]
     if frames:  # the concat demuxer ignores the last duration unless the file repeats
         lines.append(f"file '{frames[-1][1].resolve()}'")
     return "\n".join(lines) + "\n"
