@@ -147,6 +147,7 @@ class Demo:
         if self.pace.fast:
             await target.fill(text)
         else:
+            await target.press("Control+a")  # typing replaces what the field held
             await target.press_sequentially(text, delay=self.pace.key_delay_ms)
         await expect(target).to_have_value(text)
 
