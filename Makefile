@@ -16,7 +16,7 @@ export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export NPM_CONFIG_FUND := false
 export NPM_CONFIG_AUDIT := false
 
-.PHONY: run serve-multi dev test lint format chromium axe migrate clean
+.PHONY: run serve-multi dev test lint format chromium ffmpeg axe migrate demo clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,23 @@ chromium: $(STAMP)
 		$(BIN)/playwright install chromium; \
 	fi
 
+## ffmpeg for the demo videos: the system's when present, else Debian's (as root).
+ffmpeg:
+	@if command -v ffmpeg >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing ffmpeg from Debian's packages..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg fonts-dejavu-core >/dev/null; \
+	else \
+		echo "make demo needs ffmpeg to assemble the videos: install it (sudo apt-get install ffmpeg)," >&2; \
+		echo "or run the stories without video: $(BIN)/python -m tests.demo --fast" >&2; \
+		exit 1; \
+	fi
+
+## Record the demo stories into demo-output/ (videos, screenshots, index.html) against a fresh
+## Parley with a scripted model; STORY=N records one. Builds in .cache/web-demo.
+demo: $(STAMP) chromium ffmpeg
+	$(BIN)/python -m tests.demo $(if $(STORY),--story $(STORY),)
+
 ## axe-core for the accessibility tests (tests/e2e/test_a11y.py injects it into each page),
 ## from the npm registry with the venv's npm, pinned, into an ignored cache.
 AXE_VERSION := 4.14.1
@@ -99,4 +116,4 @@ test: $(STAMP) chromium axe lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf .web .states .pytest_cache .ruff_cache .cache
+	rm -rf .web .states .pytest_cache .ruff_cache .cache demo-output

@@ -1,0 +1,75 @@
+"""What the scripted model answers in the demos (``PARLEY_FAKE_SCRIPT`` rules, first match
+wins, searched in the last user message). Titles are asked for with the conversation as
+"User: ...", so each story has a title rule too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.code_panel_reply import CODE_PANEL_REPLY
+
+LISBON = (
+    "A relaxed weekend in **Lisbon**:\n\n"
+    "1. **Saturday morning**: tram 28 up to Alfama, then the Castelo de São Jorge.\n"
+    "2. **Saturday evening**: fado in a small tasca.\n"
+    "3. **Sunday**: pastéis de Belém, the Jerónimos Monastery, a walk by the Tagus.\n"
+)
+LIGHTHOUSE = (
+    "Once upon a time, on a rock far out at sea, there stood a lighthouse whose lamp had "
+    "never once gone dark. Its keeper, old Maren, climbed the hundred and twelve steps every "
+    "evening at dusk, trimmed the wick, polished the great lens and watched the ships slide "
+    "past like slow fish of light. One winter the storms came early and stayed, and the "
+    "supply boat could not land for weeks. Maren rationed her oil, then her candles, then "
+    "her matches, and every night the lamp still turned. On the longest night a small boat "
+    "came out of the dark, its sail torn, and the lamp showed it the only safe way in. "
+    "The fisher who sailed it stayed until spring, and learned the steps, and the wick, and "
+    "the lens, so that the light would never again depend on one pair of hands."
+)
+LIGHTHOUSE_CAT = (
+    "Maren's cat, Pilot, believed the lighthouse was his. He slept on the warm lamp housing, "
+    "chased moths around the lens, and every night he sat in the gallery window and counted "
+    "the ships. When the storm came, it was Pilot who heard the small boat's bell first."
+)
+FIZZBUZZ = '''def fizzbuzz(n: int) -> list[str]:
+    """The FizzBuzz sequence from 1 to n."""
+    out = []
+    for i in range(1, n + 1):
+        word = ("Fizz" if i % 3 == 0 else "") + ("Buzz" if i % 5 == 0 else "")
+        out.append(word or str(i))
+    return out
+
+
+if __name__ == "__main__":
+    print("\\n".join(fizzbuzz(15)))
+'''
+FIZZBUZZ_EXPLAINED = (
+    "`fizzbuzz.py` builds the FizzBuzz sequence:\n\n"
+    "- For each number from 1 to `n` it adds **Fizz** when the number divides by 3 and "
+    "**Buzz** when it divides by 5, so 15 becomes *FizzBuzz*.\n"
+    "- When neither applies, the number itself is kept, as text.\n"
+    "- Run as a script, it prints the first fifteen entries, one a line.\n\n"
+    "A shorter test of the same rule:\n\n"
+    "```python\nassert fizzbuzz(15)[-1] == 'FizzBuzz'\n```\n"
+)
+
+
+def rules(*, fast: bool) -> list[dict[str, Any]]:
+    """The rule file. Fast mode streams quickly, except the reply the Stop story needs to
+    still be streaming when Stop is pressed."""
+    delay = 2 if fast else 35
+    return [
+        {"match": "^Write a slugify", "reply": CODE_PANEL_REPLY, "chunk_chars": 6,
+         "delay_ms": delay},
+        {"match": "^User: Write a slugify", "reply": "Slugify helper for URLs"},
+        {"match": "^Plan a weekend in Lisbon", "reply": LISBON, "chunk_chars": 6,
+         "delay_ms": delay},
+        {"match": "^User: Plan a weekend", "reply": "A weekend in Lisbon"},
+        {"match": "^Tell me a story about a lighthouse keeper's cat", "reply": LIGHTHOUSE_CAT,
+         "chunk_chars": 5, "delay_ms": delay},
+        {"match": "^Tell me a story about a lighthouse", "reply": LIGHTHOUSE, "chunk_chars": 4,
+         "delay_ms": 40 if fast else 70},
+        {"match": "^User: Tell me a story", "reply": "The lighthouse keeper"},
+        {"match": "^Explain this file", "reply": FIZZBUZZ_EXPLAINED, "chunk_chars": 6,
+         "delay_ms": delay},
+        {"match": "^User: Explain this file", "reply": "FizzBuzz, explained"},
+    ]  # fmt: skip
