@@ -112,7 +112,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 ## Every check: lint, types, unit, state, provider and browser tests.
-test: $(STAMP) chromium axe lint
+test: $(STAMP) chromium ffmpeg axe lint
 	$(BIN)/pytest
 
 clean:
