@@ -1,5 +1,5 @@
 """The /usage dashboard on generated data: filter, drill into a call, download a CSV whose
-sum is the headline's cost. Saves docs/usage-dashboard.png for the README."""
+sum is the headline's cost. Saves assets/screenshots/usage-dashboard.png for the README."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from app.services.cost import format_usd
 from bench.gen_calls import load
 
 pytestmark = pytest.mark.e2e
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "usage-dashboard.png"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "assets" / "screenshots" / "usage-dashboard.png"
 
 
 def test_the_dashboard_filters_drills_into_a_call_and_exports_its_headline(
