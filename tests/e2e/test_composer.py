@@ -202,7 +202,7 @@ def test_parameters_are_checked_kept_for_a_new_chat_and_reach_the_wire(
     dialog.get_by_label("Temperature").fill("")
     dialog.get_by_label("Max tokens").fill("0")
     dialog.get_by_role("button", name="Save parameters").click()
-    expect(dialog.get_by_role("alert")).to_contain_text("must be between 1 and 200,000")
+    expect(dialog.get_by_role("alert")).to_contain_text("must be between 1 and 64,000")
     dialog.get_by_label("Max tokens").fill("300")
     dialog.get_by_role("button", name="Save parameters").click()
     expect(dialog).to_be_hidden()
