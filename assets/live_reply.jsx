@@ -122,6 +122,7 @@ class Channel {
           if (channels.get(this.key) === this) channels.delete(this.key);
         }
         ws.close();
+        this.view = { ...this.view, ended: true }; // a new view, so the component re-renders
         this.notify();
       }
     };
@@ -223,7 +224,9 @@ export function LiveReply({ streamKey, finished }) {
   return (
     // "live-reply" only while it streams: the reply announcer reads that one as it grows
     // (assets/use_reply_announcer.jsx); a finished message's text is "live-text".
-    <div className={finished ? "live-text" : "live-reply"}>
+    // data-ended: the channel's end arrived, so the text is whole (the announcer waits for it:
+    // the finished message can come before the reply's last frames).
+    <div className={finished ? "live-text" : "live-reply"} data-ended={view.ended ? "true" : undefined}>
       {waiting ? (
         <p
           className="rt-Text"

@@ -6,6 +6,7 @@
 import { useEffect, useRef, useState } from "react";
 
 const ANNOUNCE_KEEP = 20; // announcements kept in the live region (older ones are dropped)
+const ENDING_WAIT_MS = 20000; // how long an ended reply's finished message is waited for
 
 const norm = (text) => text.replace(/\s+/g, " ").trim();
 
@@ -53,7 +54,9 @@ export function useReplyAnnouncer(logRef, liveId) {
       if (ending === null) return;
       const replies = log.querySelectorAll(".message[data-role='assistant']");
       const last = replies[replies.length - 1];
-      if (location.pathname === ending.path && last && !last.querySelector(".live-reply")) {
+      const shown = last ? last.querySelector(".live-text") : null;
+      const whole = shown === null || shown.getAttribute("data-ended") === "true";
+      if (location.pathname === ending.path && last && !last.querySelector(".live-reply") && whole) {
         const text = norm(finishedBlocks(last).map((el) => el.textContent || "").join(" "));
         if (text.startsWith(ending.spoken)) {
           announce(text.slice(ending.spoken.length));
@@ -69,7 +72,9 @@ export function useReplyAnnouncer(logRef, liveId) {
     const check = () => {
       const current = log.querySelector(".live-reply");
       if (current !== live) {
-        if (live !== null) ending = { spoken, path, until: performance.now() + 3000 };
+        // The finished message follows the live one in the reply's end update; on a busy
+        // server that can take seconds, and its last part must still be read then.
+        if (live !== null) ending = { spoken, path, until: performance.now() + ENDING_WAIT_MS };
         live = current;
         read = 0;
         spoken = "";
@@ -96,7 +101,13 @@ export function useReplyAnnouncer(logRef, liveId) {
       }
     };
     const observer = new MutationObserver(check);
-    observer.observe(log, { childList: true, subtree: true, characterData: true });
+    observer.observe(log, {
+      childList: true,
+      subtree: true,
+      characterData: true,
+      attributes: true,
+      attributeFilter: ["data-ended"], // a finished reply's text became whole
+    });
     check();
     return () => observer.disconnect();
   }, [logRef]);
