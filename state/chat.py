@@ -45,6 +45,7 @@ from app.guards.params import parse_row_id
 from app.services import get_chat_service, get_title_service
 from app.services.status import NO_REPLY, busy_notice, has_live_reply, is_complete, is_orphaned
 from app.services.views import MessageView, ModelOption
+from state.access import Need
 from state.conversation import OpenConversationState, id_from_path
 from state.sidebar import SidebarState
 
@@ -87,6 +88,7 @@ class ChatState(OpenConversationState):
     # The reply being streamed in this session (one at a time).
     live_id: rx.Field[int] = rx.field(NO_REPLY)
     live_conversation_id: rx.Field[str] = rx.field("")
+    _streaming_id: int = NO_REPLY  # the reply stream_reply is streaming (server only)
 
     @rx.var
     def streaming(self) -> bool:
@@ -146,9 +148,14 @@ class ChatState(OpenConversationState):
 
     @rx.event
     async def load_page(self) -> None:
-        """on_load for every chat route: ``/`` is a new chat, ``/c/<id>`` a saved one."""
+        """on_load for every chat route (after ``AuthState.require_login``): ``/`` is a new
+        chat, ``/c/<id>`` a saved one, shown only to those who may read it."""
         conversation_id = id_from_path(self.router.url.path)
         self.notice = ""
+        if await self._allow() is None:
+            self._close_conversation()  # nobody: the page shows nothing (and goes to /login)
+            await self._refresh_sidebar()
+            return
         settled = await self._settle_orphaned_reply()
         await self._refresh_sidebar()
         # ?m=<message id>: a search hit; its branch goes on screen if another one is.
@@ -174,6 +181,9 @@ class ChatState(OpenConversationState):
         await follow_conversation(self)  # the code panel, if open: empty until loaded
         if not conversation_id:
             return
+        if await self._allow(Need(conversation=conversation_id)) is None:
+            self.current_id = ""
+            return
         try:
             conversation = await service.get_conversation(conversation_id)
             page = await service.history(conversation_id, limit=service.history_page_size)
@@ -194,6 +204,8 @@ class ChatState(OpenConversationState):
     async def load_earlier(self) -> None:
         shown = self._shown()
         if not self.current_id or not shown:
+            return
+        if await self._allow(Need(conversation=self.current_id)) is None:
             return
         service = get_chat_service()
         page = await service.history(
@@ -230,8 +242,9 @@ class ChatState(OpenConversationState):
     # ----- switching conversations and models ----------------------------------------------
 
     @rx.event
-    def set_model(self, value: str) -> None:
-        self.model = value
+    async def set_model(self, value: str) -> None:
+        if await self._allow() is not None:
+            self.model = value  # checked against the catalogue where it is used
 
     def _close_conversation(self) -> None:
         self.current_id = ""
@@ -241,17 +254,21 @@ class ChatState(OpenConversationState):
         self.spent, self.spent_label = "", ""
 
     @rx.event
-    def open_conversation(self, conversation_id: str) -> None:
+    async def open_conversation(self, conversation_id: str) -> None:
         """A link to a conversation was clicked: switch at once, so a message sent before the
         page's on_load has loaded the history goes to this conversation, not the last one."""
+        if await self._allow(Need(conversation=conversation_id)) is None:
+            return
         if conversation_id != self.current_id:
             self._close_conversation()
             self.current_id = conversation_id
 
     @rx.event
-    def new_chat(self) -> rx.event.EventSpec:
+    async def new_chat(self) -> rx.event.EventSpec:
         # Close the conversation here rather than in the page's on_load: a message sent
-        # before that runs must start a new conversation, not join the old one.
+        # before that runs must start a new conversation, not join the old one. Nobody is
+        # sent home too, where the page's on_load sends them to log in.
+        await self._allow()
         self._close_conversation()
         return rx.redirect("/")
 
@@ -259,7 +276,9 @@ class ChatState(OpenConversationState):
 
     @rx.event
     async def stop(self) -> None:
-        if self.streaming and not await self._settle_orphaned_reply():
+        if not self.streaming or await self._allow(Need(message=self.live_id, write=True)) is None:
+            return
+        if not await self._settle_orphaned_reply():
             get_chat_service().request_stop(self.live_id)
 
     @rx.event(background=True)
@@ -267,8 +286,14 @@ class ChatState(OpenConversationState):
         async with self:
             message_id = self.live_id
             conversation_id = self.live_conversation_id
-        if message_id < 0:
-            return
+            # Started by the event that saved the reply; a forged second call for the same
+            # reply would stream (and spend) it twice.
+            if message_id < 0 or message_id == self._streaming_id:
+                return
+            if await self._allow(Need(message=message_id, write=True)) is None:
+                self._clear_live()
+                return
+            self._streaming_id = message_id
         service = get_chat_service()
         final: MessageView | None = None
         problem = ""
@@ -283,6 +308,7 @@ class ChatState(OpenConversationState):
                 exc.message if isinstance(exc, ParleyError) else "The reply failed unexpectedly."
             )
         async with self:
+            self._streaming_id = NO_REPLY
             if self.live_id == message_id:  # else a reload already settled this reply
                 if final is not None and self.current_id == self.live_conversation_id:
                     # Appended to the short list only: the history is not sent again.

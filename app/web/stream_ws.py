@@ -19,6 +19,11 @@ stay within a small factor of the reply's own. ``from`` counts
 Unicode code points, so a reconnecting client resumes exactly where it stopped.
 
 Plain Starlette: the composition root mounts it on Reflex's backend (``api_transformer``).
+
+Authorisation (issue 10): the composition root passes ``authorize``
+(``app.web.access.stream_guard``): the handshake's session cookie must belong to someone who
+may read the message's conversation. Nobody, a foreign id and an unknown id get the same
+answer, the "gone" end frame, before a byte of the reply.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
@@ -40,6 +46,8 @@ log = logging.getLogger(__name__)
 
 PATH = "/_parley/stream/{message_id}"
 MAX_ID = 2**63 - 1
+# May this connection read this message's live reply? (app.web.access.stream_guard)
+StreamCheck = Callable[[HTTPConnection, int], Awaitable[bool]]
 
 
 def end_frame(end: StreamEnd) -> str:
@@ -141,9 +149,12 @@ def stream_app(
     max_fps: float = 60.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    authorize: StreamCheck | None = None,
 ) -> Starlette:
     """A Starlette app with the live-reply websocket; ``hub`` gives the current hub.
-    ``clock`` and ``sleep`` pace the frames (a test passes a fake clock, the hub's too)."""
+    ``clock`` and ``sleep`` pace the frames (a test passes a fake clock, the hub's too).
+    ``authorize`` decides who may read a reply; the app always passes one (None: no check,
+    for the framing's own tests)."""
 
     async def endpoint(websocket: WebSocket) -> None:
         message_id = _parse_int(websocket.path_params.get("message_id"), -1)
@@ -154,6 +165,12 @@ def stream_app(
                 await websocket.send_text(end_frame(GONE))
                 await websocket.close(code=1008)  # policy violation: a malformed request
                 return
+            # --- authorisation (issue 10): nobody, foreign and unknown ids alike are "gone"
+            if authorize is not None and not await authorize(websocket, message_id):
+                await websocket.send_text(end_frame(GONE))
+                await websocket.close(code=1008)
+                return
+            # ---
             pump = asyncio.create_task(
                 _pump(websocket, hub(), message_id, skip, max_fps, clock=clock, sleep=sleep)
             )
