@@ -37,6 +37,7 @@ from app.db.crud import Owned, Scope
 from app.db.models import Role
 from app.db.session import run_in_session
 from app.errors import Forbidden, NotFound, NotSignedIn
+from app.services.kernel import CONVERSATION_GONE
 
 T = TypeVar("T")
 
@@ -196,7 +197,9 @@ class Authz:
         if principal is None:
             raise NotSignedIn()
         if not can_read(principal, owned):
-            raise NotFound(f"That {what} does not exist.")
+            raise NotFound(
+                CONVERSATION_GONE if what == "conversation" else f"That {what} does not exist."
+            )
         if write and not can_write(principal, owned):
             raise Forbidden(f"Your role lets you read this {what}, not change it.")
         return principal
