@@ -33,7 +33,7 @@ from app.services.attachments import AttachmentView
 from app.services.authz import owner_of
 from app.services.options import Parameters, PostExtras
 from app.services.prompts import PromptOption
-from state.access import SIGNED_IN, Need, authorize, principal_of
+from state.access import SIGNED_IN, Need, authorize
 from state.chat import ChatState
 from state.conversation import conversation_path
 
@@ -191,8 +191,8 @@ class ComposerState(ChatState):
     @rx.event
     async def load_options(self) -> None:
         """on_load (after the chat's): the prompt list and this conversation's options."""
-        principal = await principal_of(self)
-        if principal is None:  # nobody: the chat's on_load said so already
+        principal = await self._allow()
+        if principal is None:  # nobody: the page's notice says so
             self.prompt_options = []
             return
         self.prompt_options = await get_prompt_service().options(scope=principal.scope)

@@ -40,10 +40,10 @@ from reflex_base.utils.format import json_dumps
 from sqlalchemy import Engine
 
 from app import services
-from app.services import accounts as accounts_module
-from app.services.accounts import SESSION_COOKIE, AccountService
 from app.llm.fake import ScriptedProvider, ScriptedReply
 from app.llm.registry import ModelInfo, ModelRegistry
+from app.services import accounts as accounts_module
+from app.services.accounts import SESSION_COOKIE, AccountService
 from app.services.chat import ChatService, MessageView
 from app.services.stream_hub import StreamEnd
 from state.chat import ChatState

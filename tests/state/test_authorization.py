@@ -1,0 +1,423 @@
+"""Every public event of every state, tried as the owner, another user, a viewer and nobody,
+through Reflex's own event processor (the path a forged websocket frame takes), on SQLite and
+PostgreSQL.
+
+The table names each event and what it touches. For each event and caller the test checks:
+the server asked :func:`state.access.authorize` (spied on) and it answered as the rules say
+(nobody: NotSignedIn; another user: NotFound, the same as an unknown id; a viewer: Forbidden
+for a change), and a refused event changed nothing in the database. A second test fails if a
+state has an event the table does not list, so a new event cannot go unchecked.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from reflex.istate.manager.token import BaseStateToken
+from reflex.state import BaseState, State
+from sqlalchemy import Engine, text
+
+import state.composer
+import state.conversation
+import state.prompts
+from app.db.models import Role
+from app.errors import Forbidden, NotFound, NotSignedIn, ParleyError
+from app.services import get_attachment_service, get_prompt_service
+from app.services.authz import owner_of
+from state.access import SIGNED_IN, Need
+from state.auth import AuthState
+from state.chat import ChatState
+from state.code_panel import CodePanelState
+from state.composer import ComposerState
+from state.messages import MessagesState
+from state.prompts import PromptsState
+from state.sidebar import SidebarState
+from state.ui import UiState
+from tests.state import harness
+from tests.state.conftest import STATE_MODULES
+from tests.state.harness import PASSWORD, Backend, Tab, Wire, cookie_of, open_tab, reply, send
+
+backend = harness.backend
+
+# ----- the table ----------------------------------------------------------------------------
+
+# What an event needs: "public" (anyone: the login pages), "signed_in" (only this tab's own
+# view), "read" or "write" (a conversation, message or prompt of the owner's project),
+# "private" (a file still in its uploader's composer), "create" (adds to one's own project).
+Ids = dict[str, Any]
+Row = tuple[str, Callable[[Ids], Any], dict[str, Any]]  # need, the event, state to seed
+
+TABLE: dict[tuple[type[BaseState], str], Row] = {
+    (AuthState, "load_form"): ("public", lambda i: AuthState.load_form, {}),
+    (AuthState, "load_account"): ("public", lambda i: AuthState.load_account, {}),
+    (AuthState, "require_login"): ("public", lambda i: AuthState.require_login, {}),
+    # the sidebar
+    (SidebarState, "load_more_conversations"): (
+        "signed_in",
+        lambda i: SidebarState.load_more_conversations,
+        {"sidebar_next": "2999-01-01T00:00:00+00:00"},
+    ),
+    (SidebarState, "set_search"): ("signed_in", lambda i: SidebarState.set_search("secret"), {}),
+    (SidebarState, "clear_search"): ("signed_in", lambda i: SidebarState.clear_search, {}),
+    (SidebarState, "set_pinned"): (
+        "write",
+        lambda i: SidebarState.set_pinned(i["conversation"], True),
+        {},
+    ),
+    (SidebarState, "start_rename"): (
+        "write",
+        lambda i: SidebarState.start_rename(i["conversation"], "x"),
+        {},
+    ),
+    (SidebarState, "set_rename_value"): (
+        "signed_in",
+        lambda i: SidebarState.set_rename_value("x"),
+        {},
+    ),
+    (SidebarState, "cancel_rename"): ("signed_in", lambda i: SidebarState.cancel_rename, {}),
+    (SidebarState, "save_rename"): (
+        "write",
+        lambda i: SidebarState.save_rename,
+        {"renaming_id": "{conversation}", "rename_value": "Stolen"},
+    ),
+    (SidebarState, "delete_conversation"): (
+        "write",
+        lambda i: SidebarState.delete_conversation(i["conversation"]),
+        {},
+    ),
+    (SidebarState, "undo_delete"): (
+        "write",
+        lambda i: SidebarState.undo_delete,
+        {"undo_id": "{conversation}"},
+    ),
+    # the chat
+    (ChatState, "load_page"): ("read", lambda i: ChatState.load_page, {}),
+    (ChatState, "load_earlier"): (
+        "read",
+        lambda i: ChatState.load_earlier,
+        {"current_id": "{conversation}", "recent": "{shown}"},
+    ),
+    (ChatState, "set_model"): ("signed_in", lambda i: ChatState.set_model("fake"), {}),
+    (ChatState, "open_conversation"): (
+        "read",
+        lambda i: ChatState.open_conversation(i["conversation"]),
+        {},
+    ),
+    (ChatState, "new_chat"): ("signed_in", lambda i: ChatState.new_chat, {}),
+    (ChatState, "stop"): ("write", lambda i: ChatState.stop, {"live_id": "{reply}"}),
+    (ChatState, "stream_reply"): (
+        "write",
+        lambda i: ChatState.stream_reply,
+        {"live_id": "{reply}"},
+    ),
+    # the composer
+    (ComposerState, "upload"): ("create", lambda i: ComposerState.upload([]), {}),
+    (ComposerState, "remove_attachment"): (
+        "private",
+        lambda i: ComposerState.remove_attachment(i["attachment"]),
+        {},
+    ),
+    (ComposerState, "dismiss_upload_errors"): (
+        "signed_in",
+        lambda i: ComposerState.dismiss_upload_errors,
+        {},
+    ),
+    (ComposerState, "send"): ("write", lambda i: send("hello"), {"current_id": "{conversation}"}),
+    (ComposerState, "load_options"): (
+        "read",
+        lambda i: ComposerState.load_options,
+        {"current_id": "{conversation}"},
+    ),
+    (ComposerState, "set_params_open"): (
+        "signed_in",
+        lambda i: ComposerState.set_params_open(True),
+        {},
+    ),
+    (ComposerState, "set_temperature"): (
+        "signed_in",
+        lambda i: ComposerState.set_temperature("1"),
+        {},
+    ),
+    (ComposerState, "set_max_tokens"): (
+        "signed_in",
+        lambda i: ComposerState.set_max_tokens("9"),
+        {},
+    ),
+    (ComposerState, "save_params"): (
+        "write",
+        lambda i: ComposerState.save_params,
+        {"current_id": "{conversation}", "temperature": "0.5"},
+    ),
+    (ComposerState, "reset_params"): ("write", lambda i: ComposerState.reset_params, {}),
+    (ComposerState, "set_prompt"): (
+        "write",
+        lambda i: ComposerState.set_prompt(str(i["prompt"])),
+        {"current_id": "{conversation}"},
+    ),
+    # the message actions
+    (MessagesState, "retry"): ("write", lambda i: MessagesState.retry(i["reply"]), {}),
+    (MessagesState, "regenerate"): ("write", lambda i: MessagesState.regenerate(i["reply"]), {}),
+    (MessagesState, "start_edit"): (
+        "write",
+        lambda i: MessagesState.start_edit(i["question"], "x"),
+        {},
+    ),
+    (MessagesState, "set_edit_draft"): (
+        "signed_in",
+        lambda i: MessagesState.set_edit_draft("x"),
+        {},
+    ),
+    (MessagesState, "cancel_edit"): ("signed_in", lambda i: MessagesState.cancel_edit, {}),
+    (MessagesState, "save_edit"): (
+        "write",
+        lambda i: MessagesState.save_edit,
+        {"editing_id": "{question}", "edit_draft": "forged"},
+    ),
+    (MessagesState, "switch_version"): (
+        "write",
+        lambda i: MessagesState.switch_version(i["question"]),
+        {},
+    ),
+    (MessagesState, "ask_delete"): ("write", lambda i: MessagesState.ask_delete(i["reply"]), {}),
+    (MessagesState, "cancel_delete"): ("signed_in", lambda i: MessagesState.cancel_delete, {}),
+    (MessagesState, "confirm_delete"): (
+        "write",
+        lambda i: MessagesState.confirm_delete(i["reply"]),
+        {},
+    ),
+    # the code panel (it shows the open conversation's blocks)
+    (CodePanelState, "toggle"): (
+        "read",
+        lambda i: CodePanelState.toggle,
+        {"current_id": "{conversation}"},
+    ),
+    (CodePanelState, "close"): ("signed_in", lambda i: CodePanelState.close, {}),
+    (CodePanelState, "open_block"): (
+        "read",
+        lambda i: CodePanelState.open_block("k"),
+        {"current_id": "{conversation}"},
+    ),
+    (CodePanelState, "close_block"): ("signed_in", lambda i: CodePanelState.close_block, {}),
+    (CodePanelState, "resize"): ("signed_in", lambda i: CodePanelState.resize(500), {}),
+    # the prompt library
+    (PromptsState, "load"): ("signed_in", lambda i: PromptsState.load, {}),
+    (PromptsState, "set_show_archived"): (
+        "signed_in",
+        lambda i: PromptsState.set_show_archived(True),
+        {},
+    ),
+    (PromptsState, "start_new"): ("create", lambda i: PromptsState.start_new, {}),
+    (PromptsState, "start_edit"): (
+        "read",
+        lambda i: PromptsState.start_edit(i["prompt"]),
+        {},
+    ),
+    (PromptsState, "cancel_edit"): ("signed_in", lambda i: PromptsState.cancel_edit, {}),
+    (PromptsState, "set_name"): ("signed_in", lambda i: PromptsState.set_name("x"), {}),
+    (PromptsState, "set_body"): ("signed_in", lambda i: PromptsState.set_body("x"), {}),
+    (PromptsState, "save"): (
+        "write",
+        lambda i: PromptsState.save,
+        {"editing_id": "{prompt}", "name": "Stolen", "body": "forged"},
+    ),
+    (PromptsState, "set_archived"): (
+        "write",
+        lambda i: PromptsState.set_archived(i["prompt"], True),
+        {},
+    ),
+    (PromptsState, "show_history"): (
+        "read",
+        lambda i: PromptsState.show_history(i["prompt"]),
+        {},
+    ),
+    (PromptsState, "close_history"): ("signed_in", lambda i: PromptsState.close_history, {}),
+    # the shell (no data but the user's own conversations; nobody gets nothing)
+    (UiState, "search_palette"): ("signed_in", lambda i: UiState.search_palette(""), {}),
+    (UiState, "set_drawer_open"): ("signed_in", lambda i: UiState.set_drawer_open(True), {}),
+    (UiState, "close_drawer"): ("signed_in", lambda i: UiState.close_drawer, {}),
+}
+# Reflex's own ``setvar`` (every state has it) only calls the state's ``set_<var>`` method,
+# and each of those is an event in the table above: it adds no way in.
+BUILTIN = {"setvar"}
+
+# What each caller is refused with, per need (None: allowed).
+EXPECTED: dict[str, dict[str, type[ParleyError] | None]] = {
+    "owner": {"signed_in": None, "read": None, "write": None, "create": None, "private": None},
+    "other": {
+        "signed_in": None,
+        "read": NotFound,
+        "write": NotFound,
+        "create": None,
+        "private": NotFound,
+    },
+    "viewer": {
+        "signed_in": None,
+        "read": None,
+        "write": Forbidden,
+        "create": None,
+        "private": NotFound,
+    },
+    "nobody": {
+        "private": NotSignedIn,
+        "signed_in": NotSignedIn,
+        "read": NotSignedIn,
+        "write": NotSignedIn,
+        "create": NotSignedIn,
+    },
+}
+
+
+def test_every_event_is_in_the_table() -> None:
+    """Every public event of every state is listed (so checked by the test below)."""
+    classes: set[type[BaseState]] = {AuthState}
+    for module in STATE_MODULES:
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, State) and cls.__module__ == module.__name__:
+                classes.add(cls)
+    events = {
+        (cls, name)
+        for cls in classes
+        for name, handler in cls.event_handlers.items()
+        if name not in BUILTIN and handler.fn.__qualname__.startswith(f"{cls.__name__}.")
+    }
+    missing = sorted(f"{cls.__name__}.{name}" for cls, name in events - TABLE.keys())
+    assert not missing, f"events not in the authorisation table: {missing}"
+    assert len(events) == len(TABLE)
+
+
+# ----- the people and their rows ------------------------------------------------------------
+
+
+class Spy:
+    """Records what :func:`state.access.authorize` answered, for the event being run."""
+
+    def __init__(self, real: Callable[..., Any]) -> None:
+        self.real = real
+        self.outcomes: list[type[ParleyError] | None] = []
+
+    async def __call__(self, state: BaseState, need: Need = SIGNED_IN) -> Any:
+        try:
+            principal = await self.real(state, need)
+        except ParleyError as exc:
+            self.outcomes.append(type(exc))
+            raise
+        self.outcomes.append(None)
+        return principal
+
+
+def fingerprint(engine: Engine) -> list[Any]:
+    """Everything a refused event must leave as it was."""
+    queries = [
+        "select id, title, pinned, deleted_at, current_leaf_id, prompt_id, temperature"
+        " from conversation order by id",
+        "select id, content, status from message order by id",
+        "select id, name, archived_at from prompt order by id",
+        "select count(*) from prompt_version",
+        "select id, message_id from attachment order by id",
+    ]
+    with engine.connect() as conn:
+        return [list(conn.execute(text(q)).all()) for q in queries]
+
+
+@pytest.fixture
+async def world(backend: Backend, engine: Engine) -> dict[str, Any]:
+    accounts = backend.accounts
+    owner = await accounts.sign_up("owner@example.com", PASSWORD, "Owner")
+    other = await accounts.sign_up("other@example.com", PASSWORD, "Other")
+    viewer = await accounts.sign_up("viewer@example.com", PASSWORD, "Viewer")
+    admin = await accounts.resolve(backend.cookie.split("=")[-1])
+    owner_p = await accounts.resolve(owner.token)
+    assert owner_p is not None and owner_p.default_project is not None
+    await accounts.set_role(
+        admin, project_id=owner_p.default_project, user_id=viewer.user_id, role=Role.viewer
+    )
+    backend.script(*(reply("```py\nprint(1)\n```") for _ in range(400)))
+    made = 0
+
+    async def make() -> Ids:
+        """A fresh conversation (question and reply), prompt and pending file of the owner's."""
+        nonlocal made
+        made += 1
+        mine = owner_of(owner_p)
+        posted = await backend.service.post_message(None, "owner's secret question", owner=mine)
+        answer = await backend.service.stream_reply(posted.reply.id)
+        prompt = await get_prompt_service().create(f"Owner's {made}", "secret", owner=mine)
+        upload = await get_attachment_service().add("a.txt", b"secret", owner=mine)
+        return {
+            "conversation": posted.conversation.id,
+            "shown": [posted.user, answer],
+            "question": posted.user.id,
+            "reply": answer.id,
+            "prompt": prompt.id,
+            "attachment": upload.id,
+        }
+
+    return {
+        "ids": await make(),
+        "make": make,
+        "cookies": {
+            "owner": cookie_of(owner.token),
+            "other": cookie_of(other.token),
+            "viewer": cookie_of(viewer.token),
+            "nobody": "",
+        },
+    }
+
+
+async def _seed(tab: Tab, cls: type[BaseState], values: dict[str, Any], ids: Ids) -> None:
+    async with tab.manager.modify_state(BaseStateToken(ident=tab.token, cls=State)) as root:
+        target = await root.get_state(cls)
+        for name, value in values.items():
+            if isinstance(value, str) and value.startswith("{"):
+                value = ids[value.strip("{}")]
+            setattr(target, name, value)
+        root._clean()
+
+
+@pytest.mark.parametrize("caller", ["nobody", "other", "viewer", "owner"])
+async def test_each_event_as_each_caller(
+    caller: str, world: dict[str, Any], engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = Spy(state.conversation.authorize)
+    for module in (state.conversation, state.composer, state.prompts):
+        monkeypatch.setattr(module, "authorize", spy)
+    problems: list[str] = []
+    for (cls, name), (need, event, seed) in TABLE.items():
+        if need == "public" or cls is UiState:
+            continue  # the login pages; UiState is checked by its own test below
+        # The owner's events change things: each gets rows of its own.
+        ids = await world["make"]() if caller == "owner" else world["ids"]
+        expected = EXPECTED[caller][need]
+        before = fingerprint(engine)
+        spy.outcomes.clear()
+        async with open_tab(Wire(), world["cookies"][caller]) as tab:
+            tab.path = f"/c/{ids['conversation']}" if name == "load_page" else "/"
+            # The conversation is open, as it is when its messages' buttons are clicked.
+            await _seed(tab, ChatState, {"current_id": "{conversation}"}, ids)
+            await _seed(tab, cls, seed, ids)
+            await tab.run(event(ids))
+        label = f"{cls.__name__}.{name} as {caller}"
+        if not spy.outcomes:
+            problems.append(f"{label}: never asked authorize")
+        elif expected is None and any(spy.outcomes):
+            problems.append(f"{label}: refused {spy.outcomes}")
+        elif expected is not None:
+            if expected not in spy.outcomes:
+                problems.append(f"{label}: expected {expected.__name__}, got {spy.outcomes}")
+            if fingerprint(engine) != before:
+                problems.append(f"{label}: refused, yet the database changed")
+    assert not problems, "\n".join(problems)
+
+
+async def test_the_palette_shows_nobody_and_strangers_nothing(world: dict[str, Any]) -> None:
+    for caller, sees in (("nobody", False), ("other", False), ("viewer", True), ("owner", True)):
+        async with open_tab(Wire(), world["cookies"][caller]) as tab:
+            await tab.run(UiState.search_palette(""), UiState.search_palette("secret"))
+            await tab.run(UiState.set_drawer_open(True))
+            ui = await tab.state(UiState)
+            found = [c["id"] for c in ui.palette_conversations]
+            assert (world["ids"]["conversation"] in found) is sees, caller
+            assert ui.drawer_open is (caller != "nobody")
