@@ -11,13 +11,17 @@ state has an event the table does not list, so a new event cannot go unchecked.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from reflex.istate.manager.token import BaseStateToken
 from reflex.state import BaseState, State
+from reflex_base.event import Event
 from sqlalchemy import Engine, text
 
 import state.composer
@@ -421,3 +425,51 @@ async def test_the_palette_shows_nobody_and_strangers_nothing(world: dict[str, A
             found = [c["id"] for c in ui.palette_conversations]
             assert (world["ids"]["conversation"] in found) is sees, caller
             assert ui.drawer_open is (caller != "nobody")
+
+
+class _On(logging.Handler):
+    """Sets ``event`` when a log record's text (with its traceback) contains ``text``."""
+
+    def __init__(self, text: str, event: asyncio.Event) -> None:
+        super().__init__()
+        self.text, self.event = text, event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in self.format(record):
+            self.event.set()
+
+
+@pytest.mark.parametrize(
+    ("cls", "name", "payload"),
+    [
+        (ChatState, "_begin_reply", {"reply_id": 1, "conversation_id": "x"}),
+        (ChatState, "_clear_live", {}),
+        (SidebarState, "_refresh", {}),
+        (ComposerState, "_sent", {}),
+        (ChatState, "__init__", {}),
+        (ChatState, "no_such_event", {}),
+    ],
+)
+async def test_forged_calls_to_helpers_are_not_events(
+    world: dict[str, Any],
+    cls: type[BaseState],
+    name: str,
+    payload: dict[str, Any],
+) -> None:
+    """A frame naming a helper (or nothing) runs nothing, for the owner too: helpers are not
+    in the state's event handlers, and Reflex refuses the frame."""
+    async with open_tab(Wire(), world["cookies"]["owner"]) as tab:
+        await _seed(tab, ChatState, {"live_id": 7, "current_id": "{conversation}"}, world["ids"])
+        spec = Event(name=f"{cls.get_full_name()}.{name}", payload=payload)
+        refused = asyncio.Event()
+        handler = _On("No registered handler found", refused)
+        logging.getLogger().addHandler(handler)
+        future = await tab.processor.enqueue(
+            tab.token, dataclasses.replace(spec, router_data=tab.router_data())
+        )
+        async with asyncio.timeout(10):  # Reflex logs its refusal; the frame runs nothing
+            await refused.wait()
+        assert not future.done()
+        logging.getLogger().removeHandler(handler)
+        chat = await tab.chat()
+        assert chat.live_id == 7 and chat.current_id == world["ids"]["conversation"]
