@@ -21,6 +21,7 @@ from app.db.models import MessageStatus
 from app.errors import NotFound
 from app.llm.registry import ModelRegistry
 from app.services.attachments import AttachmentService, claim
+from app.services.authz import Owner
 from app.services.branches import BranchOperations, Prepared
 from app.services.calllog import DatabaseCallSink, write_held
 from app.services.cost import SpendText, conversation_spend
@@ -148,6 +149,7 @@ class ChatService(BranchOperations):
         *,
         model: str | None = None,
         extras: PostExtras | None = None,
+        owner: Owner | None = None,
     ) -> Posted:
         """Save the user's message under the branch on screen, and an empty reply to stream
         into, which becomes the leaf on screen; build the reply's request. One transaction:
@@ -156,7 +158,8 @@ class ChatService(BranchOperations):
 
         ``model`` (a catalogue id) becomes the conversation's model; by default a new
         conversation gets the default model and an existing one keeps its own. ``extras``
-        carries the files attached in the composer and a new chat's options.
+        carries the files attached in the composer and a new chat's options. ``owner`` is
+        stamped on a new conversation (the caller has authorised the post).
         """
         extras = extras or PostExtras()
         # A message may be only attached files.
@@ -174,6 +177,8 @@ class ChatService(BranchOperations):
                     session=session,
                     title=title_from(text or "Attached files"),
                     model=new_chat_model,
+                    user_id=owner.user_id if owner else None,
+                    project_id=owner.project_id if owner else None,
                 )
             info = pick_model(self.models, conversation.model)
             # 2. The user's message under the branch on screen, with its files.

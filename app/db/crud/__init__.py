@@ -101,6 +101,7 @@ from app.db.crud.prompts import (
     prompt_version_labels,
     update_prompt,
 )
+from app.db.crud.scope import Scope, scoped
 from app.db.crud.search import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
@@ -138,6 +139,7 @@ __all__ = [
     "SNIPPET_WORDS",
     "ConversationMatch",
     "Owned",
+    "Scope",
     "SearchTerm",
     "Spend",
     "Versions",
@@ -202,6 +204,7 @@ __all__ = [
     "restore_conversation",
     "revoke_session",
     "revoke_user_sessions",
+    "scoped",
     "search_conversations",
     "set_admin",
     "set_conversation_model",
