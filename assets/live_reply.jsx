@@ -205,8 +205,12 @@ const Markdown = ({ text }) => (
 // A finished block renders once: its text never changes.
 const Block = memo(Markdown);
 
+const EMPTY_VIEW = { blocks: [], tail: "" };
+
 export function LiveReply({ streamKey, finished }) {
-  const [view, setView] = useState({ blocks: [], tail: "" });
+  // The channel's text from the first render: a finished message that takes over from the
+  // streaming one shows the whole reply at once (the reply announcer reads it then).
+  const [view, setView] = useState(() => channels.get(streamKey)?.view ?? EMPTY_VIEW);
 
   useEffect(() => {
     if (!streamKey) return undefined;
@@ -217,7 +221,9 @@ export function LiveReply({ streamKey, finished }) {
 
   const waiting = !finished && view.blocks.length === 0 && view.tail === "";
   return (
-    <div className="live-reply">
+    // "live-reply" only while it streams: the reply announcer reads that one as it grows
+    // (assets/use_reply_announcer.jsx); a finished message's text is "live-text".
+    <div className={finished ? "live-text" : "live-reply"}>
       {waiting ? (
         <p
           className="rt-Text"

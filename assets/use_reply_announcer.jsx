@@ -10,8 +10,11 @@ const ANNOUNCE_KEEP = 20; // announcements kept in the live region (older ones a
 const norm = (text) => text.replace(/\s+/g, " ").trim();
 
 // The markdown blocks of a finished assistant message (see message_item in components/chat.py:
-// a label, the markdown's wrapper, then status and caption).
+// a label, the markdown's wrapper, then status and caption). A reply this tab streamed shows
+// its text from the live channel instead, in a ".live-text" (assets/live_reply.jsx).
 const finishedBlocks = (bubble) => {
+  const shown = bubble.querySelector(".live-text");
+  if (shown) return [...shown.children];
   const body = bubble.querySelector(":scope > div:not(.reply-caption):not([role])");
   return body ? [...body.children] : [];
 };
