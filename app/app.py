@@ -22,7 +22,7 @@ from app.services.oidc import OidcClient
 from app.services.titles import TitleService
 from app.services.wiring import build_chat_service
 from app.settings import get_settings
-from app.web.access import attachment_guard
+from app.web.access import attachment_guard, stream_guard
 from app.web.attachments import attachment_app
 from app.web.auth_routes import auth_app
 from app.web.gateway import gateway_app
@@ -122,12 +122,14 @@ app = rx.App(
         stream_app(
             lambda: services.get_chat_service().hub,
             max_fps=1000 / get_settings().live_frame_ms,
+            # Only to a session that may read the reply's conversation (issue 10).
+            authorize=stream_guard(get_account_service),
         ),
         # Attached files, by attachment id only, to their readers (/_parley/attachment/<id>).
-        # unowned_readable: until the states stamp project and user on new rows (issue 10).
+        # The states stamp project and user on every new row: nothing unowned is readable.
         attachment_app(
             services.get_attachment_service,
-            authorize=attachment_guard(get_account_service, unowned_readable=True),
+            authorize=attachment_guard(get_account_service),
         ),
         # Sign-up, login, logout, password, OpenID Connect: the session cookie's only setter.
         auth_app(
@@ -147,13 +149,21 @@ app = rx.App(
 )
 app.register_lifespan_task(_prepare_database)
 app.register_lifespan_task(_sweep_hourly)
+# Every chat and prompts page wants a signed-in user: nobody goes to /login and comes back.
+# (The events check again, each one: on_load is a convenience, not the lock.)
+# One route for / and /c/<id> (the navigation-race fix: moving between them is no page change).
 app.add_page(
     chat_page,
     route="/[[c]]/[[conversation_id]]",
     title="Parley",
-    on_load=[ChatState.load_page, ComposerState.load_options],
+    on_load=[AuthState.require_login, ChatState.load_page, ComposerState.load_options],
 )
-app.add_page(prompts_page, route="/prompts", title="Prompts · Parley", on_load=PromptsState.load)
+app.add_page(
+    prompts_page,
+    route="/prompts",
+    title="Prompts · Parley",
+    on_load=[AuthState.require_login, PromptsState.load],
+)
 app.add_page(login_page, route="/login", title="Log in · Parley", on_load=AuthState.load_form)
 app.add_page(signup_page, route="/signup", title="Sign up · Parley", on_load=AuthState.load_form)
 app.add_page(

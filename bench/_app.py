@@ -22,12 +22,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from http.client import HTTPConnection
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from playwright._impl._api_structures import SetCookieParam  # the type add_cookies takes
 
 from bench._common import ROOT
 
@@ -104,6 +108,15 @@ def app_env(
         "PARLEY_OPENAI_COMPAT_BASE_URL",
     ):
         env.pop(name, None)
+    # The benchmarks drive many sessions of one signed-in user: the per-user request and
+    # token windows and the concurrent-stream cap (app/guards) would refuse them, and they
+    # measure the streaming path, not the guards.
+    env["PARLEY_RATE_REQUESTS_PER_USER"] = ""
+    env["PARLEY_RATE_REQUESTS_PER_IP"] = ""
+    env["PARLEY_RATE_REQUESTS_PER_PROJECT"] = ""
+    env["PARLEY_RATE_TOKENS_PER_USER"] = ""
+    env["PARLEY_RATE_TOKENS_PER_PROJECT"] = ""
+    env["PARLEY_CONCURRENT_STREAMS_PER_USER"] = "0"
     if script is not None:
         env["PARLEY_FAKE_SCRIPT"] = str(script)
         env["PARLEY_DEFAULT_MODEL"] = "fake"
@@ -216,6 +229,60 @@ def descendants_cpu_s(root: int) -> float:
     return total / CLK_TCK
 
 
+SESSION_COOKIE = "parley_session"  # app/services/credentials.py
+BENCH_EMAIL = "bench@example.com"
+BENCH_PASSWORD = "bench password, loopback only"  # a throwaway app on loopback
+
+
+def post_form(url: str, route: str, fields: Mapping[str, str]) -> tuple[int, str, str]:
+    """POST a form to ``url + route`` as a page of ``url`` would (its Origin), without
+    following the redirect: (status, Location, the session cookie it set or "")."""
+    parts = urllib.parse.urlsplit(url)
+    body = urllib.parse.urlencode(dict(fields))
+    connection = HTTPConnection(parts.hostname or HOST, parts.port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            route,
+            body=body,
+            headers={
+                "Origin": url,
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Length": str(len(body)),
+            },
+        )
+        response = connection.getresponse()
+        response.read()
+        cookie = ""
+        for header in response.headers.get_all("set-cookie") or []:
+            name, _, rest = header.partition("=")
+            if name.strip() == SESSION_COOKIE:
+                cookie = rest.split(";", 1)[0]
+        return response.status, response.headers.get("location", ""), cookie
+    finally:
+        connection.close()
+
+
+def session_token(url: str, email: str = BENCH_EMAIL, password: str = BENCH_PASSWORD) -> str:
+    """Sign up through the real route (the first account on a fresh install is its admin),
+    or log in if the address is taken; the session cookie's value. Every page, event and
+    live-reply stream of Parley wants a signed-in user."""
+    account = {"email": email, "password": password}
+    status, location, token = post_form(
+        url, "/_parley/auth/signup", {**account, "confirm": password, "display_name": "Bench"}
+    )
+    if not token:
+        status, location, token = post_form(url, "/_parley/auth/login", account)
+    if not token:
+        raise RuntimeError(f"could not sign in to {url}: HTTP {status} to {location!r}")
+    return token
+
+
+def browser_cookie(url: str, token: str) -> SetCookieParam:
+    """The session cookie for a Playwright context (``context.add_cookies([...])``)."""
+    return {"name": SESSION_COOKIE, "value": token, "url": url, "httpOnly": True, "sameSite": "Lax"}
+
+
 @dataclass
 class StartTimes:
     """Seconds from launch until the backend answered /ping and until / answered 200."""
@@ -237,10 +304,22 @@ class ProdApp:
     times: StartTimes = field(default_factory=StartTimes)
     proc: subprocess.Popen[bytes] | None = None
     _own_workdir: tempfile.TemporaryDirectory[str] | None = None
+    _token: str = ""
 
     @property
     def url(self) -> str:
         return f"http://localhost:{self.port}"
+
+    def session_cookie(self) -> str:
+        """A ``Cookie`` header value signed in as the benchmark's user (one session)."""
+        if not self._token:
+            self._token = session_token(self.url)
+        return f"{SESSION_COOKIE}={self._token}"
+
+    def browser_cookies(self) -> list[SetCookieParam]:
+        """The same session, for ``context.add_cookies``."""
+        self.session_cookie()
+        return [browser_cookie(self.url, self._token)]
 
     @property
     def log(self) -> Path:

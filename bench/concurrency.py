@@ -307,6 +307,7 @@ class Session:
             namespaces=[NAMESPACE],
             socketio_path=NAMESPACE,
             wait_timeout=max(1, round(within_s)),
+            headers={"Cookie": self.app.session_cookie()},  # signed in, as a tab is
         )
         loaded = await self.wait_until(
             lambda: self.root.get(IS_HYDRATED) is True and bool(self.chat.get(MODELS)), within_s
@@ -365,7 +366,8 @@ class Session:
     async def _read_stream(self, out: Outcome, key: str, deadline: float) -> None:
         url = f"{ws_url(self.app)}/_parley/stream/{key}?from=0"
         parts: list[str] = []
-        async with self.http.ws_connect(url, max_msg_size=0, autoping=True) as ws:
+        cookie = {"Cookie": self.app.session_cookie()}  # the channel checks the reader too
+        async with self.http.ws_connect(url, max_msg_size=0, autoping=True, headers=cookie) as ws:
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -828,7 +830,7 @@ async def sweep(
 
             playwright = await stack.enter_async_context(async_playwright())
             for i in range(args.browsers):
-                probe = await BrowserProbe.launch(playwright, i, f"http://localhost:{app.port}")
+                probe = await BrowserProbe.launch(playwright, i, app.url, app.browser_cookies())
                 stack.push_async_callback(probe.close)
                 probes.append(probe)
             await run_replies(probes, provider, 100, 2000, "warm-up", model=MODEL)

@@ -40,6 +40,7 @@ from playwright.async_api import Browser, Page, Playwright, async_playwright
 from bench._app import (
     CHROMIUM_ARGS,
     ProdApp,
+    SetCookieParam,
     assert_loopback,
     chromium_path,
     descendants_cpu_s,
@@ -239,12 +240,20 @@ class BrowserProbe:
             ws.on("framereceived", received)
 
     @classmethod
-    async def launch(cls, playwright: Playwright, index: int, base_url: str) -> BrowserProbe:
+    async def launch(
+        cls,
+        playwright: Playwright,
+        index: int,
+        base_url: str,
+        cookies: Sequence[SetCookieParam] = (),
+    ) -> BrowserProbe:
+        """A browser whose page is signed in with ``cookies`` (``ProdApp.browser_cookies``)."""
         assert_loopback(base_url)
         browser = await playwright.chromium.launch(
             executable_path=chromium_path(), args=CHROMIUM_ARGS
         )
         context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        await context.add_cookies(list(cookies))
         await context.add_init_script(FRAMES_JS)
         page = await context.new_page()
         page.set_default_timeout(60_000)
@@ -517,7 +526,10 @@ async def measure(
 ) -> list[CaseResult]:
     results: list[CaseResult] = []
     async with async_playwright() as playwright:
-        probes = [await BrowserProbe.launch(playwright, i, app.url) for i in range(browsers)]
+        cookies = app.browser_cookies()
+        probes = [
+            await BrowserProbe.launch(playwright, i, app.url, cookies) for i in range(browsers)
+        ]
         try:
             await run_replies(probes, provider, 100, 2000, "warm-up")
             for tokens, rate in cases:

@@ -31,7 +31,14 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, sync_playwright
 
-from bench._app import CHROMIUM_ARGS, ProdApp, assert_loopback, chromium_path, snapshot
+from bench._app import (
+    CHROMIUM_ARGS,
+    ProdApp,
+    SetCookieParam,
+    assert_loopback,
+    chromium_path,
+    snapshot,
+)
 from bench._common import header, table
 
 
@@ -50,10 +57,14 @@ class Start:
     loads: tuple[PageLoad, ...]
 
 
-def first_page(browser: Browser, url: str, loads: int) -> tuple[PageLoad, ...]:
-    """Open ``url`` ``loads`` times in one fresh context (cold cache first, then warm)."""
+def first_page(
+    browser: Browser, url: str, loads: int, cookies: Sequence[SetCookieParam] = ()
+) -> tuple[PageLoad, ...]:
+    """Open ``url`` ``loads`` times in one fresh context (cold cache first, then warm),
+    signed in with ``cookies`` (the chat page wants a user)."""
     assert_loopback(url)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies(list(cookies))
     page = context.new_page()
     out: list[PageLoad] = []
     for _ in range(loads):
@@ -107,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 work = Path(tmp) / f"run{i}"
                 work.mkdir()
                 with ProdApp(root, workdir=work) as app:
-                    page_loads = first_page(browser, app.url, loads)
+                    page_loads = first_page(browser, app.url, loads, app.browser_cookies())
                     starts.append(Start(label, app.times.ping_s, app.times.page_s, page_loads))
                 print(f"  {label}: first page 200 after {app.times.page_s:.1f} s", flush=True)
             browser.close()

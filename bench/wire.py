@@ -749,6 +749,7 @@ def drive(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 800})
+        context.add_cookies(app.browser_cookies())
         page = context.new_page()
         page.set_default_timeout(30_000)
         errors: list[str] = []

@@ -22,12 +22,13 @@ between states, each documented where it lives:
 
 A reply's text never travels through this state in the session that streamed it: the
 browser appends it from the live-reply channel (app/web/stream_ws.py,
-components/live_reply.py), addressed by an unguessable key (``live_key``); the key of the
-next reply (``next_key``) is given to the browser ahead, so it opens the channel as it
-sends. Reflex sends one update when the reply starts (``live_id``) and one when it ends: the
-finished message with its saved metadata but without its text, which the browser already
-has (``MessageView.live_key``; the server keeps the text in ``_live_texts``). Streaming
-runs as a background event, so Stop and navigation stay live while it runs.
+components/live_reply.py), addressed by an unguessable key (``live_key``, state/live.py);
+the key of the next reply (``next_key``) is given to the browser ahead, so it opens the
+channel as it sends. Reflex sends one update when the reply starts (``live_id``) and one
+when it ends: the finished message with its saved metadata but without its text, which the
+browser already has (``MessageView.live_key``; the server keeps the text in
+``_live_texts``). Streaming runs as a background event, so Stop and navigation stay live
+while it runs.
 
 The branch on screen is two lists, because Reflex resends a list whole whenever it is
 assigned: ``messages``, the history loaded when the conversation opened (or the branch
@@ -48,9 +49,10 @@ from app.errors import ParleyError
 from app.guards.params import parse_row_id
 from app.services import get_chat_service, get_title_service
 from app.services.status import NO_REPLY, busy_notice, has_live_reply, is_complete, is_orphaned
-from app.services.stream_hub import new_key
-from app.services.views import MessageView, ModelOption, has_code_block
+from app.services.views import MessageView, ModelOption
+from state.access import Need
 from state.conversation import OpenConversationState, id_from_path
+from state.live import LiveReplyMixin
 from state.sidebar import SidebarState
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,7 @@ async def follow_conversation(chat: ChatState) -> None:
             await state._follow_branch(chat._shown())
 
 
-class ChatState(OpenConversationState):
+class ChatState(LiveReplyMixin, OpenConversationState):
     messages: rx.Field[list[MessageView]] = rx.field(default_factory=list)
     recent: rx.Field[list[MessageView]] = rx.field(default_factory=list)  # added since loading
     # Messages from this index of ``messages`` on are hidden (-1: none): a new version of one
@@ -89,14 +91,6 @@ class ChatState(OpenConversationState):
     models: rx.Field[list[ModelOption]] = rx.field(default_factory=list)
     model: rx.Field[str] = rx.field("")  # the model the next message goes to
 
-    # The reply being streamed in this session (one at a time), and its stream key.
-    live_id: rx.Field[int] = rx.field(NO_REPLY)
-    live_conversation_id: rx.Field[str] = rx.field("")
-    live_key: rx.Field[str] = rx.field("")
-    next_key: rx.Field[str] = rx.field(default_factory=new_key)  # for the next reply
-    # The text of finished replies in ``recent`` that were sent without it (by message id).
-    _live_texts: rx.Field[dict[int, str]] = rx.field(default_factory=dict)  # backend only
-    _live_page: rx.Field[str] = rx.field("")  # the page (socket session) that holds them
     # New chat was asked for, and the page has not moved to ``/`` yet (backend only: the
     # screen keeps the conversation until the address changes; see ``new_chat``).
     _new_chat_asked: bool = False
@@ -125,32 +119,6 @@ class ChatState(OpenConversationState):
         the message actions) into the chat's background stream."""
         self._go_live(reply_id, conversation_id)
         return ChatState
-
-    def _go_live(self, reply_id: int, conversation_id: str) -> None:
-        """Stream ``reply_id`` to this session under the key its browser already holds
-        (it may have opened the channel with it already), and give it the next one."""
-        key = self.next_key or new_key()
-        get_chat_service().hub.grant(key, reply_id)
-        self.live_id = reply_id
-        self.live_conversation_id = conversation_id
-        self.live_key = key
-        self.next_key = new_key()
-
-    def _clear_live(self) -> None:
-        self.live_id = NO_REPLY
-        self.live_conversation_id = ""
-        self.live_key = ""
-
-    def _without_text(self, final: MessageView) -> MessageView:
-        """The finished reply as this session's browser needs it: without the text, when the
-        browser has exactly that text from the live channel (the server keeps it) and its
-        live renderer shows it as the finished message would (no code block)."""
-        text = final.content
-        if text and not has_code_block(text) and text == get_chat_service().hub.text(final.id):
-            self._live_texts = {**self._live_texts, final.id: text}
-            self._live_page = self.router.session.session_id
-            return replace(final, content="", live_key=self.live_key)
-        return final
 
     def _lost_live_texts(self) -> bool:
         """Whether ``recent`` shows replies from texts a page no longer holds: the page
@@ -187,23 +155,32 @@ class ChatState(OpenConversationState):
 
     @rx.event
     async def load_page(self) -> None:
-        """on_load for every chat route: ``/`` is a new chat, ``/c/<id>`` a saved one."""
+        """on_load for every chat route (after ``AuthState.require_login``): ``/`` is a new
+        chat, ``/c/<id>`` a saved one, shown only to those who may read it."""
         path = self.router.url.path
         conversation_id = id_from_path(path)
         self._new_chat_asked = False  # the screen follows the address from here
         self.notice = "" if conversation_id is not None else f"There is no page at {path}."
         conversation_id = conversation_id or ""
+        if await self._allow() is None:
+            self._close_conversation()  # nobody: the page shows nothing (and goes to /login)
+            await self._refresh_sidebar()
+            return
         settled = await self._settle_orphaned_reply()
         await self._refresh_sidebar()
+        # Checked before anything touches it (``?m=`` below changes its visible branch).
+        readable = bool(conversation_id) and (
+            await self._allow(Need(conversation=conversation_id)) is not None
+        )
         # ?m=<message id>: a search hit; its branch goes on screen if another one is.
         hit = parse_row_id(self.router.url.query_parameters.get("m", ""))
         moved = bool(
-            conversation_id
+            readable
             and hit is not None
             and await get_chat_service().show_message(conversation_id, hit)
         )
         same = (
-            conversation_id
+            readable
             and conversation_id == self.current_id
             and (self.messages or self.recent)
             # A reloaded page lost the texts its replies were shown from: load them.
@@ -219,6 +196,9 @@ class ChatState(OpenConversationState):
         self.current_id = conversation_id
         await follow_conversation(self)  # the code panel, if open: empty until loaded
         if not conversation_id:
+            return
+        if not readable:  # unknown and foreign alike: the notice says it was not found
+            self.current_id = ""
             return
         try:
             conversation = await service.get_conversation(conversation_id)
@@ -240,6 +220,8 @@ class ChatState(OpenConversationState):
     async def load_earlier(self) -> None:
         shown = self._shown()
         if not self.current_id or not shown:
+            return
+        if await self._allow(Need(conversation=self.current_id)) is None:
             return
         service = get_chat_service()
         page = await service.history(
@@ -283,8 +265,9 @@ class ChatState(OpenConversationState):
     # ----- switching conversations and models ----------------------------------------------
 
     @rx.event
-    def set_model(self, value: str) -> None:
-        self.model = value
+    async def set_model(self, value: str) -> None:
+        if await self._allow() is not None:
+            self.model = value  # checked against the catalogue where it is used
 
     def _close_conversation(self) -> None:
         self._new_chat_asked = False
@@ -295,21 +278,25 @@ class ChatState(OpenConversationState):
         self.spent, self.spent_label = "", ""
 
     @rx.event
-    def open_conversation(self, conversation_id: str) -> None:
+    async def open_conversation(self, conversation_id: str) -> None:
         """A link to a conversation was clicked: switch at once, so a message sent before the
         page's on_load has loaded the history goes to this conversation, not the last one."""
         self._new_chat_asked = False
+        if await self._allow(Need(conversation=conversation_id)) is None:
+            return
         if conversation_id != self.current_id:
             self._close_conversation()
             self.current_id = conversation_id
 
     @rx.event
-    def new_chat(self) -> rx.event.EventSpec:
+    async def new_chat(self) -> rx.event.EventSpec:
         """Go to ``/``; its on_load closes the conversation. Nothing on screen changes before
         the address does: emptying the log here reached the browser ahead of the redirect,
         so Back in between left the app instead of returning to this conversation. A
         message sent before that on_load still starts a new conversation
-        (``ComposerState.send`` closes it first)."""
+        (``ComposerState.send`` closes it first). Nobody is sent home too, where the page's
+        on_load sends them to log in."""
+        await self._allow()
         self._new_chat_asked = True
         return rx.redirect("/")
 
@@ -317,7 +304,9 @@ class ChatState(OpenConversationState):
 
     @rx.event
     async def stop(self) -> None:
-        if self.streaming and not await self._settle_orphaned_reply():
+        if not self.streaming or await self._allow(Need(message=self.live_id, write=True)) is None:
+            return
+        if not await self._settle_orphaned_reply():
             get_chat_service().request_stop(self.live_id)
 
     @rx.event(background=True)
@@ -325,8 +314,14 @@ class ChatState(OpenConversationState):
         async with self:
             message_id = self.live_id
             conversation_id = self.live_conversation_id
-        if message_id < 0:
-            return
+            # Started by the event that saved the reply; a forged second call for the same
+            # reply would stream (and spend) it twice.
+            if message_id < 0 or message_id == self._streaming_id:
+                return
+            if await self._allow(Need(message=message_id, write=True)) is None:
+                self._clear_live()
+                return
+            self._streaming_id = message_id
         service = get_chat_service()
         final: MessageView | None = None
         problem = ""
@@ -341,6 +336,7 @@ class ChatState(OpenConversationState):
                 exc.message if isinstance(exc, ParleyError) else "The reply failed unexpectedly."
             )
         async with self:
+            self._streaming_id = NO_REPLY
             if self.live_id == message_id:  # else a reload already settled this reply
                 if final is not None and self.current_id == self.live_conversation_id:
                     # Appended to the short list only: the history is not sent again, nor

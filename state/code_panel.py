@@ -32,6 +32,7 @@ import reflex as rx
 from app.services.code_blocks import CodeBlock, CodeBlockItem, conversation_blocks
 from app.services.code_names import prism_language
 from app.services.views import MessageView
+from state.access import Need
 from state.chat import ChatState
 
 DEFAULT_WIDTH = 480
@@ -110,9 +111,15 @@ class CodePanelState(ChatState):
 
     # ----- events ---------------------------------------------------------------------------
 
+    def _reads(self) -> Need:
+        """The panel shows the open conversation's blocks: reading it is what it needs."""
+        return Need(conversation=self.current_id or None)
+
     @rx.event
     async def toggle(self) -> None:
         """Open or close the panel; opening lists the blocks of the conversation shown."""
+        if await self._allow(self._reads()) is None:
+            return
         if self.open_flag == "1":
             self.open_flag = "0"
             return
@@ -120,23 +127,29 @@ class CodePanelState(ChatState):
         self._show(self._shown())
 
     @rx.event
-    def close(self) -> None:
-        self.open_flag = "0"
+    async def close(self) -> None:
+        if await self._allow() is not None:
+            self.open_flag = "0"
 
     @rx.event
     async def open_block(self, key: str) -> None:
         """Show one block large: its code travels now, once."""
+        if await self._allow(self._reads()) is None:
+            return
         blocks = self._show(self._shown())
         self._select(next((b for b in blocks if b.item.key == key), None))
 
     @rx.event
-    def close_block(self) -> None:
+    async def close_block(self) -> None:
         """Back to the list."""
-        self._select(None)
+        if await self._allow() is not None:
+            self._select(None)
 
     @rx.event
-    def resize(self, width: int | float | str) -> None:
+    async def resize(self, width: int | float | str) -> None:
         """Set the panel's width in pixels (the drag handle and its arrow keys send it)."""
+        if await self._allow() is None:
+            return
         value = str(clamp_width(width))
         if value != self.width_setting:
             self.width_setting = value

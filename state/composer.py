@@ -30,8 +30,10 @@ from app.services import (
     get_prompt_service,
 )
 from app.services.attachments import AttachmentView
+from app.services.authz import owner_of
 from app.services.options import Parameters, PostExtras
 from app.services.prompts import PromptOption
+from state.access import SIGNED_IN, Need, authorize
 from state.chat import ChatState
 from state.conversation import conversation_path
 
@@ -82,9 +84,15 @@ class ComposerState(ChatState):
 
     @rx.event
     async def upload(self, files: list[rx.UploadFile]) -> None:
+        principal = await self._allow(Need(create=True))
+        if principal is None:
+            self.upload_errors = [self.notice]
+            return
         service = get_attachment_service()
         result = await service.add_many(
-            [(f.name, f.size, f.read) for f in files], pending=len(self.attachments)
+            [(f.name, f.size, f.read) for f in files],
+            pending=len(self.attachments),
+            owner=owner_of(principal),
         )
         self.upload_errors = result.errors
         if result.added:
@@ -92,6 +100,8 @@ class ComposerState(ChatState):
 
     @rx.event
     async def remove_attachment(self, attachment_id: str) -> None:
+        if await self._allow(Need(attachments=(attachment_id,))) is None:
+            return
         try:
             await get_attachment_service().remove_pending(attachment_id)
         except ParleyError as exc:
@@ -99,8 +109,9 @@ class ComposerState(ChatState):
         self.attachments = [a for a in self.attachments if a.id != attachment_id]
 
     @rx.event
-    def dismiss_upload_errors(self) -> None:
-        self.upload_errors = []
+    async def dismiss_upload_errors(self) -> None:
+        if await self._allow() is not None:
+            self.upload_errors = []
 
     def _extras(self) -> PostExtras:
         """What :meth:`send` posts along with the text."""
@@ -115,6 +126,17 @@ class ComposerState(ChatState):
             attachment_ids=tuple(a.id for a in self.attachments),
             parameters=parameters,
             prompt_id=int(self.prompt_id) if new_chat and self.prompt_id else None,
+        )
+
+    def _send_need(self, extras: PostExtras) -> Need:
+        """What a send touches: the conversation on screen (or the default project, for a
+        new one), the files waiting in the composer and a new chat's prompt."""
+        return Need(
+            conversation=self.current_id or None,
+            uses_prompt=extras.prompt_id,
+            attachments=extras.attachment_ids,
+            write=True,
+            create=not self.current_id,
         )
 
     def _sent(self) -> None:
@@ -136,12 +158,17 @@ class ComposerState(ChatState):
             return None
         if self._new_chat_asked:  # New chat, before ``/``'s on_load: a new conversation
             self._close_conversation()
+        extras = self._extras()
+        principal = await self._allow(self._send_need(extras))
+        if principal is None:
+            return None
         try:
             posted = await get_chat_service().post_message(
                 self.current_id or None,
                 text,
                 model=self.model or None,
-                extras=self._extras(),
+                extras=extras,
+                owner=None if self.current_id else owner_of(principal),
                 # Reflex resolves it from X-Forwarded-For only through trusted_proxy_hops.
                 client_ip=self.router.session.client_ip,
             )
@@ -172,8 +199,14 @@ class ComposerState(ChatState):
     @rx.event
     async def load_options(self) -> None:
         """on_load (after the chat's): the prompt list and this conversation's options."""
-        self.prompt_options = await get_prompt_service().options()
+        principal = await self._allow()
+        if principal is None:  # nobody: the page's notice says so
+            self.prompt_options = []
+            return
+        self.prompt_options = await get_prompt_service().options(scope=principal.scope)
         self.params_error = ""
+        if self.current_id and await self._allow(Need(conversation=self.current_id)) is None:
+            return
         if not self.current_id:
             self.saved_temperature = self.saved_max_tokens = self.prompt_id = ""
             return
@@ -187,6 +220,7 @@ class ComposerState(ChatState):
         if self.prompt_id and self.prompt_id not in {o.id for o in self.prompt_options}:
             # An archived prompt still in use: keep it selectable.
             try:
+                await authorize(self, Need(uses_prompt=int(self.prompt_id)))
                 prompt = await get_prompt_service().get(int(self.prompt_id))
                 self.prompt_options = [
                     *self.prompt_options,
@@ -196,7 +230,9 @@ class ComposerState(ChatState):
                 self.prompt_id = ""
 
     @rx.event
-    def set_params_open(self, value: bool) -> None:
+    async def set_params_open(self, value: bool) -> None:
+        if await self._allow() is None:
+            return
         self.params_open = value
         if value:
             self.temperature = self.saved_temperature
@@ -204,15 +240,20 @@ class ComposerState(ChatState):
             self.params_error = ""
 
     @rx.event
-    def set_temperature(self, value: str) -> None:
-        self.temperature = value
+    async def set_temperature(self, value: str) -> None:
+        if await self._allow() is not None:
+            self.temperature = value
 
     @rx.event
-    def set_max_tokens(self, value: str) -> None:
-        self.max_tokens = value
+    async def set_max_tokens(self, value: str) -> None:
+        if await self._allow() is not None:
+            self.max_tokens = value
 
     @rx.event
     async def save_params(self) -> None:
+        need = Need(conversation=self.current_id, write=True) if self.current_id else SIGNED_IN
+        if await self._allow(need) is None:
+            return
         options = get_conversation_options()
         try:
             parameters = options.check_parameters(self.model, self.temperature, self.max_tokens)
@@ -228,11 +269,21 @@ class ComposerState(ChatState):
 
     @rx.event
     async def reset_params(self) -> None:
+        if await self._allow() is None:
+            return
         self.temperature = self.max_tokens = ""
         await self.save_params()
 
     @rx.event
     async def set_prompt(self, value: str) -> None:
+        try:
+            prompt_id = int(value) if value else None
+        except ValueError:
+            self.notice = "Pick a prompt."
+            return
+        need = Need(conversation=self.current_id or None, uses_prompt=prompt_id, write=True)
+        if await self._allow(need) is None:
+            return
         previous = self.prompt_id
         self.prompt_id = value
         if not self.current_id:

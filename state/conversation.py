@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from app.errors import ParleyError
+from app.services.authz import Principal
+from state.access import SIGNED_IN, Need, authorize
+
 
 def conversation_path(conversation_id: str) -> str:
     return f"/c/{conversation_id}"
@@ -31,3 +35,13 @@ class OpenConversationState(rx.State):
     current_id: rx.Field[str] = rx.field("")  # "" for a new chat
     current_title: rx.Field[str] = rx.field("")
     notice: rx.Field[str] = rx.field("")  # a readable problem with the last action
+
+    async def _allow(self, need: Need = SIGNED_IN) -> Principal | None:
+        """The principal if they may do what ``need`` says (state/access.py); else None,
+        with the reason in the page's notice. Every public event of the chat page's states
+        calls this before acting."""
+        try:
+            return await authorize(self, need)
+        except ParleyError as exc:
+            self.notice = exc.message
+            return None

@@ -17,6 +17,7 @@ import reflex as rx
 from app.errors import ParleyError
 from app.services import get_chat_service
 from app.services.views import MessageView
+from state.access import Need
 from state.chat import ChatState, follow_conversation
 
 NONE = -1  # editing_id / deleting_id when no message is being edited or deleted
@@ -69,7 +70,7 @@ class MessagesState(ChatState):
     @rx.event
     async def retry(self, message_id: int) -> rx.event.EventType[()] | None:
         """Stream a failed reply again, from the model it first asked for."""
-        if self._busy():
+        if self._busy() or await self._allow(Need(message=message_id, write=True)) is None:
             return None
         try:
             reply = await get_chat_service().retry(message_id)
@@ -84,7 +85,7 @@ class MessagesState(ChatState):
     async def regenerate(self, reply_id: int) -> rx.event.EventType[()] | None:
         """Answer the reply's question again (with the picked model); the old reply stays as
         an earlier version."""
-        if self._busy():
+        if self._busy() or await self._allow(Need(message=reply_id, write=True)) is None:
             return None
         try:
             reply = await get_chat_service().regenerate(reply_id, model=self.model or None)
@@ -98,16 +99,21 @@ class MessagesState(ChatState):
         return stream
 
     @rx.event
-    def start_edit(self, message_id: int, text: str) -> None:
+    async def start_edit(self, message_id: int, text: str) -> None:
+        if await self._allow(Need(message=message_id, write=True)) is None:
+            return
         self.editing_id = message_id
         self.edit_draft = text
 
     @rx.event
-    def set_edit_draft(self, value: str) -> None:
-        self.edit_draft = value
+    async def set_edit_draft(self, value: str) -> None:
+        if await self._allow() is not None:
+            self.edit_draft = value
 
     @rx.event
-    def cancel_edit(self) -> None:
+    async def cancel_edit(self) -> None:
+        if await self._allow() is None:
+            return
         self.editing_id = NONE
         self.edit_draft = ""
 
@@ -115,6 +121,8 @@ class MessagesState(ChatState):
     async def save_edit(self) -> rx.event.EventType[()] | None:
         """Send the edited question as a new version of it; the old branch stays."""
         if self.editing_id < 0 or self._busy():
+            return None
+        if await self._allow(Need(message=self.editing_id, write=True)) is None:
             return None
         message_id = self.editing_id
         try:
@@ -141,6 +149,8 @@ class MessagesState(ChatState):
         """Show another version of a message, with the branch that follows it."""
         if message_id < 0 or self._busy():
             return
+        if await self._allow(Need(message=message_id, write=True)) is None:
+            return
         try:
             await get_chat_service().switch_version(message_id)
             await self._reload_branch()
@@ -150,12 +160,14 @@ class MessagesState(ChatState):
         self.notice = ""
 
     @rx.event
-    def ask_delete(self, message_id: int) -> None:
-        self.deleting_id = message_id
+    async def ask_delete(self, message_id: int) -> None:
+        if await self._allow(Need(message=message_id, write=True)) is not None:
+            self.deleting_id = message_id
 
     @rx.event
-    def cancel_delete(self) -> None:
-        self.deleting_id = NONE
+    async def cancel_delete(self) -> None:
+        if await self._allow() is not None:
+            self.deleting_id = NONE
 
     @rx.event
     async def confirm_delete(self, message_id: int) -> None:
@@ -163,6 +175,8 @@ class MessagesState(ChatState):
         the click, so the dialog's own closing (which cancels) may arrive first."""
         self.deleting_id = NONE
         if message_id < 0 or self._busy():
+            return
+        if await self._allow(Need(message=message_id, write=True)) is None:
             return
         try:
             await get_chat_service().delete_message(message_id)

@@ -22,8 +22,10 @@ import reflex as rx
 
 from app.errors import ParleyError
 from app.services import get_conversation_service
+from app.services.authz import Principal
 from app.services.conversations import SearchHit, SidebarPage
 from app.services.views import ConversationSummary
+from state.access import Need, principal_of
 from state.conversation import OpenConversationState
 
 
@@ -104,31 +106,47 @@ class SidebarState(OpenConversationState):
         if self.more_conversations != (page.next_before is not None):
             self.more_conversations = page.next_before is not None
 
-    async def _refresh(self, *, whole: bool = False) -> None:
-        """Show the first page afresh (the chat calls this when the list may have changed)."""
-        self._show(await get_conversation_service().sidebar(), whole=whole)
+    async def _refresh(self, principal: Principal | None = None, *, whole: bool = False) -> None:
+        """Show the first page afresh (the chat calls this when the list may have changed):
+        what the principal may read, nothing for nobody."""
+        principal = principal or await principal_of(self)
+        if principal is None:
+            self._show(SidebarPage([], [], None), whole=True)
+            return
+        page = await get_conversation_service().sidebar(scope=principal.scope)
+        self._show(page, whole=whole)
 
     @rx.event
     async def load_more_conversations(self) -> None:
-        if not self.sidebar_next:
+        principal = await self._allow()
+        if principal is None or not self.sidebar_next:
             return
-        page = await get_conversation_service().sidebar(updated_before=self.sidebar_next)
+        page = await get_conversation_service().sidebar(
+            updated_before=self.sidebar_next, scope=principal.scope
+        )
         self._show(page, append=True)
 
     # ----- search ---------------------------------------------------------------------------
 
     @rx.event
     async def set_search(self, value: str) -> None:
+        principal = await self._allow()
+        if principal is None:
+            return
         self.search_query = value
         try:
             self.search_results = (
-                await get_conversation_service().search(value) if value.strip() else []
+                await get_conversation_service().search(value, scope=principal.scope)
+                if value.strip()
+                else []
             )
         except ParleyError as exc:
             self.notice = exc.message
 
     @rx.event
-    def clear_search(self) -> None:
+    async def clear_search(self) -> None:
+        if await self._allow() is None:
+            return
         self.search_query = ""
         self.search_results = []
 
@@ -136,6 +154,8 @@ class SidebarState(OpenConversationState):
 
     @rx.event
     async def set_pinned(self, conversation_id: str, pinned: bool) -> None:
+        if await self._allow(Need(conversation=conversation_id, write=True)) is None:
+            return
         try:
             await get_conversation_service().set_pinned(conversation_id, pinned)
         except ParleyError as exc:
@@ -143,21 +163,27 @@ class SidebarState(OpenConversationState):
         await self._refresh(whole=True)
 
     @rx.event
-    def start_rename(self, conversation_id: str, title: str) -> None:
+    async def start_rename(self, conversation_id: str, title: str) -> None:
+        if await self._allow(Need(conversation=conversation_id, write=True)) is None:
+            return
         self.renaming_id = conversation_id
         self.rename_value = title
 
     @rx.event
-    def set_rename_value(self, value: str) -> None:
-        self.rename_value = value
+    async def set_rename_value(self, value: str) -> None:
+        if await self._allow() is not None:
+            self.rename_value = value
 
     @rx.event
-    def cancel_rename(self) -> None:
-        self.renaming_id = ""
+    async def cancel_rename(self) -> None:
+        if await self._allow() is not None:
+            self.renaming_id = ""
 
     @rx.event
     async def save_rename(self) -> None:
         if not self.renaming_id:
+            return
+        if await self._allow(Need(conversation=self.renaming_id, write=True)) is None:
             return
         try:
             renamed = await get_conversation_service().rename(self.renaming_id, self.rename_value)
@@ -172,6 +198,8 @@ class SidebarState(OpenConversationState):
 
     @rx.event
     async def delete_conversation(self, conversation_id: str) -> rx.event.EventType[()] | None:
+        if await self._allow(Need(conversation=conversation_id, write=True)) is None:
+            return None
         try:
             deleted = await get_conversation_service().delete(conversation_id)
         except ParleyError as exc:
@@ -188,6 +216,8 @@ class SidebarState(OpenConversationState):
     @rx.event
     async def undo_delete(self) -> None:
         if not self.undo_id:
+            return
+        if await self._allow(Need(conversation=self.undo_id, write=True)) is None:
             return
         try:
             await get_conversation_service().undo_delete(self.undo_id)

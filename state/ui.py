@@ -10,6 +10,7 @@ import reflex as rx
 
 from app.errors import ParleyError
 from app.services import get_conversation_service
+from state.access import principal_of
 
 PALETTE_RECENT = 8  # conversations the palette offers before anything is typed
 PALETTE_HITS = 10  # conversations it offers for a query
@@ -27,13 +28,17 @@ class UiState(rx.State):
         """Conversations for the palette: the latest when ``query`` is blank, else those
         whose title or messages match it (whole words, as the sidebar's search)."""
         query = query[:200]
+        principal = await principal_of(self)
+        if principal is None:  # nobody sees no conversations
+            self.palette_query, self.palette_conversations = query, []
+            return
         service = get_conversation_service()
         try:
             if query.strip():
-                hits = await service.search(query, limit=PALETTE_HITS)
+                hits = await service.search(query, limit=PALETTE_HITS, scope=principal.scope)
                 found = [{"id": h.id, "title": h.title} for h in hits]
             else:
-                page = await service.sidebar(limit=PALETTE_RECENT)
+                page = await service.sidebar(limit=PALETTE_RECENT, scope=principal.scope)
                 rows = [*page.pinned, *page.conversations][:PALETTE_RECENT]
                 found = [{"id": c.id, "title": c.title} for c in rows]
         except ParleyError:
@@ -43,9 +48,12 @@ class UiState(rx.State):
             self.palette_conversations = found
 
     @rx.event
-    def set_drawer_open(self, value: bool) -> None:
-        self.drawer_open = value
+    async def set_drawer_open(self, value: bool) -> None:
+        """Open or close the drawer: this tab's own view, for signed-in users only."""
+        if await principal_of(self) is not None:
+            self.drawer_open = value
 
     @rx.event
-    def close_drawer(self) -> None:
-        self.drawer_open = False
+    async def close_drawer(self) -> None:
+        if await principal_of(self) is not None:
+            self.drawer_open = False

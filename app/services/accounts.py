@@ -30,7 +30,7 @@ from app.db import crud
 from app.db.models import Role, User, utcnow
 from app.db.session import get_engine, run_in_session
 from app.errors import Forbidden, InvalidInput, NotSignedIn, SignInFailed
-from app.services.authz import Authz, Principal
+from app.services.authz import Authz, Principal, default_project
 from app.services.credentials import (
     AUTH_ERRORS,
     MAX_PASSWORD,
@@ -220,6 +220,9 @@ class AccountService:
                 is_admin=user.is_admin,
                 session_id=auth_session.id,
                 roles={m.project_id: Role(m.role) for m, _ in memberships},
+                default_project=default_project(
+                    [(m.project_id, Role(m.role), m.created_at) for m, _ in memberships]
+                ),
             )
 
         return await self._db(load)

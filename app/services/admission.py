@@ -15,6 +15,7 @@ from sqlmodel import Session
 from app.guards import Admission, CallContext, GuardedProvider, with_context
 from app.llm.base import ChatRequest
 from app.llm.registry import ModelRegistry
+from app.services.authz import Owner
 from app.services.branches import BranchOperations
 from app.services.context import planned_request
 from app.services.kernel import refuse_while_streaming, require_conversation
@@ -35,11 +36,14 @@ async def admit_post(
     new_chat_model: str,
     extras: PostExtras,
     client_ip: str,
+    owner: Owner | None = None,
 ) -> Admission | None:
     """The guards' admission for the request a new message would make, or None for a model
     with no guards. Raises :class:`~app.errors.Refused`, or what posting itself would (a
     conversation gone or still streaming), before anything is written. ``model`` is the
-    model picked (None: the conversation's own, or ``new_chat_model`` for a new chat)."""
+    model picked (None: the conversation's own, or ``new_chat_model`` for a new chat);
+    ``owner`` is who a new chat will belong to, so its per-user and per-project limits and
+    budgets count before the conversation exists."""
     models = service.models
     if not is_guarded(models):
         return None
@@ -65,7 +69,10 @@ async def admit_post(
             parameters=extras.parameters or Parameters(),
             prompt_id=extras.prompt_id,
         )
-        return provider, with_context(request, CallContext(client_ip=client_ip))
+        caller = CallContext(client_ip=client_ip)
+        if conversation is None and owner is not None:
+            caller = CallContext(owner.user_id, owner.project_id, client_ip)
+        return provider, with_context(request, caller)
 
     planned = await service._db(plan)  # pyright: ignore[reportPrivateUsage]
     if planned is None:

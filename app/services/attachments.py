@@ -29,6 +29,7 @@ from sqlmodel import Session
 from app.db import crud
 from app.db.models import Attachment, AttachmentKind
 from app.errors import InvalidInput, NotFound
+from app.services.authz import Owner
 from app.services.kernel import Service
 
 # Known text and code extensions -> the language of a fenced block ("" for plain text).
@@ -332,8 +333,11 @@ class AttachmentService(Service):
         with self.path_of(stored_name).open("xb") as out:  # never overwrite
             out.write(data)
 
-    async def add(self, filename: str | None, data: bytes, *, pending: int = 0) -> AttachmentView:
-        """Check and store one file for the composer. Raises :class:`AttachmentRefused`."""
+    async def add(
+        self, filename: str | None, data: bytes, *, pending: int = 0, owner: Owner | None = None
+    ) -> AttachmentView:
+        """Check and store one file for the composer, as ``owner``'s (whom the caller has
+        authorised). Raises :class:`AttachmentRefused`."""
         name = display_name(filename)
         if pending >= self.limits.max_files:
             raise AttachmentRefused(
@@ -349,6 +353,8 @@ class AttachmentService(Service):
             media_type=checked.media_type,
             kind=checked.kind,
             size=len(data),
+            user_id=owner.user_id if owner else None,
+            project_id=owner.project_id if owner else None,
         )
         try:
             saved = await self._db(lambda s: crud.add_attachment(session=s, attachment=row))
@@ -381,6 +387,8 @@ class AttachmentService(Service):
                     media_type=row.media_type,
                     kind=row.kind,
                     size=row.size,
+                    user_id=row.user_id,
+                    project_id=row.project_id,
                 ),
             )
         return len(rows)
@@ -392,6 +400,7 @@ class AttachmentService(Service):
         read: Callable[[], Awaitable[bytes]],
         *,
         pending: int = 0,
+        owner: Owner | None = None,
     ) -> AttachmentView:
         """Like :meth:`add`, for an upload whose size is known before reading it: a file
         over every limit is refused unread."""
@@ -402,20 +411,21 @@ class AttachmentService(Service):
                 f"{format_size(limits.text_max_bytes)} for text and "
                 f"{format_size(limits.image_max_bytes)} for images. Attach a smaller file."
             )
-        return await self.add(filename, await read(), pending=pending)
+        return await self.add(filename, await read(), pending=pending, owner=owner)
 
     async def add_many(
         self,
         files: Sequence[tuple[str | None, int | None, Callable[[], Awaitable[bytes]]]],
         *,
         pending: int = 0,
+        owner: Owner | None = None,
     ) -> UploadResult:
         """Store each acceptable file; a refused one is reported and the others go on."""
         result = UploadResult()
         for filename, size, read in files:
             try:
                 view = await self.add_upload(
-                    filename, size, read, pending=pending + len(result.added)
+                    filename, size, read, pending=pending + len(result.added), owner=owner
                 )
             except AttachmentRefused as exc:
                 result.errors.append(exc.message)

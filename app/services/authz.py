@@ -23,8 +23,9 @@ functions are the rules themselves, pure, for tests and for views that hide butt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -32,10 +33,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.db import crud
-from app.db.crud import Owned
+from app.db.crud import Owned, Scope
 from app.db.models import Role
 from app.db.session import run_in_session
 from app.errors import Forbidden, NotFound, NotSignedIn
+from app.services.kernel import CONVERSATION_GONE
 
 T = TypeVar("T")
 
@@ -52,9 +54,48 @@ class Principal:
     is_admin: bool
     session_id: str
     roles: Mapping[str, Role] = field(default_factory=dict)  # project id -> role
+    # Where what they make goes: the first project they own (an admin's first is the
+    # "Default" project of migration 0006, everyone else's their personal one), else the
+    # first they are a member of; None if they may only view.
+    default_project: str | None = None
 
     def role_in(self, project_id: str | None) -> Role | None:
         return None if project_id is None else self.roles.get(project_id)
+
+    @property
+    def scope(self) -> Scope:
+        """What lists may show them: their projects' rows (and unowned ones for an admin)."""
+        return Scope.of(self.roles, unowned=self.is_admin)
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who a new conversation, prompt or attachment belongs to."""
+
+    user_id: str
+    project_id: str
+
+
+def owner_of(principal: Principal | None) -> Owner:
+    """The owner stamped on what ``principal`` makes: them, in their default project.
+    Raises :class:`NotSignedIn` for nobody, :class:`Forbidden` for a viewer-only user."""
+    if principal is None:
+        raise NotSignedIn()
+    project = principal.default_project
+    if project is None or not can_write_project(principal, project):
+        raise Forbidden("You can view your projects but not add to them. Ask an owner.")
+    return Owner(principal.user_id, project)
+
+
+def default_project(memberships: Sequence[tuple[str, Role, datetime]]) -> str | None:
+    """Of (project id, role, joined at) rows, the first owned project by joining time, else
+    the first the user may write to."""
+    ordered = sorted(memberships, key=lambda m: (m[2], m[0]))
+    for wanted in ((Role.owner,), WRITERS):
+        for project_id, role, _ in ordered:
+            if role in wanted:
+                return project_id
+    return None
 
 
 # ----- the rules (pure) ----------------------------------------------------------------------
@@ -156,7 +197,9 @@ class Authz:
         if principal is None:
             raise NotSignedIn()
         if not can_read(principal, owned):
-            raise NotFound(f"That {what} does not exist.")
+            raise NotFound(
+                CONVERSATION_GONE if what == "conversation" else f"That {what} does not exist."
+            )
         if write and not can_write(principal, owned):
             raise Forbidden(f"Your role lets you read this {what}, not change it.")
         return principal

@@ -27,6 +27,7 @@ from app.llm.base import StreamEvent
 from app.llm.registry import ModelRegistry
 from app.services.admission import admit_post
 from app.services.attachments import AttachmentService, claim
+from app.services.authz import Owner
 from app.services.branches import BranchOperations, Prepared
 from app.services.calllog import DatabaseCallSink, write_held
 from app.services.cost import SpendText, conversation_spend
@@ -162,6 +163,7 @@ class ChatService(BranchOperations):
         model: str | None = None,
         extras: PostExtras | None = None,
         client_ip: str = "",
+        owner: Owner | None = None,
     ) -> Posted:
         """Save the user's message under the branch on screen, and an empty reply to stream
         into, which becomes the leaf on screen; build the reply's request. One transaction:
@@ -170,7 +172,8 @@ class ChatService(BranchOperations):
 
         ``model`` (a catalogue id) becomes the conversation's model; by default a new
         conversation gets the default model and an existing one keeps its own. ``extras``
-        carries the files attached in the composer and a new chat's options.
+        carries the files attached in the composer and a new chat's options. ``owner`` is
+        stamped on a new conversation (the caller has authorised the post).
 
         A guarded model's guards (rate limits, concurrency, budgets, moderation) see the
         request this message would make *before* the write: refused, nothing is saved and
@@ -189,6 +192,7 @@ class ChatService(BranchOperations):
             new_chat_model=new_chat_model,
             extras=extras,
             client_ip=client_ip,
+            owner=owner,
         )
         caller = CallContext(client_ip=client_ip)
 
@@ -203,6 +207,8 @@ class ChatService(BranchOperations):
                     session=session,
                     title=title_from(text or "Attached files"),
                     model=new_chat_model,
+                    user_id=owner.user_id if owner else None,
+                    project_id=owner.project_id if owner else None,
                 )
             info = pick_model(self.models, conversation.model)
             # 2. The user's message under the branch on screen, with its files.

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.db import crud
+from app.db.crud import Scope
 from app.db.models import Conversation, utcnow
 from app.errors import InvalidInput, NotFound
 from app.services.kernel import CONVERSATION_GONE, Service
@@ -103,16 +104,21 @@ class ConversationService(Service):
     # ----- reading -----------------------------------------------------------------------
 
     async def sidebar(
-        self, *, limit: int | None = None, updated_before: str | None = None
+        self,
+        *,
+        limit: int | None = None,
+        updated_before: str | None = None,
+        scope: Scope | None = None,
     ) -> SidebarPage:
-        """Pinned conversations (first page only), then a page of the rest, newest first."""
+        """Pinned conversations (first page only), then a page of the rest, newest first;
+        ``scope``: only those a reader may see (``Principal.scope``)."""
         size = limit or self.page_size
         before = datetime.fromisoformat(updated_before) if updated_before else None
 
         def read(session: Session) -> SidebarPage:
-            pinned = [] if before else crud.list_pinned_conversations(session=session)
+            pinned = [] if before else crud.list_pinned_conversations(session=session, scope=scope)
             rows = crud.list_conversations(
-                session=session, limit=size + 1, updated_before=before, pinned=False
+                session=session, limit=size + 1, updated_before=before, pinned=False, scope=scope
             )
             page = [ConversationSummary.of(r) for r in rows[:size]]
             next_before = page[-1].updated_at if len(rows) > size else None
@@ -120,14 +126,16 @@ class ConversationService(Service):
 
         return await self._db(read)
 
-    async def search(self, query: str, limit: int | None = None) -> list[SearchHit]:
+    async def search(
+        self, query: str, limit: int | None = None, *, scope: Scope | None = None
+    ) -> list[SearchHit]:
         """Conversations whose title or messages match, best first (see
         :func:`app.db.crud.search_conversations` for the query language). Whole words,
         case-insensitive; nothing searchable in ``query`` gives no hits, never an error.
         """
         size = limit or self.search_limit
         matches = await self._db(
-            lambda s: crud.search_conversations(session=s, query=query, limit=size)
+            lambda s: crud.search_conversations(session=s, query=query, limit=size, scope=scope)
         )
         return [
             SearchHit(

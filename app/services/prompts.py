@@ -15,8 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.db import crud
+from app.db.crud import Scope
 from app.db.models import Prompt
 from app.errors import InvalidInput, NotFound
+from app.services.authz import Owner
 from app.services.kernel import Service
 
 MAX_NAME_CHARS = 100
@@ -89,23 +91,32 @@ class PromptService(Service):
         )
 
     @staticmethod
-    def _name_taken(session: Session, name: str, prompt_id: int | None = None) -> bool:
+    def _name_taken(
+        session: Session, name: str, project_id: str | None, prompt_id: int | None = None
+    ) -> bool:
+        """Names are unique within a project (another project's names are not its business)."""
+        scope = Scope.of([project_id] if project_id else [], unowned=project_id is None)
         return any(
             p.name.casefold() == name.casefold() and p.id != prompt_id
-            for p in crud.list_prompts(session=session)
+            for p in crud.list_prompts(session=session, scope=scope)
         )
 
-    async def list(self, *, include_archived: bool = False) -> list[PromptView]:
-        return await self._db(
-            lambda s: [
-                self._view(s, p)
-                for p in crud.list_prompts(session=s, include_archived=include_archived)
-            ]
-        )
+    async def list(
+        self, *, include_archived: bool = False, scope: Scope | None = None
+    ) -> list[PromptView]:
+        """The library; ``scope``: only what a reader may see (``Principal.scope``)."""
 
-    async def options(self) -> list[PromptOption]:
+        def read(session: Session) -> list[PromptView]:
+            rows = crud.list_prompts(
+                session=session, include_archived=include_archived, scope=scope
+            )
+            return [self._view(session, p) for p in rows]
+
+        return await self._db(read)
+
+    async def options(self, *, scope: Scope | None = None) -> list[PromptOption]:
         """The prompts a conversation may use (archived ones are not offered)."""
-        prompts = await self._db(lambda s: list(crud.list_prompts(session=s)))
+        prompts = await self._db(lambda s: list(crud.list_prompts(session=s, scope=scope)))
         return [PromptOption(str(p.id), p.name) for p in prompts]
 
     async def get(self, prompt_id: int) -> PromptView:
@@ -117,13 +128,20 @@ class PromptService(Service):
 
         return await self._db(read)
 
-    async def create(self, name: str, body: str) -> PromptView:
+    async def create(self, name: str, body: str, *, owner: Owner | None = None) -> PromptView:
+        """A new prompt, ``owner``'s (whom the caller has authorised), at version 1."""
         name, body = check_name(name), check_body(body)
 
         def write(session: Session) -> PromptView:
-            if self._name_taken(session, name):
+            project_id = owner.project_id if owner else None
+            if self._name_taken(session, name, project_id):
                 raise InvalidInput(f"A prompt named “{name}” already exists. Pick another name.")
-            prompt = crud.create_prompt(session=session, name=name)
+            prompt = crud.create_prompt(
+                session=session,
+                name=name,
+                user_id=owner.user_id if owner else None,
+                project_id=project_id,
+            )
             assert prompt.id is not None
             crud.add_prompt_version(session=session, prompt_id=prompt.id, body=body)
             return self._view(session, prompt)
@@ -139,7 +157,7 @@ class PromptService(Service):
             if prompt is None:
                 raise NotFound("That prompt does not exist.")
             if name != prompt.name:
-                if self._name_taken(session, name, prompt_id):
+                if self._name_taken(session, name, prompt.project_id, prompt_id):
                     raise InvalidInput(
                         f"A prompt named “{name}” already exists. Pick another name."
                     )

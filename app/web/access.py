@@ -7,11 +7,10 @@ its connection and message id before sending a byte; the attachment route calls
 unknown one alike, so the caller answers all three the same way (404, or the stream's
 "gone" end frame).
 
-``unowned_readable`` is for the transition only: until the state events stamp a project and
-user on every new conversation and upload (issue 10's wiring round), rows made by the
-still-anonymous chat page have no project, and with it True such rows stay readable as they
-were. The composition root turns it off in the same change that wires the states; rows from
-before accounts are in migration 0006's project, so they are protected either way.
+``unowned_readable`` was for the transition only, while the chat page was anonymous and
+made rows without a project. The states now stamp a project and user on every new row, and
+the composition root leaves it off; rows from before accounts are in migration 0006's
+project, so they are protected either way.
 """
 
 from __future__ import annotations

@@ -24,6 +24,12 @@ stay within a small factor of the reply's own. ``from`` counts
 Unicode code points, so a reconnecting client resumes exactly where it stopped.
 
 Plain Starlette: the composition root mounts it on Reflex's backend (``api_transformer``).
+
+Authorisation (issue 10): the composition root passes ``authorize``
+(``app.web.access.stream_guard``): the handshake's session cookie must belong to someone who
+may read the message's conversation. It is asked once the key resolves to its message, so a
+key that leaked to someone else still reads nothing. Nobody, a foreign reader and an
+unknown key get the same answer, the "gone" end frame, before a byte of the reply.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
@@ -46,6 +53,8 @@ log = logging.getLogger(__name__)
 PATH = "/_parley/stream/{key}"
 MAX_CHARS = 2**63 - 1
 GRANT_WAIT_S = 10.0  # how long a reader who came before its key was granted may wait
+# May this connection read this message's live reply? (app.web.access.stream_guard)
+StreamCheck = Callable[[HTTPConnection, int], Awaitable[bool]]
 
 
 def end_frame(end: StreamEnd) -> str:
@@ -105,14 +114,19 @@ async def _pump(
     max_fps: float,
     *,
     grant_wait: float = GRANT_WAIT_S,
+    authorize: StreamCheck | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     """Send the stream granted to ``key`` from code point ``skip`` on, paced by
     :class:`FramePacer`, then the end frame. ``clock`` must be the hub's clock (both
-    default to ``time.monotonic``)."""
+    default to ``time.monotonic``).
+
+    Holding the key is not enough (issue 10): once the key resolves to its message, the
+    connection's principal must also be allowed to read that message. A key never
+    granted, and a reader who may not read the reply, get the same "gone" end."""
     message_id = await hub.resolve(key, grant_wait)
-    if message_id is None:
+    if message_id is None or (authorize is not None and not await authorize(websocket, message_id)):
         await websocket.send_text(end_frame(GONE))
         return
     subscription = hub.subscribe(message_id)
@@ -154,9 +168,12 @@ def stream_app(
     grant_wait: float = GRANT_WAIT_S,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    authorize: StreamCheck | None = None,
 ) -> Starlette:
     """A Starlette app with the live-reply websocket; ``hub`` gives the current hub.
-    ``clock`` and ``sleep`` pace the frames (a test passes a fake clock, the hub's too)."""
+    ``clock`` and ``sleep`` pace the frames (a test passes a fake clock, the hub's too).
+    ``authorize`` decides who may read a reply; the app always passes one (None: no check,
+    for the framing's own tests)."""
 
     async def endpoint(websocket: WebSocket) -> None:
         key = str(websocket.path_params.get("key", ""))
@@ -175,6 +192,7 @@ def stream_app(
                     skip,
                     max_fps,
                     grant_wait=grant_wait,
+                    authorize=authorize,
                     clock=clock,
                     sleep=sleep,
                 )

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import Engine, create_engine
 
+from app.services.credentials import SESSION_COOKIE
+from bench._app import session_token
 from tests.e2e.code_panel_reply import CODE_PANEL_REPLY
 from tests.providers.loopback import LoopbackServer
 
@@ -168,6 +170,9 @@ def app_url(app_workdir: Path, anthropic_server: LoopbackServer) -> Iterator[str
         # One attempt per model, so a scripted 529 fails over at once; no cooldown.
         "PARLEY_RETRY_MAX": "0",
         "PARLEY_COOLDOWN_FAILURES": "1000",
+        # Every test signs in as one user: the per-user window would count the whole
+        # suite's sends, which the per-IP window (the same machine) bounds already.
+        "PARLEY_RATE_REQUESTS_PER_USER": "120/minute",
         "REFLEX_USE_NPM": "1",
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "false",
@@ -214,6 +219,58 @@ def app_url(app_workdir: Path, anthropic_server: LoopbackServer) -> Iterator[str
             proc.wait()
 
 
+# ----- accounts: every page is signed in ----------------------------------------------------
+
+E2E_EMAIL = "e2e-admin@example.com"
+E2E_PASSWORD = "e2e password, loopback only"
+AUTH = "/_parley/auth"
+
+
+@pytest.fixture(scope="package")
+def e2e_account(app_url: str) -> tuple[str, str]:
+    """The suite's user, signed up through the real route before any page opens: the first
+    account on this fresh install, so its admin. (email, password)"""
+    session_token(app_url, E2E_EMAIL, E2E_PASSWORD)
+    return E2E_EMAIL, E2E_PASSWORD
+
+
+def post_auth(context: BrowserContext, app_url: str, route: str, form: dict[str, str]) -> str:
+    """POST a form to an auth route as the app's own page does (its Origin), with the
+    context's cookies; the redirect's target (the route always answers 303)."""
+    fields: dict[str, str | float | bool] = dict(form)
+    response = context.request.post(
+        f"{app_url}{AUTH}/{route}", form=fields, headers={"Origin": app_url}, max_redirects=0
+    )
+    assert response.status == 303, f"{route}: HTTP {response.status}"
+    return response.headers.get("location", "")
+
+
+def has_session(context: BrowserContext, app_url: str) -> bool:
+    return any(c.get("name") == SESSION_COOKIE for c in context.cookies(app_url))
+
+
+def sign_in(context: BrowserContext, app_url: str, email: str, password: str) -> None:
+    """Log the context in through the real login route: its own session (HttpOnly cookie)."""
+    target = post_auth(context, app_url, "login", {"email": email, "password": password})
+    assert "error=" not in target and has_session(context, app_url), target
+
+
+def sign_up(context: BrowserContext, app_url: str, email: str, password: str) -> None:
+    """Sign a new user up through the real route; the context is then signed in as them."""
+    form = {"email": email, "password": password, "confirm": password, "display_name": ""}
+    target = post_auth(context, app_url, "signup", form)
+    assert "error=" not in target and has_session(context, app_url), target
+
+
+def new_signed_in_context(
+    browser: Browser, app_url: str, account: tuple[str, str], **options: Any
+) -> BrowserContext:
+    """A context logged in as ``account``; the caller closes it (module-scoped fixtures)."""
+    context = browser.new_context(**options)
+    sign_in(context, app_url, *account)
+    return context
+
+
 # Package scope: Playwright's sync API keeps an event loop running while the browser is
 # open, which async tests elsewhere cannot share; it closes when the e2e tests are done.
 @pytest.fixture(scope="package")
@@ -235,21 +292,30 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context; the test fails if the page logs an error or throws."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    if THROTTLE > 1:
-        cdp = context.new_cdp_session(page)
-        cdp.send("Emulation.setCPUThrottlingRate", {"rate": THROTTLE})
+def watch_errors(page: Page) -> list[str]:
+    """What the page logs as an error or throws, from now on."""
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(f"uncaught: {exc}"))
     page.on(
         "console",
         lambda msg: problems.append(f"console.error: {msg.text}") if msg.type == "error" else None,
     )
+    return problems
+
+
+@pytest.fixture
+def page(browser: Browser, app_url: str, e2e_account: tuple[str, str]) -> Iterator[Page]:
+    """A fresh browser context signed in as the suite's user (its own session, through the
+    login route); the test fails if the page logs an error or throws."""
+    context = new_signed_in_context(
+        browser, app_url, e2e_account, viewport={"width": 1280, "height": 800}
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    if THROTTLE > 1:
+        cdp = context.new_cdp_session(page)
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": THROTTLE})
+    problems = watch_errors(page)
     yield page
     context.close()
     assert not problems, "the page reported errors:\n" + "\n".join(problems)

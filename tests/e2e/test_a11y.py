@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, new_signed_in_context
 from tests.e2e.test_chat import last_reply, open_new_chat, send
 from tests.e2e.test_code_panel import coding_chat
 from tests.e2e.test_composer import PNG, attach, chips
@@ -90,9 +90,9 @@ def idle(page: Page) -> None:
 
 
 @pytest.fixture(scope="module")
-def rich_conversation(browser: Any, app_url: str) -> str:
+def rich_conversation(browser: Any, app_url: str, e2e_account: tuple[str, str]) -> str:
     """A conversation with a finished reply holding code, a stopped reply and an error."""
-    context = browser.new_context(viewport=DESKTOP)
+    context = new_signed_in_context(browser, app_url, e2e_account, viewport=DESKTOP)
     page = context.new_page()
     open_new_chat(page, app_url)
     send(page, "show a function")
@@ -271,12 +271,12 @@ TEXT_FILE = ("notes.md", "text/markdown", b"# Plan\n\n- audit every state\n")
 
 @pytest.fixture(scope="module")
 def feature_conversations(
-    browser: Any, app_url: str, anthropic_server: LoopbackServer
+    browser: Any, app_url: str, anthropic_server: LoopbackServer, e2e_account: tuple[str, str]
 ) -> dict[str, str]:
     """Two conversations: one whose reply holds three code blocks, and one (on Claude, so it
     has a cost) whose question carries a text file and an image and whose reply was
     regenerated (a version switcher)."""
-    context = browser.new_context(viewport=DESKTOP)
+    context = new_signed_in_context(browser, app_url, e2e_account, viewport=DESKTOP)
     page = context.new_page()
     coding_chat(page, app_url)
     expect(page).to_have_url(CONVERSATION_URL)

@@ -8,6 +8,11 @@ background task: it holds the state lock only inside ``async with self``, and ea
 that block emits a delta. A stand-in for the socket namespace records every update after a
 round trip through Reflex's wire encoder, so the tests assert on what the browser would get.
 
+Every tab is signed in: the ``backend`` fixture signs up the install's first account (an
+admin, who may also read rows without a project, as the service-made conversations of
+:func:`saved_conversation` are) and each tab's handshake headers carry its session cookie,
+as the browser's websocket handshake does. ``open_tab(wire, cookie="")`` is a tab of nobody.
+
 What the harness does not do: hydrate a fresh tab. Hydration needs a compiled ``rx.App``,
 so each session starts with router data already on the root state, as after a hydrate, and
 ``load_page`` is sent directly where the app's ``on_load`` would chain it.
@@ -37,6 +42,8 @@ from sqlalchemy import Engine
 from app import services
 from app.llm.fake import ScriptedProvider, ScriptedReply
 from app.llm.registry import ModelInfo, ModelRegistry
+from app.services import accounts as accounts_module
+from app.services.accounts import SESSION_COOKIE, AccountService
 from app.services.chat import ChatService
 from app.services.stream_hub import StreamEnd
 from app.services.views import ConversationSummary, MessageView
@@ -45,6 +52,8 @@ from state.composer import ComposerState
 from state.conversation import OpenConversationState
 from state.messages import MessagesState
 from state.sidebar import SidebarState
+from tests.unit.test_accounts import PASSWORD
+from tests.unit.test_accounts import service as account_service
 
 S = TypeVar("S", bound=BaseState)
 ORIGIN = "http://localhost:3000"
@@ -67,6 +76,8 @@ class Backend:
     service: ChatService
     provider: ScriptedProvider
     replies: list[ScriptedReply]
+    accounts: AccountService
+    cookie: str  # the signed-in admin's session cookie, as the browser sends it
 
     def script(self, *replies: ScriptedReply) -> None:
         self.replies.extend(replies)
@@ -86,7 +97,7 @@ class Backend:
 
 
 @pytest.fixture
-def backend(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Backend:
+async def backend(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Backend:
     """A real ChatService installed with ``services.configure``; the previous one comes back
     after the test (monkeypatch restores the container's slot)."""
     replies: list[ScriptedReply] = []
@@ -96,7 +107,14 @@ def backend(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Backend:
     service = ChatService(engine, registry, page_size=2, history_page_size=2)
     monkeypatch.setattr(services, "_chat", services._chat)
     services.configure(service)
-    return Backend(service, provider, replies)
+    accounts = account_service(engine)
+    monkeypatch.setattr(accounts_module, "_service", accounts)
+    signed_in = await accounts.sign_up("admin@example.com", PASSWORD, "Admin")
+    return Backend(service, provider, replies, accounts, cookie_of(signed_in.token))
+
+
+def cookie_of(token: str) -> str:
+    return f"theme=dark; {SESSION_COOKIE}={token}"
 
 
 # ----- the Reflex side --------------------------------------------------------------------
@@ -163,6 +181,7 @@ class Tab:
     processor: BaseStateEventProcessor
     manager: StateManagerMemory
     wire: Wire
+    cookie: str = ""  # the handshake's Cookie header ("" for nobody)
     token: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
     path: str = "/"
     sid: str = "socket-1"  # the page's socket session: a reload gets a new one
@@ -174,7 +193,7 @@ class Tab:
             "pathname": route,
             "asPath": self.path,
             "query": {"conversation_id": parts[1]} if len(parts) == 2 else {},
-            "headers": {"origin": ORIGIN},
+            "headers": {"origin": ORIGIN, "cookie": self.cookie},
             "token": self.token,
             "sid": self.sid,
         }
@@ -227,13 +246,13 @@ class Tab:
 
 
 @asynccontextmanager
-async def open_tab(wire: Wire) -> AsyncIterator[Tab]:
-    """A hydrated browser tab whose updates ``wire`` records."""
+async def open_tab(wire: Wire, cookie: str = "") -> AsyncIterator[Tab]:
+    """A hydrated browser tab whose updates ``wire`` records, signed in as ``cookie`` says."""
     manager = StateManagerMemory()
     processor = BaseStateEventProcessor(graceful_shutdown_timeout=WAIT).configure(
         state_manager=manager, event_namespace=cast(Any, wire)
     )
-    session = Tab(processor, manager, wire)
+    session = Tab(processor, manager, wire, cookie)
     # What a hydrate leaves behind: the root state knows its route and client. Without it
     # the processor would rehydrate first, which needs a compiled rx.App.
     async with manager.modify_state(BaseStateToken(ident=session.token, cls=State)) as root:
@@ -248,7 +267,7 @@ async def open_tab(wire: Wire) -> AsyncIterator[Tab]:
 
 @pytest.fixture
 async def tab(backend: Backend) -> AsyncIterator[Tab]:
-    async with open_tab(Wire()) as session:
+    async with open_tab(Wire(), backend.cookie) as session:
         yield session
 
 

@@ -62,7 +62,7 @@ class PanelWire(Wire):
 
 @pytest.fixture
 async def tab(backend: Backend) -> AsyncIterator[Tab]:
-    async with open_tab(PanelWire()) as session:
+    async with open_tab(PanelWire(), backend.cookie) as session:
         yield session
 
 

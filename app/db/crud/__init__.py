@@ -115,6 +115,7 @@ from app.db.crud.prompts import (
     update_prompt,
 )
 from app.db.crud.rollups import add_to_rollup, rebuild_usage_rollups
+from app.db.crud.scope import Scope, scoped
 from app.db.crud.search import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
@@ -153,6 +154,7 @@ __all__ = [
     "ConversationMatch",
     "KeyOwner",
     "Owned",
+    "Scope",
     "SearchTerm",
     "Spend",
     "Versions",
@@ -225,6 +227,7 @@ __all__ = [
     "revoke_api_key",
     "revoke_session",
     "revoke_user_sessions",
+    "scoped",
     "search_conversations",
     "set_admin",
     "set_conversation_model",

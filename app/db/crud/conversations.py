@@ -9,11 +9,19 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from app.db.crud.scope import Scope, scoped
 from app.db.models import Conversation, Message, utcnow
 
 
-def create_conversation(*, session: Session, title: str, model: str) -> Conversation:
-    conversation = Conversation(title=title, model=model)
+def create_conversation(
+    *,
+    session: Session,
+    title: str,
+    model: str,
+    user_id: str | None = None,
+    project_id: str | None = None,
+) -> Conversation:
+    conversation = Conversation(title=title, model=model, user_id=user_id, project_id=project_id)
     session.add(conversation)
     session.flush()
     return conversation
@@ -35,10 +43,12 @@ def list_conversations(
     limit: int,
     updated_before: datetime | None = None,
     pinned: bool | None = None,
+    scope: Scope | None = None,
 ) -> Sequence[Conversation]:
     """Conversations not deleted, newest first; pass the last row's ``updated_at`` to get the
     next page. ``pinned=False`` lists only unpinned ones and ``pinned=True`` only pinned ones;
     the sidebar shows :func:`list_pinned_conversations` above pages of ``pinned=False``.
+    ``scope`` limits them to a reader's projects (None: every project, for maintenance).
     """
     query = (
         select(Conversation)
@@ -50,16 +60,22 @@ def list_conversations(
         query = query.where(col(Conversation.pinned).is_(pinned))
     if updated_before is not None:
         query = query.where(col(Conversation.updated_at) < updated_before)
+    if scope is not None:
+        query = scoped(query, Conversation, scope)
     return session.exec(query).all()
 
 
-def list_pinned_conversations(*, session: Session) -> Sequence[Conversation]:
+def list_pinned_conversations(
+    *, session: Session, scope: Scope | None = None
+) -> Sequence[Conversation]:
     """Every pinned conversation not deleted, newest first. Pins are few: no paging."""
     query = (
         select(Conversation)
         .where(col(Conversation.deleted_at).is_(None), col(Conversation.pinned).is_(True))
         .order_by(col(Conversation.updated_at).desc(), col(Conversation.id).desc())
     )
+    if scope is not None:
+        query = scoped(query, Conversation, scope)
     return session.exec(query).all()
 
 

@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app.db.crud.scope import Scope, scoped
 from app.db.models import Prompt, PromptVersion, utcnow
 
 
-def create_prompt(*, session: Session, name: str) -> Prompt:
-    prompt = Prompt(name=name)
+def create_prompt(
+    *, session: Session, name: str, user_id: str | None = None, project_id: str | None = None
+) -> Prompt:
+    prompt = Prompt(name=name, user_id=user_id, project_id=project_id)
     session.add(prompt)
     session.flush()
     return prompt
@@ -21,10 +24,15 @@ def get_prompt(*, session: Session, prompt_id: int) -> Prompt | None:
     return session.get(Prompt, prompt_id)
 
 
-def list_prompts(*, session: Session, include_archived: bool = False) -> Sequence[Prompt]:
+def list_prompts(
+    *, session: Session, include_archived: bool = False, scope: Scope | None = None
+) -> Sequence[Prompt]:
+    """Prompts by name; ``scope`` limits them to a reader's projects (None: all)."""
     query = select(Prompt).order_by(func.lower(Prompt.name), col(Prompt.id))
     if not include_archived:
         query = query.where(col(Prompt.archived_at).is_(None))
+    if scope is not None:
+        query = scoped(query, Prompt, scope)
     return session.exec(query).all()
 
 

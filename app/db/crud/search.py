@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, bindparam, text
 from sqlmodel import Session, col, select
 
+from app.db.crud.scope import Scope
 from app.db.models import Conversation
 
 HIGHLIGHT_START = "\x02"  # around each matched word in ConversationMatch.snippet
@@ -103,8 +104,7 @@ def _websearch_query(groups: list[list[SearchTerm]]) -> str:
     return " or ".join(" ".join(quoted(t) for t in group) for group in groups)
 
 
-_SQLITE_SEARCH = text(
-    """
+_SQLITE_SEARCH = """
     WITH newest AS MATERIALIZED (
         SELECT rowid AS mid, bm25(message_fts) AS score FROM message_fts
         WHERE message_fts MATCH :query ORDER BY rowid DESC LIMIT :scan
@@ -130,14 +130,12 @@ _SQLITE_SEARCH = text(
     JOIN conversation AS c ON c.id = found.cid
     LEFT JOIN best ON best.cid = c.id
     LEFT JOIN titles ON titles.cid = c.id
-    WHERE c.deleted_at IS NULL
+    WHERE c.deleted_at IS NULL {scope}
     ORDER BY title_match DESC, titles.score, best.score IS NULL, best.score, c.updated_at DESC
     LIMIT :limit
     """
-)
 
-_POSTGRES_SEARCH = text(
-    """
+_POSTGRES_SEARCH = """
     WITH newest AS (
         SELECT m.id, m.conversation_id, m.content FROM message AS m
         WHERE to_tsvector('simple', m.content) @@ websearch_to_tsquery('simple', :query)
@@ -168,7 +166,7 @@ _POSTGRES_SEARCH = text(
         JOIN conversation AS c ON c.id = found.cid
         LEFT JOIN best ON best.cid = c.id
         LEFT JOIN titles ON titles.cid = c.id
-        WHERE c.deleted_at IS NULL
+        WHERE c.deleted_at IS NULL {scope}
         ORDER BY position
         LIMIT :limit
     )
@@ -183,11 +181,23 @@ _POSTGRES_SEARCH = text(
     LEFT JOIN message AS m ON m.id = r.mid
     ORDER BY r.position
     """
-)
 
 
-def search_conversations(*, session: Session, query: str, limit: int) -> list[ConversationMatch]:
-    """Conversations not deleted whose title or messages match ``query``, best first.
+# A reader sees hits from their projects only (and rows without one, for an admin).
+_SCOPE = "AND (c.project_id IN :projects OR (:unowned AND c.project_id IS NULL))"
+
+
+def _statement(sql: str, scope: Scope | None) -> TextClause:
+    if scope is None:
+        return text(sql.format(scope=""))
+    return text(sql.format(scope=_SCOPE)).bindparams(bindparam("projects", expanding=True))
+
+
+def search_conversations(
+    *, session: Session, query: str, limit: int, scope: Scope | None = None
+) -> list[ConversationMatch]:
+    """Conversations not deleted whose title or messages match ``query``, best first;
+    ``scope`` limits them to a reader's projects (None: all, for maintenance).
 
     Title matches rank first, then by how well the best message matches, then newest.
     Matching is by whole words, case-insensitive. A query with nothing searchable in it
@@ -208,7 +218,7 @@ def search_conversations(*, session: Session, query: str, limit: int) -> list[Co
             "scan": MAX_RANKED_MESSAGES,
             "limit": limit,
         }
-        statement = _SQLITE_SEARCH
+        sql = _SQLITE_SEARCH
     elif dialect == "postgresql":
         marks = f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, ShortWord=0"
         params = {
@@ -219,10 +229,12 @@ def search_conversations(*, session: Session, query: str, limit: int) -> list[Co
             "scan": MAX_RANKED_MESSAGES,
             "limit": limit,
         }
-        statement = _POSTGRES_SEARCH
+        sql = _POSTGRES_SEARCH
     else:
         raise NotImplementedError(f"full-text search is not implemented for {dialect}")
-    rows = session.execute(statement, params).all()
+    if scope is not None:
+        params |= {"projects": list(scope.project_ids), "unowned": scope.unowned}
+    rows = session.execute(_statement(sql, scope), params).all()
     ids = [row[0] for row in rows]
     found = session.exec(select(Conversation).where(col(Conversation.id).in_(ids))).all()
     by_id = {conversation.id: conversation for conversation in found}

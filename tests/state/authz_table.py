@@ -1,0 +1,247 @@
+"""The authorisation table: every public event of every state and what it touches, and what
+each caller is refused with. tests/state/test_authorization.py runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from reflex.state import BaseState
+
+from app.errors import Forbidden, NotFound, NotSignedIn, ParleyError
+from state.auth import AuthState
+from state.chat import ChatState
+from state.code_panel import CodePanelState
+from state.composer import ComposerState
+from state.messages import MessagesState
+from state.prompts import PromptsState
+from state.sidebar import SidebarState
+from state.ui import UiState
+from tests.state.harness import send
+
+# ----- the table ----------------------------------------------------------------------------
+
+# What an event needs: "public" (anyone: the login pages), "signed_in" (only this tab's own
+# view), "read" or "write" (a conversation, message or prompt of the owner's project),
+# "private" (a file still in its uploader's composer), "create" (adds to one's own project).
+Ids = dict[str, Any]
+Row = tuple[str, Callable[[Ids], Any], dict[str, Any]]  # need, the event, state to seed
+
+TABLE: dict[tuple[type[BaseState], str], Row] = {
+    (AuthState, "load_form"): ("public", lambda i: AuthState.load_form, {}),
+    (AuthState, "load_account"): ("public", lambda i: AuthState.load_account, {}),
+    (AuthState, "require_login"): ("public", lambda i: AuthState.require_login, {}),
+    # the sidebar
+    (SidebarState, "load_more_conversations"): (
+        "signed_in",
+        lambda i: SidebarState.load_more_conversations,
+        {"sidebar_next": "2999-01-01T00:00:00+00:00"},
+    ),
+    (SidebarState, "set_search"): ("signed_in", lambda i: SidebarState.set_search("secret"), {}),
+    (SidebarState, "clear_search"): ("signed_in", lambda i: SidebarState.clear_search, {}),
+    (SidebarState, "set_pinned"): (
+        "write",
+        lambda i: SidebarState.set_pinned(i["conversation"], True),
+        {},
+    ),
+    (SidebarState, "start_rename"): (
+        "write",
+        lambda i: SidebarState.start_rename(i["conversation"], "x"),
+        {},
+    ),
+    (SidebarState, "set_rename_value"): (
+        "signed_in",
+        lambda i: SidebarState.set_rename_value("x"),
+        {},
+    ),
+    (SidebarState, "cancel_rename"): ("signed_in", lambda i: SidebarState.cancel_rename, {}),
+    (SidebarState, "save_rename"): (
+        "write",
+        lambda i: SidebarState.save_rename,
+        {"renaming_id": "{conversation}", "rename_value": "Stolen"},
+    ),
+    (SidebarState, "delete_conversation"): (
+        "write",
+        lambda i: SidebarState.delete_conversation(i["conversation"]),
+        {},
+    ),
+    (SidebarState, "undo_delete"): (
+        "write",
+        lambda i: SidebarState.undo_delete,
+        {"undo_id": "{conversation}"},
+    ),
+    # the chat
+    (ChatState, "load_page"): ("read", lambda i: ChatState.load_page, {}),
+    (ChatState, "load_earlier"): (
+        "read",
+        lambda i: ChatState.load_earlier,
+        {"current_id": "{conversation}", "recent": "{shown}"},
+    ),
+    (ChatState, "set_model"): ("signed_in", lambda i: ChatState.set_model("fake"), {}),
+    (ChatState, "open_conversation"): (
+        "read",
+        lambda i: ChatState.open_conversation(i["conversation"]),
+        {},
+    ),
+    (ChatState, "new_chat"): ("signed_in", lambda i: ChatState.new_chat, {}),
+    (ChatState, "stop"): ("write", lambda i: ChatState.stop, {"live_id": "{reply}"}),
+    (ChatState, "stream_reply"): (
+        "write",
+        lambda i: ChatState.stream_reply,
+        {"live_id": "{reply}"},
+    ),
+    # the composer
+    (ComposerState, "upload"): ("create", lambda i: ComposerState.upload([]), {}),
+    (ComposerState, "remove_attachment"): (
+        "private",
+        lambda i: ComposerState.remove_attachment(i["attachment"]),
+        {},
+    ),
+    (ComposerState, "dismiss_upload_errors"): (
+        "signed_in",
+        lambda i: ComposerState.dismiss_upload_errors,
+        {},
+    ),
+    (ComposerState, "send"): ("write", lambda i: send("hello"), {"current_id": "{conversation}"}),
+    (ComposerState, "load_options"): (
+        "read",
+        lambda i: ComposerState.load_options,
+        {"current_id": "{conversation}"},
+    ),
+    (ComposerState, "set_params_open"): (
+        "signed_in",
+        lambda i: ComposerState.set_params_open(True),
+        {},
+    ),
+    (ComposerState, "set_temperature"): (
+        "signed_in",
+        lambda i: ComposerState.set_temperature("1"),
+        {},
+    ),
+    (ComposerState, "set_max_tokens"): (
+        "signed_in",
+        lambda i: ComposerState.set_max_tokens("9"),
+        {},
+    ),
+    (ComposerState, "save_params"): (
+        "write",
+        lambda i: ComposerState.save_params,
+        {"current_id": "{conversation}", "temperature": "0.5"},
+    ),
+    (ComposerState, "reset_params"): ("write", lambda i: ComposerState.reset_params, {}),
+    (ComposerState, "set_prompt"): (
+        "write",
+        lambda i: ComposerState.set_prompt(str(i["prompt"])),
+        {"current_id": "{conversation}"},
+    ),
+    # the message actions
+    (MessagesState, "retry"): ("write", lambda i: MessagesState.retry(i["reply"]), {}),
+    (MessagesState, "regenerate"): ("write", lambda i: MessagesState.regenerate(i["reply"]), {}),
+    (MessagesState, "start_edit"): (
+        "write",
+        lambda i: MessagesState.start_edit(i["question"], "x"),
+        {},
+    ),
+    (MessagesState, "set_edit_draft"): (
+        "signed_in",
+        lambda i: MessagesState.set_edit_draft("x"),
+        {},
+    ),
+    (MessagesState, "cancel_edit"): ("signed_in", lambda i: MessagesState.cancel_edit, {}),
+    (MessagesState, "save_edit"): (
+        "write",
+        lambda i: MessagesState.save_edit,
+        {"editing_id": "{question}", "edit_draft": "forged"},
+    ),
+    (MessagesState, "switch_version"): (
+        "write",
+        lambda i: MessagesState.switch_version(i["question"]),
+        {},
+    ),
+    (MessagesState, "ask_delete"): ("write", lambda i: MessagesState.ask_delete(i["reply"]), {}),
+    (MessagesState, "cancel_delete"): ("signed_in", lambda i: MessagesState.cancel_delete, {}),
+    (MessagesState, "confirm_delete"): (
+        "write",
+        lambda i: MessagesState.confirm_delete(i["reply"]),
+        {},
+    ),
+    # the code panel (it shows the open conversation's blocks)
+    (CodePanelState, "toggle"): (
+        "read",
+        lambda i: CodePanelState.toggle,
+        {"current_id": "{conversation}"},
+    ),
+    (CodePanelState, "close"): ("signed_in", lambda i: CodePanelState.close, {}),
+    (CodePanelState, "open_block"): (
+        "read",
+        lambda i: CodePanelState.open_block("k"),
+        {"current_id": "{conversation}"},
+    ),
+    (CodePanelState, "close_block"): ("signed_in", lambda i: CodePanelState.close_block, {}),
+    (CodePanelState, "resize"): ("signed_in", lambda i: CodePanelState.resize(500), {}),
+    # the prompt library
+    (PromptsState, "load"): ("signed_in", lambda i: PromptsState.load, {}),
+    (PromptsState, "set_show_archived"): (
+        "signed_in",
+        lambda i: PromptsState.set_show_archived(True),
+        {},
+    ),
+    (PromptsState, "start_new"): ("create", lambda i: PromptsState.start_new, {}),
+    (PromptsState, "start_edit"): (
+        "read",
+        lambda i: PromptsState.start_edit(i["prompt"]),
+        {},
+    ),
+    (PromptsState, "cancel_edit"): ("signed_in", lambda i: PromptsState.cancel_edit, {}),
+    (PromptsState, "set_name"): ("signed_in", lambda i: PromptsState.set_name("x"), {}),
+    (PromptsState, "set_body"): ("signed_in", lambda i: PromptsState.set_body("x"), {}),
+    (PromptsState, "save"): (
+        "write",
+        lambda i: PromptsState.save,
+        {"editing_id": "{prompt}", "name": "Stolen", "body": "forged"},
+    ),
+    (PromptsState, "set_archived"): (
+        "write",
+        lambda i: PromptsState.set_archived(i["prompt"], True),
+        {},
+    ),
+    (PromptsState, "show_history"): (
+        "read",
+        lambda i: PromptsState.show_history(i["prompt"]),
+        {},
+    ),
+    (PromptsState, "close_history"): ("signed_in", lambda i: PromptsState.close_history, {}),
+    # the shell (no data but the user's own conversations; nobody gets nothing)
+    (UiState, "search_palette"): ("signed_in", lambda i: UiState.search_palette(""), {}),
+    (UiState, "set_drawer_open"): ("signed_in", lambda i: UiState.set_drawer_open(True), {}),
+    (UiState, "close_drawer"): ("signed_in", lambda i: UiState.close_drawer, {}),
+}
+# Reflex's own ``setvar`` (every state has it) only calls the state's ``set_<var>`` method,
+# and each of those is an event in the table above: it adds no way in.
+BUILTIN = {"setvar"}
+
+# What each caller is refused with, per need (None: allowed).
+EXPECTED: dict[str, dict[str, type[ParleyError] | None]] = {
+    "owner": {"signed_in": None, "read": None, "write": None, "create": None, "private": None},
+    "other": {
+        "signed_in": None,
+        "read": NotFound,
+        "write": NotFound,
+        "create": None,
+        "private": NotFound,
+    },
+    "viewer": {
+        "signed_in": None,
+        "read": None,
+        "write": Forbidden,
+        "create": None,
+        "private": NotFound,
+    },
+    "nobody": {
+        "private": NotSignedIn,
+        "signed_in": NotSignedIn,
+        "read": NotSignedIn,
+        "write": NotSignedIn,
+        "create": NotSignedIn,
+    },
+}
