@@ -28,12 +28,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlmodel import Session
 
 from app.db.crud import alerts as crud
 from app.db.crud.usage import Scope
 from app.db.models import Alert, CallLog
+from app.db.session import run_in_session
 from app.guards.budgets import Limits, month_start
 
 log = logging.getLogger("parley.alerts")
@@ -281,3 +282,13 @@ def alert_views(session: Session, scope: Scope, limit: int = 20) -> list[AlertVi
         )
         for a in rows
     ]
+
+
+async def for_page(
+    engine: Engine, scope: Scope, now: datetime | None = None
+) -> tuple[list[BudgetBar], list[AlertView]]:
+    """The /usage page's budget bars and newest alerts, for ``scope``."""
+    moment = now or datetime.now(UTC)
+    return await run_in_session(
+        engine, lambda s: (budget_bars(s, scope, moment), alert_views(s, scope))
+    )
