@@ -123,7 +123,7 @@ def test_the_jump_detector_on_generated_hours(engine: Engine) -> None:
     }
     jumpy_alert = next(a for a in rows if a.subject_id == "jumpy")
     assert jumpy_alert.value == Decimal("9")
-    assert abs(jumpy_alert.reference - sum(steady) / 24) < Decimal("0.000001")
+    assert abs(jumpy_alert.reference - sum(steady, Decimal(0)) / 24) < Decimal("0.000001")
     with session_scope(engine) as s:  # the next hour is quiet: nothing
         assert alerts.check_spikes(s, now + timedelta(hours=1), policy) == []
 
@@ -143,7 +143,7 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *_args: object) -> None:
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

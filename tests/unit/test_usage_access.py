@@ -149,7 +149,7 @@ async def test_the_page_state_shows_only_what_the_session_may_see(
         hidden = [
             c.id
             for c in crud.list_call_logs(session=s)
-            if c.conversation_id not in world.calls[who]
+            if c.id is not None and c.conversation_id not in world.calls[who]
         ]
     for call_id in hidden:  # another's call opens as nothing
         await UsageState.open_call.fn(usage, call_id)  # pyright: ignore[reportFunctionMemberAccess]
