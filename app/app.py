@@ -17,6 +17,7 @@ from app.db.session import migrate
 from app.errors import public_error
 from app.guards.origins import security_middleware, served_guard
 from app.services.accounts import get_account_service
+from app.services.alert_delivery import alert_task_from_settings
 from app.services.gateway import Gateway, gateway_from_settings
 from app.services.oidc import OidcClient
 from app.services.titles import TitleService
@@ -27,7 +28,7 @@ from app.web.attachments import attachment_app
 from app.web.auth_routes import auth_app
 from app.web.gateway import gateway_app
 from app.web.stream_ws import stream_app
-from app.web.usage_export import single_user_scope, usage_export_app
+from app.web.usage_export import session_scope, usage_export_app
 from components.pages.auth import account_page, login_page, signup_page
 from components.pages.chat import chat_page
 from components.pages.prompts import prompts_page
@@ -141,7 +142,7 @@ app = rx.App(
         # The OpenAI/Anthropic-compatible API (/v1/...), with per-user API keys.
         gateway_app(_gateway),
         # CSV exports of the usage dashboard (/_parley/usage/export/<what>.csv).
-        usage_export_app(lambda: services.get_chat_service().engine, single_user_scope),
+        usage_export_app(lambda: services.get_chat_service().engine, session_scope),
         # Last, so outermost: Origin and Host checks and the CSP around everything above,
         # the event websocket and uploads included (app/guards/origins.py).
         security_middleware(_guard),
@@ -149,6 +150,8 @@ app = rx.App(
 )
 app.register_lifespan_task(_prepare_database)
 app.register_lifespan_task(_sweep_hourly)
+# Budget and spend alerts: the hourly spike check and webhook deliveries (app/services/alerts).
+app.register_lifespan_task(alert_task_from_settings(chat_service.engine).run)
 # Every chat and prompts page wants a signed-in user: nobody goes to /login and comes back.
 # (The events check again, each one: on_load is a convenience, not the lock.)
 # One route for / and /c/<id> (the navigation-race fix: moving between them is no page change).

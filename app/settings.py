@@ -180,6 +180,17 @@ class Settings(BaseSettings):
     budget_project_usd: Decimal | None = Field(default=None, ge=0)
     budget_project_tokens: int | None = Field(default=None, ge=0)
     budget_warn_at: tuple[float, ...] = Field(default=(0.8, 0.95), description="JSON list.")
+    # Alerts (app/services/alerts.py): an hour whose spend is over alert_spike_factor x the
+    # trailing 24-hour mean (and at least alert_spike_min_usd) raises a spike alert; checked
+    # every alert_check_seconds. The webhook: POSTed, signed, retried; unset: in-app only.
+    alert_spike_factor: float = Field(default=3.0, gt=1)
+    alert_spike_min_usd: Decimal = Field(default=Decimal("1"), ge=0)
+    alert_check_seconds: float = Field(default=300.0, gt=0)
+    alert_webhook_url: str | None = Field(default=None)
+    alert_webhook_secret: SecretStr | None = Field(default=None)
+    alert_webhook_attempts: int = Field(default=4, ge=1, le=10)
+    alert_webhook_backoff: float = Field(default=1.0, ge=0)
+    alert_webhook_timeout: float = Field(default=10.0, gt=0)
     # Moderation: off, log (let through, record) or block (record, refuse).
     moderation_mode: Literal["off", "log", "block"] = Field(default="block")
     moderation_model: str = Field(default="omni-moderation-latest")

@@ -391,3 +391,42 @@ Index(
     CallLog.ttft_ms,  # pyright: ignore[reportArgumentType]
     CallLog.status,  # pyright: ignore[reportArgumentType]
 )
+
+
+# ----- alerts (issue 11: budgets and alerts) --------------------------------------------------
+
+
+class Alert(SQLModel, table=True):
+    """One alert: a budget threshold crossed (``kind`` "budget") or an hour's spend far above
+    its trailing average ("spike"). ``dedupe`` is unique, so a crossing gives one row however
+    many calls (or workers) see it: ``budget/<scope>/<subject>/<unit>/<threshold>/<YYYY-MM>``,
+    ``spike/<scope>/<subject>/<hour>``. ``scope`` is "user", "project" or "all" (subject '').
+    ``delivery``: "none" (no webhook configured), "pending", "delivered" or "failed"."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    scope: str = Field(max_length=16)
+    subject_id: str = Field(default="", max_length=64, index=True)
+    unit: str = Field(default="usd", max_length=16)  # "usd" or "tokens"
+    threshold: float  # the budget fraction crossed, or the spike factor k
+    value: Decimal = Field(sa_type=Numeric(24, 9))  # spent this month / the hour's spend
+    reference: Decimal = Field(sa_type=Numeric(24, 9))  # the budget / the trailing hourly mean
+    message: str = Field(max_length=500)
+    dedupe: str = Field(max_length=200, unique=True)
+    delivery: str = Field(default="none", max_length=16, index=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class AlertDelivery(SQLModel, table=True):
+    """One webhook POST attempt for an alert (the delivery log)."""
+
+    __tablename__ = "alert_delivery"  # pyright: ignore[reportAssignmentType]
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True, ondelete="CASCADE")
+    attempt: int
+    status_code: int | None = Field(default=None)  # None: no HTTP answer
+    ok: bool = Field(default=False)
+    error: str = Field(default="", max_length=300)
+    duration_ms: int = 0
+    created_at: datetime = Field(default_factory=utcnow)

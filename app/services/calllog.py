@@ -21,6 +21,7 @@ from app.db import crud
 from app.db.models import CallLog
 from app.db.session import session_scope
 from app.llm.calllog import CallRecord
+from app.services.alerts import check_budgets
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,16 @@ def to_row(record: CallRecord) -> CallLog:
     return CallLog(**dataclasses.asdict(record))
 
 
+def _check_budgets(session: Session, rows: list[CallLog]) -> None:
+    """The budget-threshold alerts, under a savepoint: a failed check is logged, and never
+    loses the call-log rows."""
+    try:
+        with session.begin_nested():
+            check_budgets(session, rows)
+    except Exception as exc:
+        log.error("could not check the budget alerts: %r", exc)
+
+
 def write_held(session: Session, records: list[CallRecord]) -> None:
     """Add ``records`` in the caller's transaction, under a savepoint: rows that cannot be
     written are logged and dropped, and the caller's own writes stay."""
@@ -46,8 +57,8 @@ def write_held(session: Session, records: list[CallRecord]) -> None:
         return
     try:
         with session.begin_nested():
-            for record in records:
-                crud.add_call_log(session=session, call=to_row(record))
+            rows = [crud.add_call_log(session=session, call=to_row(r)) for r in records]
+            _check_budgets(session, rows)  # alerts commit with the rows that crossed
     except Exception as exc:
         log.error("could not write the call log rows: %r", exc)
 
@@ -69,7 +80,8 @@ class DatabaseCallSink:
 
     def write(self, record: CallRecord) -> None:
         with session_scope(self.engine) as session:
-            crud.add_call_log(session=session, call=to_row(record))
+            row = crud.add_call_log(session=session, call=to_row(record))
+            _check_budgets(session, [row])  # alerts commit with the row that crossed
 
     async def __call__(self, record: CallRecord) -> None:
         held = self._held.get(record.message_id) if record.message_id is not None else None

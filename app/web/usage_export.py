@@ -9,8 +9,8 @@ generator Starlette runs in a worker thread, written out a few hundred rows at a
 breakdown is paged. Nothing holds the whole export in memory.
 
 Who may read what is ``scope_of(request)``: a :class:`~app.db.crud.usage.Scope`, or ``None``
-to refuse (403). The composition root supplies it; the accounts work plugs its session check
-in there. Cells that a spreadsheet would run as a formula are prefixed with ``'``.
+to refuse (403); :func:`session_scope` (the session cookie's principal) is the app's.
+Cells that a spreadsheet would run as a formula are prefixed with ``'``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from app.errors import InvalidInput
 from app.services.usage import Scope
 from app.services.usage_export import TABLES, export_csv
 from app.services.usage_period import UsageQuery
+from app.services.usage_scope import scope_from_cookie
 
 PATH = "/_parley/usage/export/{what}.csv"
 ScopeOf = Callable[[Request], Awaitable[Scope | None]]
@@ -56,7 +57,7 @@ def usage_export_app(engine: Callable[[], Engine], scope_of: ScopeOf) -> Starlet
     return Starlette(routes=[Route(PATH, endpoint, methods=["GET"])])
 
 
-async def single_user_scope(_request: Request) -> Scope | None:
-    """Until accounts land (issue 10), Parley has one user, who sees everything. The accounts
-    work replaces this with its session check (``app.services.authz``): deny by default."""
-    return Scope.everything()
+async def session_scope(request: Request) -> Scope | None:
+    """The signed-in viewer's scope, from the session cookie (deny by default): an admin
+    everything, a member their own calls and their projects', nobody ``None`` (403)."""
+    return await scope_from_cookie(request.headers.get("cookie"))

@@ -15,6 +15,7 @@ from components.usage import (
     filters_bar,
     headline,
 )
+from components.usage_budgets import alerts_panel, budget_bars
 from components.usage_charts import (
     burn_down_chart,
     cost_by_day_chart,
@@ -39,7 +40,9 @@ def usage_page() -> rx.Component:
             ),
             filters_bar(FilterBinding(s.first, s.last, s.tz, s.filters, s.options, s.set_filter)),
             rx.cond(s.error != "", rx.callout(s.error, color_scheme="red", role="alert")),
+            alerts_panel(s.alerts),
             headline(s.figures),
+            budget_bars(s.budget_bars),
             cost_by_day_chart(s.cost_by_day, s.series),
             rx.grid(
                 tokens_chart(s.tokens_by_day),

@@ -17,6 +17,7 @@ from state.messages import MessagesState
 from state.prompts import PromptsState
 from state.sidebar import SidebarState
 from state.ui import UiState
+from state.usage import UsageState
 from tests.state.harness import send
 
 # ----- the table ----------------------------------------------------------------------------
@@ -215,6 +216,15 @@ TABLE: dict[tuple[type[BaseState], str], Row] = {
     (UiState, "search_palette"): ("signed_in", lambda i: UiState.search_palette(""), {}),
     (UiState, "set_drawer_open"): ("signed_in", lambda i: UiState.set_drawer_open(True), {}),
     (UiState, "close_drawer"): ("signed_in", lambda i: UiState.close_drawer, {}),
+    # the usage dashboard (what it shows is scoped to the caller: tests/unit/test_usage_access)
+    (UsageState, "load"): ("signed_in", lambda i: UsageState.load, {}),
+    (UsageState, "set_filter"): ("signed_in", lambda i: UsageState.set_filter("model", "x"), {}),
+    (UsageState, "show_table"): ("signed_in", lambda i: UsageState.show_table("model"), {}),
+    (UsageState, "sort_table"): ("signed_in", lambda i: UsageState.sort_table("cost"), {}),
+    (UsageState, "table_to"): ("signed_in", lambda i: UsageState.table_to(1), {}),
+    (UsageState, "calls_to"): ("signed_in", lambda i: UsageState.calls_to(1), {}),
+    (UsageState, "open_call"): ("signed_in", lambda i: UsageState.open_call(1), {}),
+    (UsageState, "close_call"): ("signed_in", lambda i: UsageState.close_call, {}),
 }
 # Reflex's own ``setvar`` (every state has it) only calls the state's ``set_<var>`` method,
 # and each of those is an event in the table above: it adds no way in.

@@ -27,6 +27,7 @@ from sqlalchemy import Engine, text
 import state.composer
 import state.conversation
 import state.prompts
+import state.usage
 from app.db.models import Role
 from app.errors import ParleyError
 from app.services import get_attachment_service, get_prompt_service
@@ -157,7 +158,7 @@ async def test_each_event_as_each_caller(
     caller: str, world: dict[str, Any], engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spy = Spy(state.conversation.authorize)
-    for module in (state.conversation, state.composer, state.prompts):
+    for module in (state.conversation, state.composer, state.prompts, state.usage):
         monkeypatch.setattr(module, "authorize", spy)
     problems: list[str] = []
     for (cls, name), (need, event, seed) in TABLE.items():

@@ -2,31 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from reflex.istate.data import RouterData
 from reflex.state import State
 from sqlalchemy import Engine
 
+from app.services import accounts as accounts_module
 from app.services import usage as usage_service
+from app.services.accounts import SESSION_COOKIE, AccountService
 from bench.gen_calls import load
 from state.usage import UsageState
+from tests.unit.test_accounts import FAST, PASSWORD
 
 URL = "/usage?from=2026-03-01&to=2026-03-31&tz=Europe/Paris&model=gpt-5"
 
 
 @pytest.fixture
-def usage(engine: Engine) -> Iterator[UsageState]:
+async def usage(engine: Engine) -> AsyncIterator[UsageState]:
     load(engine, 2000, end=datetime(2026, 4, 3, tzinfo=UTC), seed=3)
     usage_service._service = usage_service.UsageService(engine)
+    accounts = AccountService(
+        engine, signup_mode="open", session_lifetime=timedelta(hours=1), hasher=FAST
+    )
+    admin = await accounts.sign_up("ada@example.com", PASSWORD)  # the first account: an admin
+    accounts_module._service = accounts
+    headers = {"cookie": f"{SESSION_COOKIE}={admin.token}"}
     root = State(_reflex_internal_init=True)  # pyright: ignore[reportCallIssue]
     root.router = RouterData.from_router_data(
-        {"pathname": "/usage", "asPath": URL, "query": {}, "headers": {}, "token": "t"}
+        {"pathname": "/usage", "asPath": URL, "query": {}, "headers": headers, "token": "t"}
     )
     yield root.get_substate(UsageState.get_full_name().split(".")[1:])  # type: ignore[misc]
     usage_service._service = None
+    accounts_module._service = None
 
 
 async def test_load_reads_the_url_and_keeps_only_drawn_points(usage: UsageState) -> None:
@@ -51,7 +61,7 @@ async def test_a_bad_url_explains_and_shows_the_default_period(usage: UsageState
             "pathname": "/usage",
             "asPath": "/usage?tz=Nowhere",
             "query": {},
-            "headers": {},
+            "headers": {"cookie": usage.router.headers.cookie},
             "token": "t",
         }
     )

@@ -19,7 +19,7 @@ app.db. The rules below pin the parts of that which are easy to break by acciden
 (h) No import circle between modules: no module imports, directly or through others, a
     module that imports it.
 (i) No module of app/, state/, components/ or assets/ is longer than 400 lines (Alembic
-    migrations are generated, and exempt).
+    migrations are generated, and exempt; so is app/db/models.py, the one models module).
 
 Every import counts: top level, inside functions, under ``if TYPE_CHECKING``, relative ones,
 and ``importlib.import_module("...")`` with a literal name (tests/unit/source_tree.py reads
@@ -248,7 +248,10 @@ def _read(path: str) -> str:
 
 LINE_LIMIT = 400
 LENGTH_LIMITED_DIRS = ("app", "state", "components", "assets")
-LENGTH_EXEMPT = ("app/db/migrations/",)
+# Exempt: Alembic migrations (generated), and app/db/models.py, because the design rules keep
+# every table in one models module (declarations only, one block per concern) and that rule
+# is the more specific of the two.
+LENGTH_EXEMPT = ("app/db/migrations/", "app/db/models.py")
 
 # TEMPORARY (issue 9): what still offends after the redesign's merges (the import circle
 # between the chat's states is gone; these two modules are still long). A listed entry that
