@@ -16,6 +16,7 @@ from app import services
 from app.db.session import migrate
 from app.errors import public_error
 from app.guards.origins import security_middleware, served_guard
+from app.guards.upload_cap import upload_cap
 from app.services.accounts import get_account_service
 from app.services.alert_delivery import alert_task_from_settings
 from app.services.gateway import Gateway, gateway_from_settings
@@ -143,6 +144,12 @@ app = rx.App(
         gateway_app(_gateway),
         # CSV exports of the usage dashboard (/_parley/usage/export/<what>.csv).
         usage_export_app(lambda: services.get_chat_service().engine, session_scope),
+        # Upload bodies (Reflex's /_upload) over the cap are refused as they stream in,
+        # before Starlette's form parser spools them to disk (app/guards/upload_cap.py).
+        upload_cap(
+            get_settings().upload_max_bytes
+            or services.get_attachment_service().limits.upload_body_max_bytes
+        ),
         # Last, so outermost: Origin and Host checks and the CSP around everything above,
         # the event websocket and uploads included (app/guards/origins.py).
         security_middleware(_guard),

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     attachment_text_max_bytes: int = Field(default=1_000_000, ge=1)
     attachment_image_max_bytes: int = Field(default=5_000_000, ge=1)
     attachment_max_files: int = Field(default=10, ge=1)
+    # Per user: bytes of files attached but not yet sent, across all their composers.
+    attachment_pending_max_bytes: int = Field(default=100_000_000, ge=1)
+    # The largest upload request body (all files of one upload, with multipart framing):
+    # refused with 413 as it streams in, before it is spooled. Unset: max files x max size.
+    upload_max_bytes: int | None = Field(default=None, ge=1)
 
     # Agents (issue 12): the tool loop's limits, the fetch_url tool (off unless an admin turns
     # it on) and MCP servers (a JSON file: [{"name", "command": [...] | "url", "headers"}]).

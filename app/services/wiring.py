@@ -181,6 +181,7 @@ def build_chat_service(settings: Settings) -> ChatService:
                 text_max_bytes=settings.attachment_text_max_bytes,
                 image_max_bytes=settings.attachment_image_max_bytes,
                 max_files=settings.attachment_max_files,
+                pending_max_bytes=settings.attachment_pending_max_bytes,
             ),
         ),
     )

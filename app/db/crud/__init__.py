@@ -70,6 +70,7 @@ from app.db.crud.attachments import (
     get_attachment,
     list_attachment_stored_names,
     list_message_attachments,
+    pending_attachment_bytes,
 )
 from app.db.crud.calllog import (
     add_call_log,
@@ -216,6 +217,7 @@ __all__ = [
     "on_path",
     "ownerless_projects",
     "parse_search_query",
+    "pending_attachment_bytes",
     "prompt_owner",
     "prompt_version_labels",
     "purge_deleted",

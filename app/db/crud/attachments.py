@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from app.db.models import Attachment
@@ -73,3 +73,15 @@ def list_message_attachments(
         .order_by(col(Attachment.created_at), col(Attachment.id))
     )
     return session.exec(query).all()
+
+
+def pending_attachment_bytes(*, session: Session, user_id: str | None) -> int:
+    """The bytes of files ``user_id`` uploaded that wait, unsent, in a composer (files with
+    no uploader, from before accounts or a single-user install, count as one pool)."""
+    who = (
+        col(Attachment.user_id).is_(None) if user_id is None else col(Attachment.user_id) == user_id
+    )
+    query = select(func.coalesce(func.sum(Attachment.size), 0)).where(
+        col(Attachment.message_id).is_(None), who
+    )
+    return int(session.exec(query).one())
