@@ -139,8 +139,9 @@ class ModerationGuard:
         project_id = CallContext.of(request).project_id
         if project_id and self.project_mode is not None:
             own = await self.project_mode(project_id)
-            if own in MODES:
-                return own
+            for mode in MODES:
+                if own == mode:
+                    return mode
         return self.mode
 
     async def screen(self, request: ChatRequest) -> Verdict | None:

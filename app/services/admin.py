@@ -258,11 +258,15 @@ class AdminService:
             lambda s: [(p.id, p.name) for p, _ in account_crud.list_projects(session=s)]
         )
         since = month_start(self.clock())
-        views: list[BudgetView] = []
-        for scope, subjects in (("user", users), ("project", projects)):
-            for subject, name in subjects:
-                views.append(await self._budget(scope, subject, name, since))
-        return views
+        groups: list[tuple[BudgetScope, list[tuple[str, str]]]] = [
+            ("user", users),
+            ("project", projects),
+        ]
+        return [
+            await self._budget(scope, subject, name, since)
+            for scope, subjects in groups
+            for subject, name in subjects
+        ]
 
     async def _budget(
         self, scope: BudgetScope, subject: str, name: str, since: datetime
