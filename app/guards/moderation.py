@@ -130,7 +130,7 @@ class ModerationGuard:
         project_mode: ProjectMode | None = None,
     ) -> None:
         self.moderator = moderator
-        self.mode = mode
+        self.mode: ModerationMode = mode
         self.sink = sink
         self.project_mode = project_mode
 
