@@ -19,15 +19,20 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ALTER TABLE on both databases (SQLite >= 3.35 drops columns itself): a batch
+# rebuild of ``project`` would drop a table that memberships and conversations point at.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table('project') as batch:
-        batch.add_column(
-            sa.Column(
-                'moderation_mode', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True
-            )
-        )
+    op.add_column(
+        'project',
+        sa.Column('moderation_mode', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('project') as batch:
-        batch.drop_column('moderation_mode')
+    if op.get_bind().dialect.name == 'sqlite':
+        # As in 0007-0009: 0006's and 0005's downgrades need foreign keys off, and SQLite takes
+        # the pragma only before the transaction writes; a downgrade through them starts here.
+        op.execute('PRAGMA foreign_keys=OFF')
+    op.drop_column('project', 'moderation_mode')
