@@ -30,10 +30,12 @@ from app.web.auth_routes import auth_app
 from app.web.gateway import gateway_app
 from app.web.stream_ws import stream_app
 from app.web.usage_export import session_scope, usage_export_app
+from components.pages.admin import admin_page
 from components.pages.auth import account_page, login_page, signup_page
 from components.pages.chat import chat_page
 from components.pages.prompts import prompts_page
 from components.pages.usage import usage_page
+from state.admin import AdminState
 from state.auth import AuthState
 from state.chat import ChatState
 from state.composer import ComposerState
@@ -180,3 +182,4 @@ app.add_page(
     account_page, route="/account", title="Account · Parley", on_load=AuthState.load_account
 )
 app.add_page(usage_page, route="/usage", title="Usage · Parley", on_load=UsageState.load)
+app.add_page(admin_page, route="/admin", title="Admin · Parley", on_load=AdminState.load)

@@ -38,9 +38,11 @@ class Need:
     attachments: tuple[str, ...] = ()
     write: bool = False
     create: bool = False
+    admin: bool = False  # only an admin (the /admin page)
 
 
 SIGNED_IN = Need()
+ADMIN = Need(admin=True)
 
 
 async def principal_of(state: BaseState) -> Principal | None:
@@ -54,6 +56,8 @@ async def authorize(state: BaseState, need: Need = SIGNED_IN) -> Principal:
     if principal is None:
         raise NotSignedIn("Log in to continue.")
     authz = get_account_service().authz
+    if need.admin:
+        authz.require_admin(principal)
     if need.conversation:
         await authz.require_conversation(principal, need.conversation, write=need.write)
     if need.message is not None:

@@ -254,6 +254,7 @@ class Project(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     name: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
+    moderation_mode: str | None = Field(default=None, max_length=8)  # off/log/block; None: global
 
 
 class Membership(SQLModel, table=True):

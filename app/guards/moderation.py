@@ -9,9 +9,11 @@ Two classifiers:
 - :class:`OfflineModerator`: ``alt-profanity-check``, a linear model shipped inside its
   wheel (no download). It knows one category, ``profanity``.
 
-Modes (``PARLEY_MODERATION_MODE``; per project later): ``off`` checks nothing; ``log`` lets
-flagged input through and writes it to the moderation log; ``block`` writes it to the log and
-refuses the call with :class:`~app.errors.Flagged`, naming the categories.
+Modes: ``off`` checks nothing; ``log`` lets flagged input through and writes it to the
+moderation log; ``block`` writes it to the log and refuses the call with
+:class:`~app.errors.Flagged`, naming the categories. A project may set its own mode (the admin
+page; ``project.moderation_mode``): a call whose :class:`~app.guards.context.CallContext` has a
+project uses that project's mode, read at each call, else the global ``PARLEY_MODERATION_MODE``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from app.errors import Flagged, ProviderError
+from app.guards.context import CallContext
 from app.llm.base import ChatRequest
 from app.llm.openai_api import OpenAIProvider
 
@@ -101,6 +104,9 @@ class OpenAIModerator:
 
 
 FlagSink = Callable[[Verdict, str, dict[str, str]], Awaitable[None]]
+# A project's own mode, or None to follow the global one (DatabaseGuardStore.moderation_mode).
+ProjectMode = Callable[[str], Awaitable[ModerationMode | None]]
+MODES: tuple[ModerationMode, ...] = ("off", "log", "block")
 
 
 def text_to_check(request: ChatRequest) -> str:
@@ -112,19 +118,39 @@ def text_to_check(request: ChatRequest) -> str:
 
 
 class ModerationGuard:
-    """Applies a moderator in a mode; flagged input goes to ``sink`` (the moderation log)."""
+    """Applies a moderator in a mode (the project's, when ``project_mode`` knows one);
+    flagged input goes to ``sink`` (the moderation log)."""
 
     def __init__(
-        self, moderator: Moderator, *, mode: ModerationMode, sink: FlagSink | None = None
+        self,
+        moderator: Moderator,
+        *,
+        mode: ModerationMode,
+        sink: FlagSink | None = None,
+        project_mode: ProjectMode | None = None,
     ) -> None:
         self.moderator = moderator
-        self.mode = mode
+        self.mode: ModerationMode = mode
         self.sink = sink
+        self.project_mode = project_mode
+
+    async def mode_for(self, request: ChatRequest) -> ModerationMode:
+        """The call's project's mode if it has one, else the global mode."""
+        project_id = CallContext.of(request).project_id
+        if project_id and self.project_mode is not None:
+            own = await self.project_mode(project_id)
+            for mode in MODES:
+                if own == mode:
+                    return mode
+        return self.mode
 
     async def screen(self, request: ChatRequest) -> Verdict | None:
         """None when off or nothing to check; else the verdict (raises in block mode)."""
         text = text_to_check(request)
-        if self.mode == "off" or not text.strip():
+        if not text.strip():
+            return None
+        mode = await self.mode_for(request)
+        if mode == "off":
             return None
         verdict = await self.moderator.classify(text)
         if not verdict.flagged:
@@ -132,7 +158,7 @@ class ModerationGuard:
         verdict = Verdict(
             True, verdict.categories, verdict.score, verdict.source, text[:EXCERPT_CHARS]
         )
-        action = "blocked" if self.mode == "block" else "logged"
+        action = "blocked" if mode == "block" else "logged"
         log.warning(
             "moderation %s input (%s, source=%s, user=%s)",
             action,
@@ -145,7 +171,7 @@ class ModerationGuard:
                 await self.sink(verdict, action, dict(request.metadata))
             except Exception as exc:  # the log must not decide the verdict
                 log.error("the moderation log failed: %r", exc)
-        if self.mode == "block":
+        if mode == "block":
             raise Flagged(
                 f"The message was not sent: moderation flagged it ({verdict.reason}). "
                 "Rephrase it and try again.",

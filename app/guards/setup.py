@@ -70,7 +70,12 @@ def build_guards(
         if openai is not None
         else offline
     )
-    moderation = ModerationGuard(moderator, mode=settings.moderation_mode, sink=store.log_flagged)
+    moderation = ModerationGuard(
+        moderator,
+        mode=settings.moderation_mode,
+        sink=store.log_flagged,
+        project_mode=store.moderation_mode,
+    )
     return Guards(
         limiter=limiter,
         budgets=budgets,

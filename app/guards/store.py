@@ -12,9 +12,9 @@ from decimal import Decimal
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from app.db.models import Budget, CallLog, ModerationLog
+from app.db.models import Budget, CallLog, ModerationLog, Project
 from app.guards.budgets import BudgetScope, Limits, Spend
-from app.guards.moderation import Verdict
+from app.guards.moderation import MODES, ModerationMode, Verdict
 
 
 class DatabaseGuardStore:
@@ -87,16 +87,30 @@ class DatabaseGuardStore:
 
         await asyncio.to_thread(write)
 
-    async def flagged(self, *, limit: int = 100) -> list[ModerationLog]:
-        """The newest moderation log rows (what the admin page lists)."""
+    async def flagged(self, *, limit: int = 100, offset: int = 0) -> list[ModerationLog]:
+        """The moderation log, newest first, ``limit`` rows from ``offset`` (the admin page)."""
 
         def read() -> list[ModerationLog]:
             with Session(self.engine) as session:
                 rows = session.exec(
                     select(ModerationLog)
                     .order_by(col(ModerationLog.created_at).desc(), col(ModerationLog.id).desc())
+                    .offset(offset)
                     .limit(limit)
                 ).all()
                 return list(rows)
+
+        return await asyncio.to_thread(read)
+
+    async def moderation_mode(self, project_id: str) -> ModerationMode | None:
+        """A project's own moderation mode; None when it follows the global setting (or
+        there is no such project). Read at each call, so an admin's change counts at once."""
+
+        def read() -> ModerationMode | None:
+            with Session(self.engine) as session:
+                mode = session.exec(
+                    select(Project.moderation_mode).where(col(Project.id) == project_id)
+                ).first()
+                return next((m for m in MODES if m == mode), None)
 
         return await asyncio.to_thread(read)

@@ -9,6 +9,7 @@ from typing import Any
 from reflex.state import BaseState
 
 from app.errors import Forbidden, NotFound, NotSignedIn, ParleyError
+from state.admin import AdminState
 from state.auth import AuthState
 from state.chat import ChatState
 from state.code_panel import CodePanelState
@@ -225,6 +226,27 @@ TABLE: dict[tuple[type[BaseState], str], Row] = {
     (UsageState, "calls_to"): ("signed_in", lambda i: UsageState.calls_to(1), {}),
     (UsageState, "open_call"): ("signed_in", lambda i: UsageState.open_call(1), {}),
     (UsageState, "close_call"): ("signed_in", lambda i: UsageState.close_call, {}),
+    # the admin page: only admins (none of the table's callers is one; tests/state/
+    # test_admin_state.py tries an admin)
+    (AdminState, "load"): ("admin", lambda i: AdminState.load, {}),
+    (AdminState, "set_disabled"): ("admin", lambda i: AdminState.set_disabled("x", True), {}),
+    (AdminState, "set_admin"): ("admin", lambda i: AdminState.set_admin("x", True), {}),
+    (AdminState, "create_invitation"): ("admin", lambda i: AdminState.create_invitation, {}),
+    (AdminState, "create_project"): (
+        "admin",
+        lambda i: AdminState.create_project({"name": "Stolen"}),
+        {},
+    ),
+    (AdminState, "open_project"): ("admin", lambda i: AdminState.open_project("x"), {}),
+    (AdminState, "set_role"): ("admin", lambda i: AdminState.set_role("x", "owner"), {}),
+    (AdminState, "add_member"): (
+        "admin",
+        lambda i: AdminState.add_member({"email": "other@example.com", "role": "owner"}),
+        {},
+    ),
+    (AdminState, "set_moderation"): ("admin", lambda i: AdminState.set_moderation("x", "off"), {}),
+    (AdminState, "save_budget"): ("admin", lambda i: AdminState.save_budget({}), {}),
+    (AdminState, "show_log_page"): ("admin", lambda i: AdminState.show_log_page(1), {}),
 }
 # Reflex's own ``setvar`` (every state has it) only calls the state's ``set_<var>`` method,
 # and each of those is an event in the table above: it adds no way in.
@@ -232,13 +254,21 @@ BUILTIN = {"setvar"}
 
 # What each caller is refused with, per need (None: allowed).
 EXPECTED: dict[str, dict[str, type[ParleyError] | None]] = {
-    "owner": {"signed_in": None, "read": None, "write": None, "create": None, "private": None},
+    "owner": {
+        "signed_in": None,
+        "read": None,
+        "write": None,
+        "create": None,
+        "private": None,
+        "admin": Forbidden,
+    },
     "other": {
         "signed_in": None,
         "read": NotFound,
         "write": NotFound,
         "create": None,
         "private": NotFound,
+        "admin": Forbidden,
     },
     "viewer": {
         "signed_in": None,
@@ -246,6 +276,7 @@ EXPECTED: dict[str, dict[str, type[ParleyError] | None]] = {
         "write": Forbidden,
         "create": None,
         "private": NotFound,
+        "admin": Forbidden,
     },
     "nobody": {
         "private": NotSignedIn,
@@ -253,5 +284,6 @@ EXPECTED: dict[str, dict[str, type[ParleyError] | None]] = {
         "read": NotSignedIn,
         "write": NotSignedIn,
         "create": NotSignedIn,
+        "admin": NotSignedIn,
     },
 }

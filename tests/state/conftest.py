@@ -2,6 +2,7 @@
 by importing its pages: a substate imported later (e.g. lazily inside a handler) would be
 missing from trees already made."""
 
+import state.admin
 import state.chat
 import state.code_panel
 import state.composer
@@ -22,4 +23,5 @@ STATE_MODULES = (
     state.prompts,
     state.ui,
     state.usage,
+    state.admin,
 )

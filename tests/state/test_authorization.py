@@ -24,6 +24,7 @@ from reflex.state import BaseState, State
 from reflex_base.event import Event
 from sqlalchemy import Engine, text
 
+import state.admin
 import state.composer
 import state.conversation
 import state.prompts
@@ -158,7 +159,7 @@ async def test_each_event_as_each_caller(
     caller: str, world: dict[str, Any], engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spy = Spy(state.conversation.authorize)
-    for module in (state.conversation, state.composer, state.prompts, state.usage):
+    for module in (state.conversation, state.composer, state.prompts, state.usage, state.admin):
         monkeypatch.setattr(module, "authorize", spy)
     problems: list[str] = []
     for (cls, name), (need, event, seed) in TABLE.items():

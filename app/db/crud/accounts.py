@@ -171,6 +171,34 @@ def get_project(*, session: Session, project_id: str) -> Project | None:
     return session.get(Project, project_id)
 
 
+def list_projects(*, session: Session) -> Sequence[tuple[Project, int]]:
+    """Every project with its number of members, by name (the admin page)."""
+    members = (
+        select(Membership.project_id, func.count().label("n"))
+        .group_by(col(Membership.project_id))
+        .subquery()
+    )
+    query = (
+        select(Project, func.coalesce(members.c.n, 0))
+        .outerjoin(members, members.c.project_id == col(Project.id))
+        .order_by(func.lower(Project.name), col(Project.id))
+    )
+    return [(p, int(n)) for p, n in session.exec(query).all()]
+
+
+def set_project_moderation(*, session: Session, project_id: str, mode: str | None) -> None:
+    session.execute(
+        update(Project).where(col(Project.id) == project_id).values(moderation_mode=mode)
+    )
+
+
+def count_admins(*, session: Session, enabled_only: bool = True) -> int:
+    query = select(func.count()).select_from(User).where(col(User.is_admin).is_(True))
+    if enabled_only:
+        query = query.where(col(User.disabled_at).is_(None))
+    return session.exec(query).one()
+
+
 def set_membership(*, session: Session, project_id: str, user_id: str, role: Role) -> Membership:
     """Add a member, or change an existing member's role."""
     row = session.get(Membership, (project_id, user_id))
