@@ -39,7 +39,8 @@ from app.db.models import Conversation, Message, new_id, utcnow
 from app.db.session import session_scope
 from app.errors import NotFound, NotSignedIn
 from app.services.authz import Authz, Principal
-from app.services.transfer_formats import FORMAT, VERSION, Incoming, read_conversations
+from app.services.transfer_formats import FORMAT, VERSION, Incoming
+from app.services.transfer_reader import read_conversations
 
 Kind = Literal["conversation", "project", "all"]
 CONVERSATION_PAGE = 50
