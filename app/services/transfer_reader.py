@@ -34,7 +34,7 @@ def detect(stream: BinaryIO) -> str:
             if prefix == "conversations":
                 break
     except ijson.JSONError as exc:
-        raise InvalidImport(f"The file is not valid JSON: {exc}") from None
+        raise InvalidImport(f"The file is not valid JSON: {_first_line(exc)}") from None
     except StopIteration:
         raise InvalidImport("The file is empty.") from None
     if seen.get("format") != FORMAT:
@@ -57,7 +57,7 @@ def read_conversations(stream: BinaryIO) -> Iterator[Incoming]:
             number += 1
             yield parse(kind, raw, number)
     except ijson.JSONError as exc:
-        problem = f"After conversation {number}: the file is not valid JSON: {exc}"
+        problem = f"After conversation {number}: the file is not valid JSON: {_first_line(exc)}"
         raise InvalidImport(problem) from None
 
 
@@ -72,3 +72,8 @@ def parse(kind: str, raw: object, number: int) -> Incoming:
     if "chat_messages" in raw:
         return claude(raw, where)
     raise where.fail("neither a ChatGPT conversation (mapping) nor a Claude one (chat_messages)")
+
+
+def _first_line(exc: Exception) -> str:
+    """yajl's errors end with a drawing of where they are; the first line is the message."""
+    return (str(exc).strip().splitlines() or ["unreadable"])[0]
