@@ -36,7 +36,7 @@ from sqlmodel import Session
 from app.db import crud
 from app.db.crud import transfer as rows
 from app.db.models import Conversation, Message, new_id, utcnow
-from app.db.session import session_scope
+from app.db.session import get_engine, session_scope
 from app.errors import NotFound, NotSignedIn
 from app.services.authz import Authz, Principal
 from app.services.transfer_formats import FORMAT, VERSION, Incoming
@@ -293,3 +293,16 @@ class TransferService:
         while not queue.empty():
             yield queue.get_nowait()
         yield task.result()  # raises what the import raised
+
+
+_service: TransferService | None = None
+
+
+def get_transfer_service() -> TransferService:
+    """The process's service, on the configured database."""
+    global _service
+    if _service is None:
+        from app.settings import get_settings
+
+        _service = TransferService(get_engine(get_settings().resolved_database_url))
+    return _service

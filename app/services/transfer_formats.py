@@ -123,8 +123,8 @@ def opt_int(raw: dict[str, Any], name: str, where: Where, key: object) -> int | 
 
 
 def in_order(messages: list[IncomingMessage], where: Where) -> list[IncomingMessage]:
-    """Parents before children, siblings in source order; refuses unknown parents, repeated
-    ids and cycles."""
+    """Parents before children, siblings in source order (the file's own order when it
+    already puts parents first); refuses unknown parents, repeated ids and cycles."""
     children: dict[str | None, list[IncomingMessage]] = {}
     keys: set[str] = set()
     for message in messages:
@@ -137,6 +137,13 @@ def in_order(messages: list[IncomingMessage], where: Where) -> list[IncomingMess
                 f"its parent {message.parent!r} is not in the conversation", message.key
             )
         children.setdefault(message.parent, []).append(message)
+    seen: set[str] = set()
+    for message in messages:
+        if message.parent is not None and message.parent not in seen:
+            break
+        seen.add(message.key)
+    else:  # parents already come first (Parley's own exports): keep the file's order
+        return messages
     ordered: list[IncomingMessage] = []
     stack = list(reversed(children.get(None, [])))
     while stack:

@@ -66,12 +66,20 @@ def parse(kind: str, raw: object, number: int) -> Incoming:
     if not isinstance(raw, dict):
         raise where.fail("not a JSON object")
     if kind == "parley":
-        return parley(raw, where)
-    if "mapping" in raw:
-        return chatgpt(raw, where)
-    if "chat_messages" in raw:
-        return claude(raw, where)
-    raise where.fail("neither a ChatGPT conversation (mapping) nor a Claude one (chat_messages)")
+        incoming = parley(raw, where)
+    elif "mapping" in raw:
+        incoming = chatgpt(raw, where)
+    elif "chat_messages" in raw:
+        incoming = claude(raw, where)
+    else:
+        kinds = "neither a ChatGPT conversation (mapping) nor a Claude one (chat_messages)"
+        raise where.fail(kinds)
+    # PostgreSQL text cannot hold NUL; no Parley export has one, so dropping it loses nothing
+    # a round trip keeps.
+    incoming.title = incoming.title.replace("\x00", "")
+    for message in incoming.messages:
+        message.content = message.content.replace("\x00", "")
+    return incoming
 
 
 def _first_line(exc: Exception) -> str:
