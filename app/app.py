@@ -18,6 +18,7 @@ from app.services.accounts import get_account_service
 from app.services.gateway import Gateway, gateway_from_settings
 from app.services.oidc import OidcClient
 from app.services.titles import TitleService
+from app.services.transfer import get_transfer_service
 from app.services.wiring import build_chat_service
 from app.settings import get_settings
 from app.web.access import attachment_guard
@@ -25,13 +26,17 @@ from app.web.attachments import attachment_app
 from app.web.auth_routes import auth_app
 from app.web.gateway import gateway_app
 from app.web.stream_ws import stream_app
+from app.web.transfer import transfer_app
 from components.pages.auth import account_page, login_page, signup_page
 from components.pages.chat import chat_page
 from components.pages.prompts import prompts_page
+from components.pages.transfer import data_page, keys_page
 from state.auth import AuthState
 from state.chat import ChatState
 from state.composer import ComposerState
+from state.keys import KeysState
 from state.prompts import PromptsState
+from state.transfer import TransferState
 
 log = logging.getLogger("parley")
 
@@ -115,6 +120,8 @@ app = rx.App(
         ),
         # The OpenAI/Anthropic-compatible API (/v1/...), with per-user API keys.
         gateway_app(_gateway),
+        # Export downloads (/_parley/export/...), to readers by the session cookie.
+        transfer_app(get_transfer_service, get_account_service),
         # Last, so outermost: Origin and Host checks and the CSP around everything above,
         # the event websocket and uploads included (app/guards/origins.py).
         security_middleware(_guard),
@@ -136,3 +143,5 @@ app.add_page(signup_page, route="/signup", title="Sign up · Parley", on_load=Au
 app.add_page(
     account_page, route="/account", title="Account · Parley", on_load=AuthState.load_account
 )
+app.add_page(data_page, route="/data", title="Your data · Parley", on_load=TransferState.load)
+app.add_page(keys_page, route="/keys", title="API keys · Parley", on_load=KeysState.load)
