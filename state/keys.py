@@ -14,16 +14,15 @@ from datetime import UTC, datetime, time
 import reflex as rx
 
 from app.db.models import Role
-from app.db.session import get_engine
 from app.errors import NotSignedIn, ParleyError
-from app.services.accounts import principal_from_cookie
+from app.services.accounts import get_account_service, principal_from_cookie
 from app.services.api_keys import ApiKeyService, ApiKeyView, get_api_key_service
 from app.services.authz import WRITERS, Principal
-from app.settings import get_settings
 
 
 def _keys() -> ApiKeyService:
-    return get_api_key_service(get_engine(get_settings().resolved_database_url))
+    """On the accounts' database (the one the principal came from)."""
+    return get_api_key_service(get_account_service().engine)
 
 
 def writable_project(principal: Principal) -> str | None:

@@ -36,8 +36,9 @@ from sqlmodel import Session
 from app.db import crud
 from app.db.crud import transfer as rows
 from app.db.models import Conversation, Message, new_id, utcnow
-from app.db.session import get_engine, session_scope
+from app.db.session import session_scope
 from app.errors import NotFound, NotSignedIn
+from app.services.accounts import get_account_service
 from app.services.authz import Authz, Principal
 from app.services.transfer_formats import FORMAT, VERSION, Incoming
 from app.services.transfer_reader import read_conversations
@@ -299,10 +300,9 @@ _service: TransferService | None = None
 
 
 def get_transfer_service() -> TransferService:
-    """The process's service, on the configured database."""
+    """The process's service, on the accounts' database (the one principals come from)."""
     global _service
-    if _service is None:
-        from app.settings import get_settings
-
-        _service = TransferService(get_engine(get_settings().resolved_database_url))
+    engine = get_account_service().engine
+    if _service is None or _service.engine is not engine:
+        _service = TransferService(engine)
     return _service
