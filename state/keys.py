@@ -13,7 +13,6 @@ from datetime import UTC, datetime, time
 
 import reflex as rx
 
-from app.db.models import Role
 from app.errors import NotSignedIn, ParleyError
 from app.services.accounts import get_account_service, principal_from_cookie
 from app.services.api_keys import ApiKeyService, ApiKeyView, get_api_key_service
@@ -28,7 +27,7 @@ def _keys() -> ApiKeyService:
 def writable_project(principal: Principal) -> str | None:
     """Where new things of this user go until the default project lands with the authz work:
     an owned project first, else one they may write to (by id, so the choice is stable)."""
-    for wanted in ((Role.owner,), WRITERS):
+    for wanted in (WRITERS[:1], WRITERS):  # owner first, then member
         for project_id in sorted(principal.roles):
             if principal.roles[project_id] in wanted:
                 return project_id
