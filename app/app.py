@@ -22,6 +22,7 @@ from app.services.alert_delivery import alert_task_from_settings
 from app.services.gateway import Gateway, gateway_from_settings
 from app.services.oidc import OidcClient
 from app.services.titles import TitleService
+from app.services.transfer import get_transfer_service
 from app.services.wiring import build_chat_service
 from app.settings import get_settings
 from app.web.access import attachment_guard, stream_guard
@@ -29,17 +30,21 @@ from app.web.attachments import attachment_app
 from app.web.auth_routes import auth_app
 from app.web.gateway import gateway_app
 from app.web.stream_ws import stream_app
+from app.web.transfer import transfer_app
 from app.web.usage_export import session_scope, usage_export_app
 from components.pages.admin import admin_page
 from components.pages.auth import account_page, login_page, signup_page
 from components.pages.chat import chat_page
 from components.pages.prompts import prompts_page
+from components.pages.transfer import data_page, keys_page
 from components.pages.usage import usage_page
 from state.admin import AdminState
 from state.auth import AuthState
 from state.chat import ChatState
 from state.composer import ComposerState
+from state.keys import KeysState
 from state.prompts import PromptsState
+from state.transfer import TransferState
 from state.usage import UsageState
 
 log = logging.getLogger("parley")
@@ -152,6 +157,8 @@ app = rx.App(
             get_settings().upload_max_bytes
             or services.get_attachment_service().limits.upload_body_max_bytes
         ),
+        # Export downloads (/_parley/export/...), to readers by the session cookie.
+        transfer_app(get_transfer_service, get_account_service),
         # Last, so outermost: Origin and Host checks and the CSP around everything above,
         # the event websocket and uploads included (app/guards/origins.py).
         security_middleware(_guard),
@@ -183,3 +190,5 @@ app.add_page(
 )
 app.add_page(usage_page, route="/usage", title="Usage · Parley", on_load=UsageState.load)
 app.add_page(admin_page, route="/admin", title="Admin · Parley", on_load=AdminState.load)
+app.add_page(data_page, route="/data", title="Your data · Parley", on_load=TransferState.load)
+app.add_page(keys_page, route="/keys", title="API keys · Parley", on_load=KeysState.load)

@@ -211,3 +211,17 @@ class ApiKeyService:
             self._touched[key.id] = now
             await self._db(lambda s: crud.touch_api_key(session=s, key_id=key.id, at=now))
         return KeyHolder(key.id, key.user_id, key.project_id, frozenset(parse_models(key.models)))
+
+
+# ----- the process's key service -------------------------------------------------------------
+
+_services: dict[str, ApiKeyService] = {}
+
+
+def get_api_key_service(engine: Engine) -> ApiKeyService:
+    """One service per engine per process, shared by the gateway and the keys page, so a key
+    revoked on the page leaves the gateway's cache at once."""
+    key = str(engine.url)
+    if key not in _services:
+        _services[key] = ApiKeyService(engine)
+    return _services[key]

@@ -28,7 +28,7 @@ from app.guards.setup import build_guards
 from app.llm.base import ChatRequest, Provider, StreamEvent
 from app.llm.catalogue import Catalogue, load_catalogue
 from app.llm.registry import ModelInfo, ModelRegistry
-from app.services.api_keys import ApiKeyService, KeyHolder
+from app.services.api_keys import ApiKeyService, KeyHolder, get_api_key_service
 from app.settings import Settings
 
 FEATURE = "api"
@@ -140,5 +140,8 @@ def gateway_from_settings(
     wrapped twice); otherwise the gateway wraps them with guards built from settings."""
     guards = None if guarded else build_guards(settings, engine)
     return build_gateway(
-        registry, ApiKeyService(engine), guards=guards, catalogue=load_catalogue(settings.catalogue)
+        registry,
+        get_api_key_service(engine),
+        guards=guards,
+        catalogue=load_catalogue(settings.catalogue),
     )

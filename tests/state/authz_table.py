@@ -14,9 +14,11 @@ from state.auth import AuthState
 from state.chat import ChatState
 from state.code_panel import CodePanelState
 from state.composer import ComposerState
+from state.keys import KeysState
 from state.messages import MessagesState
 from state.prompts import PromptsState
 from state.sidebar import SidebarState
+from state.transfer import TransferState
 from state.ui import UiState
 from state.usage import UsageState
 from tests.state.harness import send
@@ -247,6 +249,19 @@ TABLE: dict[tuple[type[BaseState], str], Row] = {
     (AdminState, "set_moderation"): ("admin", lambda i: AdminState.set_moderation("x", "off"), {}),
     (AdminState, "save_budget"): ("admin", lambda i: AdminState.save_budget({}), {}),
     (AdminState, "show_log_page"): ("admin", lambda i: AdminState.show_log_page(1), {}),
+    # API keys and data in/out: the caller's own (the services check each key and project)
+    (KeysState, "load"): ("signed_in", lambda i: KeysState.load, {}),
+    (KeysState, "create"): ("signed_in", lambda i: KeysState.create({"name": "stolen"}), {}),
+    (KeysState, "revoke"): ("signed_in", lambda i: KeysState.revoke("x"), {}),
+    (KeysState, "dismiss_token"): ("signed_in", lambda i: KeysState.dismiss_token, {}),
+    (TransferState, "load"): ("signed_in", lambda i: TransferState.load, {}),
+    (TransferState, "upload_progress"): (
+        "signed_in",
+        lambda i: TransferState.upload_progress({"progress": 0.5}),
+        {},
+    ),
+    (TransferState, "receive"): ("signed_in", lambda i: TransferState.receive([]), {}),
+    (TransferState, "run_import"): ("signed_in", lambda i: TransferState.run_import, {}),
 }
 # Reflex's own ``setvar`` (every state has it) only calls the state's ``set_<var>`` method,
 # and each of those is an event in the table above: it adds no way in.

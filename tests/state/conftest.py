@@ -7,9 +7,11 @@ import state.chat
 import state.code_panel
 import state.composer
 import state.conversation
+import state.keys
 import state.messages
 import state.prompts
 import state.sidebar
+import state.transfer
 import state.ui
 import state.usage
 
@@ -24,4 +26,6 @@ STATE_MODULES = (
     state.ui,
     state.usage,
     state.admin,
+    state.keys,
+    state.transfer,
 )

@@ -27,7 +27,9 @@ from sqlalchemy import Engine, text
 import state.admin
 import state.composer
 import state.conversation
+import state.keys
 import state.prompts
+import state.transfer
 import state.usage
 from app.db.models import Role
 from app.errors import ParleyError
@@ -159,7 +161,15 @@ async def test_each_event_as_each_caller(
     caller: str, world: dict[str, Any], engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spy = Spy(state.conversation.authorize)
-    for module in (state.conversation, state.composer, state.prompts, state.usage, state.admin):
+    for module in (
+        state.conversation,
+        state.composer,
+        state.prompts,
+        state.usage,
+        state.admin,
+        state.keys,
+        state.transfer,
+    ):
         monkeypatch.setattr(module, "authorize", spy)
     problems: list[str] = []
     for (cls, name), (need, event, seed) in TABLE.items():
