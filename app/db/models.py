@@ -80,6 +80,8 @@ class Conversation(SQLModel, table=True):
     user_id: str | None = Field(
         default=None, foreign_key="user.id", index=True, ondelete="SET NULL", max_length=32
     )
+    # Agent mode (issue 12): a send runs the tool loop instead of a plain reply.
+    agent_mode: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class Message(SQLModel, table=True):
@@ -316,3 +318,35 @@ class ModerationLog(SQLModel, table=True):
     score: float | None = Field(default=None)
     excerpt: str = Field(default="", max_length=200)  # the start of the flagged text
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+# ----- agents and extraction (issue 12) ------------------------------------------------------
+
+
+class AgentStep(SQLModel, table=True):
+    """One tool call of an agent run, kept with the reply it led to (shown after a reload)."""
+
+    __tablename__ = "agent_step"  # pyright: ignore[reportAssignmentType]
+    __table_args__ = (UniqueConstraint("message_id", "index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True, ondelete="CASCADE")
+    index: int  # 1-based over the run
+    tool: str = Field(max_length=200)
+    arguments: str = Field(default="", sa_type=Text)  # JSON text, as the model sent it
+    status: str = Field(max_length=16)  # ok, error, cancelled
+    result: str = Field(default="", sa_type=Text)
+    error: str | None = Field(default=None, sa_type=Text)
+    duration_ms: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Extraction(SQLModel, table=True):
+    """A structured extraction run over a message: the validated value, or why it failed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True, ondelete="CASCADE")
+    extractor: str = Field(max_length=64)
+    data: str | None = Field(default=None, sa_type=Text)  # the value as JSON; None: failed
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
