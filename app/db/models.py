@@ -80,8 +80,6 @@ class Conversation(SQLModel, table=True):
     user_id: str | None = Field(
         default=None, foreign_key="user.id", index=True, ondelete="SET NULL", max_length=32
     )
-    # Agent mode (issue 12): a send runs the tool loop instead of a plain reply.
-    agent_mode: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class Message(SQLModel, table=True):
@@ -321,6 +319,18 @@ class ModerationLog(SQLModel, table=True):
 
 
 # ----- agents and extraction (issue 12) ------------------------------------------------------
+
+
+class AgentMode(SQLModel, table=True):
+    """A conversation in agent mode (a row: on), where a send runs the tool loop instead of
+    a plain reply. A table of its own, so the conversation table is never altered for it."""
+
+    __tablename__ = "agent_mode"  # pyright: ignore[reportAssignmentType]
+
+    conversation_id: str = Field(
+        foreign_key="conversation.id", primary_key=True, ondelete="CASCADE", max_length=32
+    )
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class AgentStep(SQLModel, table=True):

@@ -83,8 +83,11 @@ class AgentChat:
     # ----- the switch and the saved steps ------------------------------------------------
 
     async def mode(self, conversation_id: str) -> bool:
-        conversation = await self.chat._db(lambda s: require_conversation(s, conversation_id))
-        return conversation.agent_mode
+        def read(session: Session) -> bool:
+            require_conversation(session, conversation_id)
+            return agent_crud.agent_mode(session=session, conversation_id=conversation_id)
+
+        return await self.chat._db(read)
 
     async def set_mode(self, conversation_id: str, on: bool) -> None:
         def write(session: Session) -> None:

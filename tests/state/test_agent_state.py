@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 
 import pytest
@@ -57,7 +57,7 @@ def agents(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     configure_agents(None)
 
 
-def call(name: str, arguments: dict[str, object], call_id: str = "c1") -> ScriptedReply:
+def call(name: str, arguments: Mapping[str, object], call_id: str = "c1") -> ScriptedReply:
     return ScriptedReply(chunks=(), tool_calls=(ToolCall(call_id, name, json.dumps(arguments)),))
 
 

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from app.db.models import AgentStep, Conversation, Extraction
+from app.db.models import AgentMode, AgentStep, Extraction
+
+
+def agent_mode(*, session: Session, conversation_id: str) -> bool:
+    return session.get(AgentMode, conversation_id) is not None
 
 
 def set_agent_mode(*, session: Session, conversation_id: str, on: bool) -> None:
-    session.execute(
-        update(Conversation).where(col(Conversation.id) == conversation_id).values(agent_mode=on)
-    )
+    row = session.get(AgentMode, conversation_id)
+    if on and row is None:
+        session.add(AgentMode(conversation_id=conversation_id))
+    elif not on and row is not None:
+        session.delete(row)
+    session.flush()
 
 
 def add_step(*, session: Session, step: AgentStep) -> AgentStep:

@@ -1,4 +1,4 @@
-"""agents and extraction in the chat: a conversation's agent mode, agent steps, extractions
+"""agents and extraction in the chat: conversations in agent mode, agent steps, extractions
 
 Revision ID: 0012
 Revises: 0007
@@ -19,9 +19,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        'conversation',
-        sa.Column('agent_mode', sa.Boolean(), server_default=sa.false(), nullable=False),
+    op.create_table(
+        'agent_mode',
+        sa.Column('conversation_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(['conversation_id'], ['conversation.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('conversation_id'),
     )
     op.create_table(
         'agent_step',
@@ -55,9 +58,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f('ix_extraction_message_id'), table_name='extraction')
     op.drop_table('extraction')
-    op.drop_index(op.f('ix_agent_step_message_id'), table_name='agent_step')
     op.drop_table('agent_step')
-    with op.batch_alter_table('conversation') as batch:
-        batch.drop_column('agent_mode')
+    op.drop_table('agent_mode')
