@@ -30,10 +30,13 @@ from app.services import (
     get_prompt_service,
 )
 from app.services.attachments import AttachmentView
+from app.services.extract_chat import parse_command
 from app.services.options import Parameters, PostExtras
 from app.services.prompts import PromptOption
+from state.agent import agent_stream
 from state.chat import ChatState
 from state.conversation import conversation_path
+from state.extract import ExtractState
 
 UPLOAD_ID = "composer-upload"
 MESSAGE_FIELD = "message"  # the textarea's name in the composer's form
@@ -136,6 +139,9 @@ class ComposerState(ChatState):
             return None
         if self._new_chat_asked:  # New chat, before ``/``'s on_load: a new conversation
             self._close_conversation()
+        command = parse_command(text)  # /sentiment, /contacts...: an extraction (issue 12)
+        if command is not None:
+            return ExtractState.send_command(text, command[0])
         try:
             posted = await get_chat_service().post_message(
                 self.current_id or None,
@@ -156,6 +162,9 @@ class ComposerState(ChatState):
         self.current_title = posted.conversation.title
         self.recent = [*self.recent, posted.user]  # history stays where it is: not resent
         stream = self._begin_reply(posted.reply.id, posted.conversation.id).stream_reply
+        agent = await agent_stream(self, posted.conversation.id)  # agent mode (issue 12)
+        if agent is not None:
+            stream = agent.stream_agent
         # The box empties before the page changes, so a new page starts from what is left.
         events: list[rx.event.IndividualEventType[()]] = [clear_sent(text)]
         if posted.created:
