@@ -96,7 +96,9 @@ class AgentState(ChatState):
         async with self:
             if self.live_id == message_id:
                 if final is not None and self.current_id == self.live_conversation_id:
-                    self.recent = [*self.recent, final]
+                    # As a plain reply's end: without the text this browser already has
+                    # from the live channel (under this reply's key), when it has all of it.
+                    self.recent = [*self.recent, self._without_text(final)]
                     await self._refresh_spend_quietly()
                     await follow_conversation(self)  # reads the saved steps into `steps`
                 self.live_steps = []

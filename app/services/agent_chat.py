@@ -5,13 +5,16 @@ does (:meth:`ChatService.post_message`); :meth:`AgentChat.run` then answers it w
 :meth:`AgentService.run` instead of a plain stream, one use case top to bottom:
 
 1. the reply's request (its history, system prompt and call-log metadata) as the chat built it;
-2. the loop's text goes to the live-reply channel, as a plain reply's does;
+2. the loop's text goes to the live-reply channel, as a plain reply's does (the hub, under
+   the key the page was granted for this reply, ChatState._go_live);
 3. each step is saved the moment it finishes (so it survives a reload, or a crash) and handed
    to ``on_step`` for the page; a step starting is handed over too, as ``running``;
 4. the answer is saved as the reply: complete; stopped (:meth:`stop`, at once, mid-tool
    included); or error (a provider failure, or a limit of the run, named).
 
-The loop's model calls are logged under feature "agent" with the reply's ids, and saved with it.
+The loop's model calls go through the registry's providers, so the guards (limits, budgets,
+moderation), the router and the cache see each one; they are logged under feature "agent"
+with the reply's ids, and saved with it.
 """
 
 from __future__ import annotations
@@ -119,6 +122,11 @@ class AgentChat:
         prepared = chat._prepared.pop(message_id, None)
         if prepared is None:
             prepared = await chat._db(lambda s: chat._load_request(s, message_id))
+        if prepared.admission is not None:
+            # The send was admitted by the guards before it was saved (a refusal saves
+            # nothing); each call of the loop is admitted again by the guarded provider
+            # (registry.resolve), so the send's slot and reservation are given back first.
+            await prepared.admission.close()
         owner, model_id = await chat._db(lambda s: self._owner_and_model(s, message_id))
         calls = chat.calls
         if calls is not None:

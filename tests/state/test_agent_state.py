@@ -74,6 +74,7 @@ async def test_an_agent_turn_streams_its_steps_and_keeps_them_after_a_reload(
         ScriptedReply.of("The answer is 42.", chunk_chars=5, delay=0.01),
     )
     await agent_on(tab)
+    key = (await tab.chat()).next_key  # the key the page holds before it sends
     await tab.run(send("What is 6 times 7?"))
 
     running = await tab.wire.wait_for(
@@ -95,6 +96,10 @@ async def test_an_agent_turn_streams_its_steps_and_keeps_them_after_a_reload(
         "The answer is 42.",
         "complete",
     )
+    # The answer came over the live channel under the page's key; the end sent no text.
+    assert backend.service.hub.text(reply.id) == "The answer is 42."
+    assert (chat.recent[-1].content, chat.recent[-1].live_key) == ("", key)
+    assert "The answer is 42." not in json.dumps([u.chat for u in tab.wire.updates])
     agent = await tab.state(AgentState)
     assert agent.live_steps == []
     assert [(s.message_id, s.tool, s.result) for s in agent.steps] == [
