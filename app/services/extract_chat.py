@@ -28,6 +28,7 @@ from app.errors import InvalidInput, NotFound
 from app.extract import EXTRACTORS, ExtractionFailed
 from app.services.agent import AgentService
 from app.services.chat import ChatService, title_from
+from app.services.context import caller_metadata
 from app.services.kernel import pick_model, refuse_while_streaming, require_conversation
 from app.services.views import ConversationSummary, MessageView
 
@@ -142,19 +143,21 @@ class ExtractChat:
         if extractor not in EXTRACTORS:
             raise InvalidInput(f"No extractor named {extractor!r}.")
 
-        def read(session: Session) -> tuple[str, str]:
+        def read(session: Session) -> tuple[str, dict[str, str]]:
             row = crud.get_message(session=session, message_id=message_id)
             if row is None:
                 raise NotFound("That message does not exist.")
-            require_conversation(session, row.conversation_id)
-            return row.conversation_id, row.content
+            conversation = require_conversation(session, row.conversation_id)
+            # Who the call is for (user, project): the call log and the guards read them.
+            caller = caller_metadata(conversation)
+            ids = {"conversation_id": row.conversation_id, "message_id": str(message_id)}
+            return row.content, caller | ids
 
-        conversation_id, content = await self.chat._db(read)
+        content, metadata = await self.chat._db(read)
         parsed = parse_command(content)
         text = parsed[1] if parsed else content
         if not text.strip():
             raise InvalidInput("There is no text to extract from.")
-        metadata = {"conversation_id": conversation_id, "message_id": str(message_id)}
         model_id = pick_model(self.chat.models, model or None).id
         try:
             done = await self.agents.extract(

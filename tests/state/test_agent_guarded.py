@@ -5,6 +5,7 @@ user allowed one reply at a time is not refused by their own agent)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -20,6 +21,7 @@ from app.services.agent import AgentService
 from app.services.agent_wiring import configure_agents
 from app.settings import Settings
 from state.agent import AgentState
+from state.extract import ExtractState
 from tests.state import harness
 from tests.state.harness import Backend, Tab, backend, send, shown, tab
 from tests.state.test_guarded_send import REDIS, conversations
@@ -39,7 +41,8 @@ async def limiter() -> AsyncIterator[RateLimiter]:
 def guarded_agents(
     backend: Backend, limiter: RateLimiter, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
-    monkeypatch.setattr(harness, "CHAT_PAGE", harness.CHAT_PAGE | {AgentState.get_full_name()})
+    page = harness.CHAT_PAGE | {AgentState.get_full_name(), ExtractState.get_full_name()}
+    monkeypatch.setattr(harness, "CHAT_PAGE", page)
     registry = ModelRegistry(default="fake")
     registry.register(
         ModelInfo("fake", "Fake", "fake", "fake-1", max_output_tokens=500),
@@ -81,3 +84,24 @@ async def test_an_agent_turn_goes_through_the_guards_and_gives_its_slot_back(
     chat = await tab.chat()
     assert chat.notice == ""
     assert shown(chat)[-1].content == "Plain again."
+
+
+async def test_an_extraction_is_guarded_and_charged_to_the_conversation_s_owner(
+    tab: Tab, backend: Backend, engine: Engine
+) -> None:
+    (cid,) = conversations(engine, "extract-user", 1)
+    verdict = {"sentiment": "positive", "confidence": 0.8, "reasoning": "Glad."}
+    backend.script(
+        ScriptedReply(chunks=(), tool_calls=(ToolCall("c1", "sentiment", json.dumps(verdict)),))
+    )
+    await tab.visit(f"/c/{cid}")
+    await tab.run(send("/sentiment So glad this works"))
+
+    (view,) = (await tab.state(ExtractState)).extractions
+    assert (view.kind, view.error) == ("card", "")
+    (request,) = backend.provider.requests
+    assert request.max_tokens == 500  # through the guard
+    assert (request.metadata["feature"], request.metadata["user_id"]) == (
+        "extract",
+        "extract-user",
+    )
