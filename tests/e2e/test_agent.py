@@ -54,8 +54,10 @@ def test_an_agent_turn_shows_its_steps_which_collapse_and_survive_a_reload(
 def test_contacts_are_extracted_into_a_table(page: Page, app_url: str) -> None:
     open_new_chat(page, app_url)
     send(page, "/contacts Ada Lovelace, ada@example.org, +44 20 7946 0000, Analytical Engines")
-    table = page.get_by_role("table", name="Extract contacts")
-    expect(table).to_be_visible(timeout=20_000)
+    card = page.get_by_role("log").locator(".extraction[data-extractor='contacts']")
+    expect(card).to_have_attribute("data-kind", "table", timeout=20_000)
+    table = card.get_by_role("table")
+    expect(table).to_be_visible()
     expect(table.get_by_role("columnheader")).to_have_text(
         ["Name", "Email", "Phone", "Company", "Addresses"]
     )
