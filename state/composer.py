@@ -17,7 +17,6 @@ prompt wait here until its first message; for a saved one they are saved as they
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import reflex as rx
@@ -35,6 +34,7 @@ from app.services.options import Parameters, PostExtras
 from app.services.prompts import PromptOption
 from state.agent import agent_stream
 from state.chat import ChatState
+from state.composer_box import clear_sent
 from state.conversation import conversation_path
 from state.extract import ExtractState
 
@@ -46,12 +46,6 @@ def message_text(form_data: dict[str, Any]) -> str:
     """The composer's text as the browser submitted it ("" if the form had none)."""
     value = form_data.get(MESSAGE_FIELD, "")
     return value if isinstance(value, str) else ""
-
-
-def clear_sent(text: str) -> rx.event.EventSpec:
-    """The browser removes ``text`` from the start of the composer, if it is still there
-    (``window.parleyComposer.sent``, defined by assets/composer_draft.jsx)."""
-    return rx.call_script(f"window.parleyComposer?.sent({json.dumps(text)})")
 
 
 def _text(value: float | int | None) -> str:

@@ -17,6 +17,7 @@ from app.services.agent_wiring import get_extract_chat
 from app.services.extract_chat import ExtractionView
 from app.services.views import MessageView
 from state.chat import ChatState
+from state.composer_box import clear_sent
 from state.conversation import conversation_path
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,6 @@ class ExtractState(ChatState):
     async def send_command(self, text: str, extractor: str) -> rx.event.EventType[()] | None:
         """A slash command from the composer: saved as the user's message, then extracted.
         Refused, it says why and the box keeps its text."""
-        from state.composer import clear_sent  # the composer's helper (no import circle)
-
         if self._busy():
             return None
         try:
