@@ -35,6 +35,10 @@ class MessageControls:
     cancel_edit: Handler
     ask_delete: Callable[..., Any]  # (message id): opens the confirm dialog
     switch_version: Callable[..., Any]  # (message id)
+    # Shown under each message and under the reply streaming in (issue 12: agent steps,
+    # extraction results and actions); None: nothing.
+    extra: Callable[[ObjectVar[MessageView], rx.Var[bool]], rx.Component] | None = None
+    live_extra: rx.Component | None = None
 
 
 def status_note(status: rx.Var[str], error: rx.Var[str]) -> rx.Component:
@@ -322,13 +326,15 @@ def message_item(
         status_note(message.status, message.error),
         rx.cond(is_user, rx.fragment(), reply_caption(message, controls.retry)),
         rx.cond(editing, rx.fragment(), message_actions(message, controls, busy)),
+        controls.extra(message, busy) if controls.extra else rx.fragment(),
         hidden=hidden,
     )
 
 
-def live_item(stream_key: rx.Var[str]) -> rx.Component:
-    """The reply being streamed: its text comes over the live-reply channel, not state."""
-    return _bubble("assistant", live_reply(stream_key))
+def live_item(stream_key: rx.Var[str], extra: rx.Component | None = None) -> rx.Component:
+    """The reply being streamed: its text comes over the live-reply channel, not state;
+    ``extra`` (the agent's steps) above it."""
+    return _bubble("assistant", extra or rx.fragment(), live_reply(stream_key))
 
 
 def message_log(
@@ -365,7 +371,7 @@ def message_log(
                 ),
             ),
             rx.foreach(recent, lambda message: message_item(message, controls, busy)),
-            rx.cond(streaming_here, live_item(live_key)),
+            rx.cond(streaming_here, live_item(live_key, controls.live_extra)),
             live_arm(next_key),  # opens the next reply's channel as the message is sent
             display="flex",
             flex_direction="column",

@@ -48,6 +48,7 @@ import reflex as rx
 from app.errors import ParleyError
 from app.guards.params import parse_row_id
 from app.services import get_chat_service, get_title_service
+from app.services.agent_wiring import get_agent_chat
 from app.services.status import NO_REPLY, busy_notice, has_live_reply, is_complete, is_orphaned
 from app.services.views import MessageView, ModelOption
 from state.access import Need
@@ -308,6 +309,7 @@ class ChatState(LiveReplyMixin, OpenConversationState):
             return
         if not await self._settle_orphaned_reply():
             get_chat_service().request_stop(self.live_id)
+            get_agent_chat().stop(self.live_id)  # an agent run answering it (issue 12)
 
     @rx.event(background=True)
     async def stream_reply(self) -> None:

@@ -17,7 +17,6 @@ prompt wait here until its first message; for a saved one they are saved as they
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import reflex as rx
@@ -31,11 +30,15 @@ from app.services import (
 )
 from app.services.attachments import AttachmentView
 from app.services.authz import owner_of
+from app.services.extract_chat import parse_command
 from app.services.options import Parameters, PostExtras
 from app.services.prompts import PromptOption
 from state.access import SIGNED_IN, Need, authorize
+from state.agent import agent_stream
 from state.chat import ChatState
+from state.composer_box import clear_sent
 from state.conversation import conversation_path
+from state.extract import ExtractState
 
 UPLOAD_ID = "composer-upload"
 MESSAGE_FIELD = "message"  # the textarea's name in the composer's form
@@ -45,12 +48,6 @@ def message_text(form_data: dict[str, Any]) -> str:
     """The composer's text as the browser submitted it ("" if the form had none)."""
     value = form_data.get(MESSAGE_FIELD, "")
     return value if isinstance(value, str) else ""
-
-
-def clear_sent(text: str) -> rx.event.EventSpec:
-    """The browser removes ``text`` from the start of the composer, if it is still there
-    (``window.parleyComposer.sent``, defined by assets/composer_draft.jsx)."""
-    return rx.call_script(f"window.parleyComposer?.sent({json.dumps(text)})")
 
 
 def _text(value: float | int | None) -> str:
@@ -162,6 +159,9 @@ class ComposerState(ChatState):
         principal = await self._allow(self._send_need(extras))
         if principal is None:
             return None
+        command = parse_command(text)  # /sentiment, /contacts...: an extraction (issue 12)
+        if command is not None:
+            return ExtractState.send_command(text, command[0])
         try:
             posted = await get_chat_service().post_message(
                 self.current_id or None,
@@ -183,6 +183,9 @@ class ComposerState(ChatState):
         self.current_title = posted.conversation.title
         self.recent = [*self.recent, posted.user]  # history stays where it is: not resent
         stream = self._begin_reply(posted.reply.id, posted.conversation.id).stream_reply
+        agent = await agent_stream(self, posted.conversation.id)  # agent mode (issue 12)
+        if agent is not None:
+            stream = agent.stream_agent
         # The box empties before the page changes, so a new page starts from what is left.
         events: list[rx.event.IndividualEventType[()]] = [clear_sent(text)]
         if posted.created:

@@ -431,3 +431,47 @@ class AlertDelivery(SQLModel, table=True):
     error: str = Field(default="", max_length=300)
     duration_ms: int = 0
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# ----- agents and extraction (issue 12) ------------------------------------------------------
+
+
+class AgentMode(SQLModel, table=True):
+    """A conversation in agent mode (a row: on), where a send runs the tool loop instead of
+    a plain reply. A table of its own, so the conversation table is never altered for it."""
+
+    __tablename__ = "agent_mode"  # pyright: ignore[reportAssignmentType]
+
+    conversation_id: str = Field(
+        foreign_key="conversation.id", primary_key=True, ondelete="CASCADE", max_length=32
+    )
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AgentStep(SQLModel, table=True):
+    """One tool call of an agent run, kept with the reply it led to (shown after a reload)."""
+
+    __tablename__ = "agent_step"  # pyright: ignore[reportAssignmentType]
+    __table_args__ = (UniqueConstraint("message_id", "index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True, ondelete="CASCADE")
+    index: int  # 1-based over the run
+    tool: str = Field(max_length=200)
+    arguments: str = Field(default="", sa_type=Text)  # JSON text, as the model sent it
+    status: str = Field(max_length=16)  # ok, error, cancelled
+    result: str = Field(default="", sa_type=Text)
+    error: str | None = Field(default=None, sa_type=Text)
+    duration_ms: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Extraction(SQLModel, table=True):
+    """A structured extraction run over a message: the validated value, or why it failed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True, ondelete="CASCADE")
+    extractor: str = Field(max_length=64)
+    data: str | None = Field(default=None, sa_type=Text)  # the value as JSON; None: failed
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)

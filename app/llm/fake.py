@@ -8,6 +8,17 @@ Use it in code with a list of :class:`ScriptedReply`, or from a JSON file of rul
 
 A rule's ``match`` is a regular expression searched in the last user message; the first
 rule that matches wins. With no match the provider echoes the message back.
+
+For agent mode a rule can ask for tools, and another answer once they have run::
+
+    [{"match": "^add up", "tool_calls": [{"name": "calculate",
+                                          "arguments": {"expression": "6*7"}}]},
+     {"match": "^add up", "after_tool": true, "reply": "It is 42."}]
+
+``tool_calls`` are asked for after the rule's text (each call's id is ``call_<n>``). A rule
+with ``"after_tool": true`` matches only a request whose last message is a tool's result;
+any other rule only one whose last message is not, so a rule that calls a tool is not
+played again when the loop comes back with the result.
 """
 
 from __future__ import annotations
@@ -115,6 +126,22 @@ class ScriptedProvider:
 class Rule:
     pattern: re.Pattern[str]
     reply: ScriptedReply
+    after_tool: bool = False  # matches only right after a tool's result (see the docstring)
+
+
+def _tool_calls(path: Path, raw: object) -> tuple[ToolCall, ...]:
+    """A rule's ``tool_calls``: a list of ``{"name": ..., "arguments": {...}}``."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ValueError(f"{path}: tool_calls must be a list")
+    calls: list[ToolCall] = []
+    for n, item in enumerate(raw, start=1):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise ValueError(f"{path}: each tool call needs a name")
+        arguments = json.dumps(item.get("arguments", {}))
+        calls.append(ToolCall(f"call_{n}", item["name"], arguments))
+    return tuple(calls)
 
 
 def load_rules(path: Path) -> list[Rule]:
@@ -133,8 +160,10 @@ def load_rules(path: Path) -> list[Rule]:
             delay=float(item.get("delay_ms", 0)) / 1000,
             first_delay=float(item.get("first_delay_ms", 0)) / 1000,
             error=ERRORS[error_name](item.get("error_message")) if error_name else None,
+            tool_calls=_tool_calls(path, item.get("tool_calls")),
         )
-        rules.append(Rule(re.compile(str(item.get("match", ".*")), re.IGNORECASE), reply))
+        pattern = re.compile(str(item.get("match", ".*")), re.IGNORECASE)
+        rules.append(Rule(pattern, reply, after_tool=bool(item.get("after_tool", False))))
     return rules
 
 
@@ -143,8 +172,9 @@ def rule_provider(rules: Sequence[Rule], *, name: str = "fake") -> ScriptedProvi
 
     def choose(request: ChatRequest) -> ScriptedReply:
         last = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        after_tool = bool(request.messages) and request.messages[-1].role == "tool"
         for rule in rules:
-            if rule.pattern.search(last):
+            if rule.after_tool == after_tool and rule.pattern.search(last):
                 return rule.reply
         return ScriptedReply.of(f"You said: {last}", delay=0.02)
 

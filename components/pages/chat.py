@@ -12,6 +12,7 @@ from typing import Any
 import reflex as rx
 from reflex_base.style import color_mode, set_color_mode
 
+from components.agent_steps import agent_switch, live_steps, steps_of
 from components.chat import (
     MessageControls,
     conversation_spend,
@@ -20,6 +21,7 @@ from components.chat import (
     model_picker,
 )
 from components.composer import composer
+from components.extract_result import extract_actions, extractions_of
 from components.pages.code_panel import code_panel_toggle, code_panel_when_open
 from components.pages.composer import attach, header_options, pending, prompt_library_link
 from components.shell import (
@@ -33,10 +35,12 @@ from components.shell import (
     theme_picker,
 )
 from components.sidebar import SidebarActions, sidebar
+from state.agent import AgentState
 from state.chat import ChatState
 from state.code_panel import CodePanelState
 from state.composer import ComposerState
 from state.conversation import conversation_path
+from state.extract import ExtractState
 from state.messages import MessagesState
 from state.sidebar import SidebarState
 from state.ui import UiState
@@ -172,6 +176,7 @@ def _header() -> rx.Component:
             conversation_spend(ChatState.spent, ChatState.spent_label),
             model_picker(ChatState.models, ChatState.model, on_change=ChatState.set_model),
             header_options(),
+            agent_switch(AgentState.agent_mode, AgentState.set_agent_mode),
             theme_picker(color_mode, lambda mode: set_color_mode(mode)),
             display="flex",
             flex_wrap="wrap",
@@ -190,6 +195,20 @@ def _header() -> rx.Component:
         border_bottom=f"1px solid {rx.color('gray', 5)}",
         width="100%",
         class_name="parley-header",
+    )
+
+
+def message_extras(message: Any, busy: rx.Var[bool]) -> rx.Component:
+    """Under a message: the agent steps that led to it, its extraction results, and (when
+    nothing streams) the actions that run an extractor on it (issue 12)."""
+    return rx.fragment(
+        steps_of(message.id, AgentState.steps),
+        extractions_of(message.id, ExtractState.extractions),
+        rx.cond(
+            busy,
+            rx.fragment(),
+            extract_actions(message.id, ExtractState.extract, ExtractState.extracting_id >= 0),
+        ),
     )
 
 
@@ -216,6 +235,8 @@ def _message_column() -> rx.Component:
                 cancel_edit=MessagesState.cancel_edit,
                 ask_delete=MessagesState.ask_delete,
                 switch_version=MessagesState.switch_version,
+                extra=message_extras,  # issue 12: agent steps and extractions
+                live_extra=live_steps(AgentState.live_steps),
             ),
             busy=ChatState.streaming,
         ),

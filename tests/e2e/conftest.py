@@ -44,6 +44,17 @@ MARKDOWN_REPLY = (
     "```python\ndef greet(name):\n    return f'hi {name}'\n```\n\n"
     "```\nplain text block\n```\n"
 )
+CONTACTS = {
+    "contacts": [
+        {
+            "name": "Ada Lovelace",
+            "email": "ada@example.org",
+            "phone": "+44 20 7946 0000",
+            "company": "Analytical Engines",
+            "addresses": [{"street": "12 St James's Sq", "city": "London", "type": "work"}],
+        }
+    ]
+}
 WIRE_CHUNK_CHARS = 6
 LONG_REPLY_CHUNK_CHARS = 6
 RULES: list[dict[str, Any]] = [
@@ -83,6 +94,22 @@ RULES: list[dict[str, Any]] = [
     },
     {"match": "^show code", "reply": CODE_PANEL_REPLY, "chunk_chars": 24, "delay_ms": 2},
     {"match": "^User: show code", "reply": "Slugify helper for URLs"},  # its title
+    # Agent mode (tests/e2e/test_agent.py): a tool call, then an answer that takes its time.
+    {
+        "match": "^agent sum",
+        "reply": "Let me work it out. ",
+        "tool_calls": [{"name": "calculate", "arguments": {"expression": "6*7"}}],
+    },
+    {
+        "match": "^agent sum",
+        "after_tool": True,
+        "reply": "The product is 42, as the calculator says.",
+        "chunk_chars": 2,
+        "delay_ms": 60,
+        "first_delay_ms": 800,
+    },
+    # Extraction: the contacts extractor's forced tool call.
+    {"match": "^Ada Lovelace, ada@", "tool_calls": [{"name": "contacts", "arguments": CONTACTS}]},
 ]
 
 

@@ -10,10 +10,12 @@ from reflex.state import BaseState
 
 from app.errors import Forbidden, NotFound, NotSignedIn, ParleyError
 from state.admin import AdminState
+from state.agent import AgentState
 from state.auth import AuthState
 from state.chat import ChatState
 from state.code_panel import CodePanelState
 from state.composer import ComposerState
+from state.extract import ExtractState
 from state.keys import KeysState
 from state.messages import MessagesState
 from state.prompts import PromptsState
@@ -262,6 +264,23 @@ TABLE: dict[tuple[type[BaseState], str], Row] = {
     ),
     (TransferState, "receive"): ("signed_in", lambda i: TransferState.receive([]), {}),
     (TransferState, "run_import"): ("signed_in", lambda i: TransferState.run_import, {}),
+    # agent mode and extraction (issue 12)
+    (AgentState, "set_agent_mode"): ("write", lambda i: AgentState.set_agent_mode(True), {}),
+    (AgentState, "stream_agent"): (
+        "write",
+        lambda i: AgentState.stream_agent,
+        {"live_id": "{reply}"},
+    ),
+    (ExtractState, "extract"): (
+        "write",
+        lambda i: ExtractState.extract(i["reply"], "sentiment"),
+        {},
+    ),
+    (ExtractState, "send_command"): (
+        "write",
+        lambda i: ExtractState.send_command("/sentiment I love it", "sentiment"),
+        {},
+    ),
 }
 # Reflex's own ``setvar`` (every state has it) only calls the state's ``set_<var>`` method,
 # and each of those is an event in the table above: it adds no way in.

@@ -3,10 +3,12 @@ by importing its pages: a substate imported later (e.g. lazily inside a handler)
 missing from trees already made."""
 
 import state.admin
+import state.agent
 import state.chat
 import state.code_panel
 import state.composer
 import state.conversation
+import state.extract
 import state.keys
 import state.messages
 import state.prompts
@@ -28,4 +30,6 @@ STATE_MODULES = (
     state.admin,
     state.keys,
     state.transfer,
+    state.agent,
+    state.extract,
 )

@@ -25,8 +25,10 @@ from reflex_base.event import Event
 from sqlalchemy import Engine, text
 
 import state.admin
+import state.agent
 import state.composer
 import state.conversation
+import state.extract
 import state.keys
 import state.prompts
 import state.transfer
