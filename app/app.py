@@ -188,7 +188,12 @@ app.add_page(signup_page, route="/signup", title="Sign up · Parley", on_load=Au
 app.add_page(
     account_page, route="/account", title="Account · Parley", on_load=AuthState.load_account
 )
-app.add_page(usage_page, route="/usage", title="Usage · Parley", on_load=UsageState.load)
+app.add_page(
+    usage_page,
+    route="/usage",
+    title="Usage · Parley",
+    on_load=[AuthState.require_login, UsageState.load],
+)
 app.add_page(admin_page, route="/admin", title="Admin · Parley", on_load=AdminState.load)
 app.add_page(data_page, route="/data", title="Your data · Parley", on_load=TransferState.load)
 app.add_page(keys_page, route="/keys", title="API keys · Parley", on_load=KeysState.load)
