@@ -104,6 +104,13 @@ def app_env(
         "PARLEY_OPENAI_COMPAT_BASE_URL",
     ):
         env.pop(name, None)
+    # The guards (issue 10) count every bench session as one person at one address
+    # (127.0.0.1, not signed in): 200 sessions would hit "3 replies in progress" and the
+    # per-IP/user request windows. The benchmarks stand for many people, so they lift them.
+    for name in ("IP", "USER", "PROJECT"):
+        env[f"PARLEY_RATE_REQUESTS_PER_{name}"] = ""
+        env[f"PARLEY_RATE_TOKENS_PER_{name}"] = ""
+    env["PARLEY_CONCURRENT_STREAMS_PER_USER"] = "0"
     if script is not None:
         env["PARLEY_FAKE_SCRIPT"] = str(script)
         env["PARLEY_DEFAULT_MODEL"] = "fake"
