@@ -108,14 +108,12 @@ def app_env(
         "PARLEY_OPENAI_COMPAT_BASE_URL",
     ):
         env.pop(name, None)
-    # The benchmarks drive many sessions of one signed-in user: the per-user request and
-    # token windows and the concurrent-stream cap (app/guards) would refuse them, and they
-    # measure the streaming path, not the guards.
-    env["PARLEY_RATE_REQUESTS_PER_USER"] = ""
-    env["PARLEY_RATE_REQUESTS_PER_IP"] = ""
-    env["PARLEY_RATE_REQUESTS_PER_PROJECT"] = ""
-    env["PARLEY_RATE_TOKENS_PER_USER"] = ""
-    env["PARLEY_RATE_TOKENS_PER_PROJECT"] = ""
+    # The benchmarks drive many sessions of one signed-in user: the per-IP, per-user and
+    # per-project windows and the concurrent-stream cap (app/guards) would refuse them, and
+    # they measure the streaming path, not the guards.
+    for name in ("IP", "USER", "PROJECT"):
+        env[f"PARLEY_RATE_REQUESTS_PER_{name}"] = ""
+        env[f"PARLEY_RATE_TOKENS_PER_{name}"] = ""
     env["PARLEY_CONCURRENT_STREAMS_PER_USER"] = "0"
     if script is not None:
         env["PARLEY_FAKE_SCRIPT"] = str(script)
