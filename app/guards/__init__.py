@@ -20,7 +20,7 @@ windows, its budget reservation and its slot are given back.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 
@@ -35,7 +35,7 @@ from app.guards.budgets import (
 from app.guards.context import CallContext, with_context
 from app.guards.moderation import ModerationGuard
 from app.guards.ratelimit import RateLimiter, Slot
-from app.llm.base import ChatRequest, Provider, StreamEvent, Usage
+from app.llm.base import ChatRequest, Provider, StreamEvent, Usage, closing_events
 
 __all__ = [
     "Admission",
@@ -113,7 +113,7 @@ class GuardedProvider:
         admission, perhaps; max tokens is clamped again). Gives the admission back at the end."""
         request = self.prepare(request)
         try:
-            async with aclosing(_agen(self.inner.stream(request))) as events:
+            async with aclosing(closing_events(self.inner.stream(request))) as events:
                 async for event in events:
                     if isinstance(event, Usage):
                         admission.usage = event
@@ -124,7 +124,7 @@ class GuardedProvider:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         admission = await self.admit(request)
-        async with aclosing(_agen(self.run(admission.request, admission))) as events:
+        async with aclosing(closing_events(self.run(admission.request, admission))) as events:
             async for event in events:
                 yield event
 
@@ -165,14 +165,3 @@ def guard(provider: Provider, chain: Sequence[ModelLimits], guards: Guards) -> P
     """The composition point: ``provider`` (one model's router or cache) behind ``guards``.
     ``chain`` is the model and its fallbacks, as the catalogue describes them."""
     return GuardedProvider(provider, chain, guards)
-
-
-async def _agen(events: AsyncIterator[StreamEvent]) -> AsyncGenerator[StreamEvent, None]:
-    """Any async iterator as an async generator (so ``aclosing`` can close it)."""
-    try:
-        async for event in events:
-            yield event
-    finally:
-        close = getattr(events, "aclose", None)
-        if close is not None:
-            await close()

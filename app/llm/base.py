@@ -8,7 +8,7 @@ it with an :class:`ErrorEvent` instead of raising.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -146,3 +146,15 @@ async def with_error_event(events: AsyncIterator[StreamEvent]) -> AsyncIterator[
         yield ErrorEvent(exc)
     except Exception as exc:  # a provider bug must not crash the caller's session
         yield ErrorEvent(StreamInterrupted(public_error(exc)))
+
+
+async def closing_events(events: AsyncIterator[StreamEvent]) -> AsyncGenerator[StreamEvent, None]:
+    """Any async iterator of events as an async generator, so ``aclosing`` can close it
+    (closing the generator closes the iterator it wraps)."""
+    try:
+        async for event in events:
+            yield event
+    finally:
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()

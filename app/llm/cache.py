@@ -12,12 +12,20 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 
 from cachetools import TTLCache
 
-from app.llm.base import ChatRequest, Finish, ModelUsed, Provider, StreamEvent, Usage
+from app.llm.base import (
+    ChatRequest,
+    Finish,
+    ModelUsed,
+    Provider,
+    StreamEvent,
+    Usage,
+    closing_events,
+)
 from app.llm.calllog import CallSink, emit, make_record
 
 
@@ -100,7 +108,7 @@ class CachingProvider:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         if not cacheable(request):
-            async with aclosing(_agen(self.inner.stream(request))) as events:
+            async with aclosing(closing_events(self.inner.stream(request))) as events:
                 async for event in events:
                     yield event
             return
@@ -111,7 +119,7 @@ class CachingProvider:
                 yield event
             return
         seen: list[StreamEvent] = []
-        async with aclosing(_agen(self.inner.stream(request))) as events:
+        async with aclosing(closing_events(self.inner.stream(request))) as events:
             async for event in events:
                 seen.append(event)
                 yield event
@@ -141,14 +149,3 @@ class CachingProvider:
                 cache_hit=True,
             ),
         )
-
-
-async def _agen(events: AsyncIterator[StreamEvent]) -> AsyncGenerator[StreamEvent, None]:
-    """Any async iterator as an async generator (so ``aclosing`` can close it)."""
-    try:
-        async for event in events:
-            yield event
-    finally:
-        close = getattr(events, "aclose", None)
-        if close is not None:
-            await close()

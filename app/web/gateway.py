@@ -25,7 +25,7 @@ import contextlib
 import json
 import math
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 import anyio
@@ -50,7 +50,7 @@ from app.errors import (
     RateLimited,
     public_error,
 )
-from app.llm.base import ChatRequest, Finish, FinishReason, ModelUsed, StreamEvent
+from app.llm.base import ChatRequest, Finish, FinishReason, ModelUsed, StreamEvent, closing_events
 from app.services.api_keys import KeyHolder
 from app.services.gateway import Gateway
 from app.web import gateway_anthropic as anthropic_wire
@@ -146,22 +146,12 @@ class DisconnectAwareStream(StreamingResponse):
             group.start_soon(listen)
 
 
-async def _agen(events: AsyncIterator[StreamEvent]) -> AsyncGenerator[StreamEvent, None]:
-    try:
-        async for event in events:
-            yield event
-    finally:
-        close = getattr(events, "aclose", None)
-        if close is not None:
-            await close()
-
-
 class _Call:
     """One call's events, with the first pulled before any response is started, so its
     errors get their own status code."""
 
     def __init__(self, events: AsyncIterator[StreamEvent], model: str) -> None:
-        self.events = _agen(events)
+        self.events = closing_events(events)
         self.model = model
         self.finish: FinishReason = "stop"
         self.first: StreamEvent | None = None
