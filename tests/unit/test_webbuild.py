@@ -244,9 +244,12 @@ def test_every_build_output_is_ignored_by_git() -> None:
 def test_make_run_serves_on_this_machine_only_unless_host_says(
     variables: dict[str, str], host: str
 ) -> None:
-    env = {key: value for key, value in os.environ.items() if key != "HOST"} | variables
+    # Under `make test` this runs inside make: drop the parent's MAKEFLAGS/MAKELEVEL, which
+    # would make the child print "Entering directory" lines among the recipe.
+    inherited = {"HOST", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"}
+    env = {key: value for key, value in os.environ.items() if key not in inherited} | variables
     recipe = subprocess.run(
-        ["make", "--dry-run", "--always-make", "run"],
+        ["make", "--no-print-directory", "--dry-run", "--always-make", "run"],
         cwd=ROOT,
         env=env,
         capture_output=True,
