@@ -7,11 +7,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +19,11 @@ from sqlalchemy import Engine, create_engine
 
 from app.services.credentials import SESSION_COOKIE
 from bench._app import session_token
+from tests.demo.server import free_port, wait_until_up  # one way to start and await the app
 from tests.e2e.code_panel_reply import CODE_PANEL_REPLY
 from tests.providers.loopback import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT = 600  # the first run installs node_modules and builds the frontend
 
 # What the scripted provider answers; tests/e2e pick a rule by what they type.
 LONG_REPLY = " ".join(f"word{i}" for i in range(120))
@@ -113,31 +110,6 @@ RULES: list[dict[str, Any]] = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the app exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(url + "/ping", timeout=2) as response:
-                if response.status == 200:
-                    with urllib.request.urlopen(url + "/", timeout=5) as page:
-                        if page.status == 200:
-                            return
-        except OSError:
-            pass
-        time.sleep(1)
-    raise RuntimeError(
-        f"the app did not start within {STARTUP_TIMEOUT} s:\n{log.read_text()[-4000:]}"
-    )
-
-
 ANTHROPIC_TEST_KEY = "sk-ant-e2e-not-a-real-key"
 
 
@@ -182,7 +154,7 @@ def app_url(app_workdir: Path, anthropic_server: LoopbackServer) -> Iterator[str
     workdir = app_workdir
     script = workdir / "script.json"
     script.write_text(json.dumps(RULES), encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     venv_bin = Path(sys.executable).parent
     env = {
         **os.environ,
@@ -234,7 +206,7 @@ def app_url(app_workdir: Path, anthropic_server: LoopbackServer) -> Iterator[str
         )
     url = f"http://localhost:{port}"
     try:
-        _wait_until_up(url, proc, log)
+        wait_until_up(url, proc, log)
         yield url
     finally:
         with contextlib.suppress(ProcessLookupError):  # it may have exited already
