@@ -16,35 +16,50 @@ const matches = (label, query) => {
 };
 
 // Ctrl/Cmd+K: commands and conversations in one list, searched as you type.
-// `conversations` ({id, title}) come from the server, for the query sent with onQuery.
-export function CommandPalette({
+// `conversations` ({id, title}) come from the server: its answer for `conversationsFor`.
+export function CommandPalette(props) {
+  const { ref, open, close, onClose } = useModal(PALETTE_EVENT);
+  return (
+    <dialog
+      ref={ref}
+      className="parley-dialog parley-palette"
+      aria-label="Command palette"
+      onClose={onClose}
+      onClick={(event) => event.target === ref.current && close()}
+    >
+      {/* Mounted afresh at each opening, so its query starts empty before the first key
+          arrives (an effect that emptied it after opening ate the first keys typed). */}
+      {open ? <PaletteBody {...props} close={close} /> : null}
+    </dialog>
+  );
+}
+
+function PaletteBody({
   models,
   conversations,
+  conversationsFor,
   onQuery,
   onOpenConversation,
   onNewChat,
   onSetModel,
   onToggleTheme,
   onTogglePanel,
+  close,
 }) {
-  const { ref, open, close, onClose } = useModal(PALETTE_EVENT);
   const [query, setQuery] = useState("");
   const [active, setActive] = useState(0);
   const listRef = useRef(null);
 
+  // The server searches conversations a moment after typing stops (the latest ones at once
+  // when the box is empty).
   useEffect(() => {
-    if (!open) return;
-    setQuery("");
-    setActive(0);
-    onQuery?.("");
-  }, [open]);
-
-  // The server searches conversations a moment after typing stops.
-  useEffect(() => {
-    if (!open) return;
-    const timer = setTimeout(() => onQuery?.(query), 150);
+    const timer = setTimeout(() => onQuery?.(query), query ? 150 : 0);
     return () => clearTimeout(timer);
   }, [query]);
+
+  // Conversations are offered only once they answer what is typed now: a list for an older
+  // query would put stale entries under Enter.
+  const answered = conversationsFor === query.slice(0, 200);
 
   // In the order shown: commands, conversations, then the models to switch to.
   const options = useMemo(() => {
@@ -54,7 +69,7 @@ export function CommandPalette({
       { id: "toggle-panel", label: "Toggle code panel", group: "Commands", run: () => onTogglePanel?.() },
       { id: "shortcuts", label: "Keyboard shortcuts", group: "Commands", run: () => setTimeout(openShortcutHelp, 0) },
     ];
-    const found = (conversations || []).map((c) => ({
+    const found = (answered ? conversations || [] : []).map((c) => ({
       id: `conversation-${c.id}`,
       label: c.title,
       group: "Conversations",
@@ -71,7 +86,7 @@ export function CommandPalette({
       ...found,
       ...switches.filter((option) => matches(option.label, query)),
     ];
-  }, [models, conversations, query]);
+  }, [models, conversations, answered, query]);
 
   const current = options.length ? Math.min(active, options.length - 1) : -1;
 
@@ -116,64 +131,59 @@ export function CommandPalette({
     .filter((group) => group.items.length);
 
   return (
-    <dialog
-      ref={ref}
-      className="parley-dialog parley-palette"
-      aria-label="Command palette"
-      onClose={onClose}
-      onClick={(event) => event.target === ref.current && close()}
-    >
-      {open ? (
-        <div className="parley-palette-body">
-          <input
-            type="text"
-            role="combobox"
-            aria-label="Search commands and conversations"
-            aria-expanded="true"
-            aria-controls="palette-options"
-            aria-autocomplete="list"
-            aria-activedescendant={current >= 0 ? optionId(current) : undefined}
-            placeholder="Search commands and conversations…"
-            autoComplete="off"
-            spellCheck={false}
-            autoFocus
-            value={query}
-            onChange={(event) => {
-              setQuery(event.target.value);
-              setActive(0);
-            }}
-            onKeyDown={onKeyDown}
-          />
-          <div id="palette-options" role="listbox" aria-label="Commands and conversations" ref={listRef}>
-            {groups.map((group) => (
-              <div role="group" aria-labelledby={`palette-group-${group.name}`} key={group.name}>
-                <div className="parley-palette-group" id={`palette-group-${group.name}`} role="presentation">
-                  {group.name}
-                </div>
-                {group.items.map(({ option, index }) => (
-                  <div
-                    key={option.id}
-                    id={optionId(index)}
-                    data-index={index}
-                    role="option"
-                    aria-selected={index === current}
-                    className="parley-palette-option"
-                    onMouseMove={() => index !== current && setActive(index)}
-                    onClick={() => choose(option)}
-                  >
-                    {option.label}
-                  </div>
-                ))}
+    <div className="parley-palette-body">
+      <input
+        type="text"
+        role="combobox"
+        aria-label="Search commands and conversations"
+        aria-expanded="true"
+        aria-controls="palette-options"
+        aria-autocomplete="list"
+        aria-activedescendant={current >= 0 ? optionId(current) : undefined}
+        aria-busy={answered ? undefined : "true"}
+        placeholder="Search commands and conversations…"
+        autoComplete="off"
+        spellCheck={false}
+        autoFocus
+        value={query}
+        onChange={(event) => {
+          setQuery(event.target.value);
+          setActive(0);
+        }}
+        onKeyDown={onKeyDown}
+      />
+      <div id="palette-options" role="listbox" aria-label="Commands and conversations" ref={listRef}>
+        {groups.map((group) => (
+          <div role="group" aria-labelledby={`palette-group-${group.name}`} key={group.name}>
+            <div className="parley-palette-group" id={`palette-group-${group.name}`} role="presentation">
+              {group.name}
+            </div>
+            {group.items.map(({ option, index }) => (
+              <div
+                key={option.id}
+                id={optionId(index)}
+                data-index={index}
+                role="option"
+                aria-selected={index === current}
+                className="parley-palette-option"
+                onMouseMove={() => index !== current && setActive(index)}
+                onClick={() => choose(option)}
+              >
+                {option.label}
               </div>
             ))}
           </div>
-          {options.length === 0 ? (
-            <p className="parley-palette-empty" role="status">
-              Nothing matches “{query}”.
-            </p>
-          ) : null}
-        </div>
+        ))}
+      </div>
+      {!answered ? (
+        <p className="parley-palette-empty" role="status">
+          Searching conversations…
+        </p>
+      ) : options.length === 0 ? (
+        <p className="parley-palette-empty" role="status">
+          Nothing matches “{query}”.
+        </p>
       ) : null}
-    </dialog>
+    </div>
   );
 }

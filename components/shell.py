@@ -91,6 +91,8 @@ class CommandPalette(rx.Component):
 
     models: rx.Var[Sequence[ModelOption]]
     conversations: rx.Var[Sequence[dict[str, str]]]
+    # The query ``conversations`` answer: until it is what the box holds, none are offered.
+    conversations_for: rx.Var[str]
     on_query: rx.EventHandler[passthrough_event_spec(str)]
     on_open_conversation: rx.EventHandler[passthrough_event_spec(str)]
     on_new_chat: rx.EventHandler[rx.event.no_args_event_spec]
@@ -136,6 +138,7 @@ def command_palette(
     *,
     models: rx.Var[Sequence[ModelOption]],
     conversations: rx.Var[Sequence[dict[str, str]]],
+    conversations_for: rx.Var[str],
     on_query: Handler,
     on_open_conversation: Handler,
     on_new_chat: Handler,
@@ -146,6 +149,7 @@ def command_palette(
     return CommandPalette.create(
         models=models,
         conversations=conversations,
+        conversations_for=conversations_for,
         on_query=on_query,
         on_open_conversation=on_open_conversation,
         on_new_chat=on_new_chat,

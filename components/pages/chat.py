@@ -276,6 +276,7 @@ def _shell() -> rx.Component:
         command_palette(
             models=ChatState.models,
             conversations=UiState.palette_conversations,
+            conversations_for=UiState.palette_query,
             on_query=UiState.search_palette,
             on_open_conversation=lambda cid: [
                 ChatState.open_conversation(cid),

@@ -134,7 +134,7 @@ async def steer_a_reply(demo: Demo, app: RunningApp) -> None:
     await demo.see(
         dialog.get_by_role("option", name=re.compile("Lisbon")), "Lisbon", caption="Found"
     )
-    # The list shows the latest conversations until the search's answer replaces it.
+    # Only conversations that answer the typed word are offered (none from before it).
     await expect(dialog.get_by_role("option", name=re.compile("lighthouse"))).to_have_count(0)
     await demo.press("Enter", caption="Enter opens it")
     await demo.see(demo.log, "Plan a weekend in Lisbon", caption="Back in the Lisbon chat")

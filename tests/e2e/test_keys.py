@@ -115,6 +115,31 @@ def test_palette_finds_a_conversation_and_opens_it_by_keyboard(page: Page, app_u
     expect(page).to_have_url(url)
 
 
+def test_palette_offers_no_conversation_before_the_search_answers(page: Page, app_url: str) -> None:
+    """Enter pressed before the server answered what was typed must not open a conversation
+    from the list shown before typing (the latest ones): it used to open the first of them."""
+    rare = word()
+    url = chat_about(page, app_url, f"palette answer {rare}")
+    chat_about(page, app_url, "the latest conversation, first before anything is typed")
+    latest = page.url
+    dialog = open_palette(page)
+    options = dialog.get_by_role("listbox", name="Commands and conversations")
+    stale = options.get_by_role("option", name=re.compile("the latest conversation"))
+    expect(stale).to_be_visible()
+    # Typed and entered well inside the search's debounce: no command matches, and the
+    # conversations from before the query are not offered.
+    page.keyboard.type(rare)
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_visible()
+    expect(page).to_have_url(latest)
+    hit = options.get_by_role("option", name=re.compile(rare))
+    expect(hit).to_have_count(1)
+    expect(stale).to_have_count(0)
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+    expect(page).to_have_url(url)
+
+
 def test_palette_commands(page: Page, app_url: str) -> None:
     chat_about(page, app_url, "palette commands here")
     model = page.get_by_role("combobox", name="Model")
