@@ -55,7 +55,9 @@ async def _prepare_database() -> None:
     the trash of conversations deleted over 30 days ago."""
     settings = get_settings()
     migrate(settings.resolved_database_url)
-    recovered = await services.get_chat_service().recover_interrupted()
+    # Workers sharing a database (REDIS_URL) must not end each other's live replies.
+    shared = bool(settings.redis_url)
+    recovered = await services.get_chat_service().recover_interrupted(shared=shared)
     if recovered:
         log.warning("marked %d interrupted replies as errors", recovered)
     purged = await services.get_conversation_service().purge_deleted()
@@ -82,6 +84,21 @@ async def _sweep_hourly() -> None:
             await _sweep_uploads()
         except Exception as exc:
             public_error(exc, log=log)
+
+
+async def _reap_interrupted() -> None:
+    """Several workers: one that dies mid-reply is not restarted to clean up after itself, so
+    every worker marks replies whose lease ran out, each half-lease."""
+    chat = services.get_chat_service()
+    while True:
+        await asyncio.sleep(chat.lease / 2)
+        try:
+            reaped = await chat.recover_interrupted(shared=True)
+        except Exception as exc:
+            public_error(exc, log=log)
+        else:
+            if reaped:
+                log.warning("marked %d replies of a lost worker as interrupted", reaped)
 
 
 # Origins and Host names this process serves (PARLEY_ALLOWED_ORIGINS / _HOSTS, else the served
@@ -166,6 +183,8 @@ app = rx.App(
 )
 app.register_lifespan_task(_prepare_database)
 app.register_lifespan_task(_sweep_hourly)
+if get_settings().redis_url:
+    app.register_lifespan_task(_reap_interrupted)
 # Budget and spend alerts: the hourly spike check and webhook deliveries (app/services/alerts).
 app.register_lifespan_task(alert_task_from_settings(chat_service.engine).run)
 # Every chat and prompts page wants a signed-in user: nobody goes to /login and comes back.

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # applies each model's own budgets from the catalogue), so they are generous.
     first_token_timeout: float = Field(default=180.0, gt=0)
     call_timeout: float = Field(default=900.0, gt=0)
+    # With several workers (REDIS_URL set): a streaming reply renews its lease (its row) every
+    # third of this; one not renewed for this long lost its worker, and any worker marks it
+    # interrupted. A lone process marks every streaming reply so at start-up.
+    reply_lease: float = Field(default=30.0, ge=3.0)
 
     # Providers. The SDKs' own variables work unchanged; a provider is configured iff its key
     # (or, for an OpenAI-compatible server, its base URL) is set.

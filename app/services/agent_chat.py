@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from sqlmodel import Session
 
@@ -34,6 +35,7 @@ from app.services.agent import AgentService
 from app.services.calllog import write_held
 from app.services.chat import ChatService
 from app.services.kernel import require_conversation
+from app.services.reply import lease_kept
 from app.services.views import MessageView
 
 LIMITS = {
@@ -136,6 +138,7 @@ class AgentChat:
         usage = (0, 0)
         try:
             if prepared.request is not None:
+                renew = partial(chat.renew_lease, message_id)
                 events = self.agents.run(
                     model_id=model_id,
                     messages=prepared.request.messages,
@@ -143,21 +146,23 @@ class AgentChat:
                     cancel=cancel,
                     metadata=dict(prepared.request.metadata),
                 )
-                async for event in events:
-                    if isinstance(event, AgentText):
-                        chat.hub.publish(message_id, event.text)
-                    elif isinstance(event, StepStarted):
-                        await on_step(
-                            StepView(
-                                message_id, event.index, event.tool, event.arguments,
-                                "running", "", "", "",
-                            )
-                        )  # fmt: skip
-                    elif isinstance(event, StepFinished):
-                        await on_step(await self._save_step(message_id, event))
-                    elif isinstance(event, AgentDone):
-                        text, usage = event.answer, (event.input_tokens, event.output_tokens)
-                        status, error = _ending(event)
+                async with lease_kept(renew, every=chat.lease / 3):
+                    async for event in events:
+                        if isinstance(event, AgentText):
+                            chat.hub.publish(message_id, event.text)
+                        elif isinstance(event, StepStarted):
+                            await on_step(
+                                StepView(
+                                    message_id, event.index, event.tool, event.arguments,
+                                    "running", "", "", "",
+                                )
+                            )  # fmt: skip
+                        elif isinstance(event, StepFinished):
+                            await on_step(await self._save_step(message_id, event))
+                        elif isinstance(event, AgentDone):
+                            text = event.answer
+                            usage = (event.input_tokens, event.output_tokens)
+                            status, error = _ending(event)
         except asyncio.CancelledError:
             status, error = MessageStatus.error, crud.INTERRUPTED
             raise

@@ -14,13 +14,14 @@ import logging
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.db import crud
-from app.db.models import MessageStatus
+from app.db.models import MessageStatus, utcnow
 from app.errors import NotFound, public_error
 from app.guards import CallContext, GuardedProvider
 from app.llm.base import StreamEvent
@@ -75,6 +76,7 @@ class ChatService(BranchOperations):
         attachments: AttachmentService | None = None,
         calls: DatabaseCallSink | None = None,
         checkpoint_interval: float = 1.0,
+        lease: float = 30.0,
     ) -> None:
         super().__init__(engine)
         # Uploads, which posting ties to messages and requests carry to the model.
@@ -91,7 +93,10 @@ class ChatService(BranchOperations):
             call_timeout=call_timeout,
             checkpoint=self._checkpoint,
             checkpoint_interval=checkpoint_interval,
+            renew_every=lease / 3,
         )
+        # A streaming reply's row not written for this long has lost its process.
+        self.lease = lease
         self._prepared: dict[int, Prepared] = {}
         self.call_timeout = call_timeout
         self.max_message_chars = max_message_chars
@@ -370,7 +375,15 @@ class ChatService(BranchOperations):
         saved as stopped. (The tab's events and its stream share a worker.)"""
         self.replies.stop(message_id)
 
-    async def recover_interrupted(self) -> int:
+    async def renew_lease(self, message_id: int) -> bool:
+        """Say that this process still streams reply ``message_id`` (see ``lease``)."""
+        return await self._db(lambda s: crud.renew_lease(session=s, message_id=message_id))
+
+    async def recover_interrupted(self, *, shared: bool = False) -> int:
         """Mark replies a dead process left 'streaming' as interrupted errors, with the text
-        their last checkpoint saved (run at start-up)."""
-        return await self._db(lambda s: crud.mark_interrupted(session=s))
+        their last checkpoint saved. Alone (start-up of the only process), every streaming
+        reply is such a reply; ``shared`` (workers sharing the database) takes only those
+        whose lease ran out, so a worker starting or sweeping never ends another's live
+        replies."""
+        stale_before = utcnow() - timedelta(seconds=self.lease) if shared else None
+        return await self._db(lambda s: crud.mark_interrupted(session=s, stale_before=stale_before))

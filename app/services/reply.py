@@ -9,7 +9,11 @@ when asked (it cancels that task, so a silent provider cannot delay a Stop).
 A crash must not lose what was streamed: beside the stream, a checkpoint task wakes once per
 ``checkpoint_interval`` and, only if the text grew since its last write, saves it (one UPDATE,
 off the per-token path). So a process killed mid-reply loses at most the last interval; the
-start-up recovery then marks the reply interrupted and keeps that text.
+start-up recovery then marks the reply interrupted and keeps that text. The same task renews
+the reply's lease: when nothing new arrived for ``renew_every`` seconds (a slow model, a long
+tool call) it writes the text again, so the row's ``updated_at`` says a live process owns it.
+With several workers, only replies whose lease ran out are taken for interrupted
+(:meth:`app.services.chat.ChatService.recover_interrupted`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from app.db.models import MessageStatus
@@ -90,11 +95,13 @@ class Replies:
         call_timeout: float,
         checkpoint: Checkpoint | None = None,
         checkpoint_interval: float = 1.0,
+        renew_every: float = 10.0,
     ) -> None:
         self.first_token_timeout = first_token_timeout
         self.call_timeout = call_timeout
         self.checkpoint = checkpoint
         self.checkpoint_interval = checkpoint_interval
+        self.renew_every = renew_every
         self._running: dict[int, asyncio.Task[None]] = {}
         self._stop_requests: set[int] = set()
         self._latest: dict[int, Reply] = {}
@@ -156,8 +163,11 @@ class Replies:
         return done, asyncio.create_task(self._checkpoints(message_id, done, self.checkpoint))
 
     async def _checkpoints(self, message_id: int, done: asyncio.Event, save: Checkpoint) -> None:
-        """Every interval until ``done``: save the text if it grew since the last save."""
+        """Every interval until ``done``: save the text if it grew since the last save, or
+        if the last save is ``renew_every`` old (the lease)."""
+        loop = asyncio.get_running_loop()
         saved: Chunks = None
+        saved_at = loop.time()  # the reply's row was written as it started
         while True:
             try:
                 await asyncio.wait_for(done.wait(), self.checkpoint_interval)
@@ -165,9 +175,9 @@ class Replies:
             except TimeoutError:
                 pass
             chunks = self._latest.get(message_id, EMPTY).chunks
-            if chunks is saved:
+            if chunks is saved and loop.time() - saved_at < self.renew_every:
                 continue
-            saved = chunks
+            saved, saved_at = chunks, loop.time()
             try:
                 await save(message_id, Reply(chunks).text)
             except Exception:  # a failed checkpoint must not end the reply
@@ -211,3 +221,24 @@ class Replies:
             raise
         except Exception as exc:  # a provider bug must not take the session down
             raise StreamInterrupted(public_error(exc)) from exc
+
+
+@asynccontextmanager
+async def lease_kept(renew: Callable[[], Awaitable[object]], every: float) -> AsyncIterator[None]:
+    """Renew a reply's lease every ``every`` seconds while the body runs: for loops other than
+    :class:`Replies` that keep a reply streaming (the agent's), whose row would otherwise look
+    abandoned to the other workers during a long tool call."""
+
+    async def keep() -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await renew()
+            except Exception:  # a failed renewal must not end the reply
+                log.warning("renewing a reply's lease failed", exc_info=True)
+
+    task = asyncio.create_task(keep())
+    try:
+        yield
+    finally:
+        task.cancel()

@@ -171,6 +171,7 @@ def build_chat_service(settings: Settings) -> ChatService:
         hub=hub_for(settings.redis_url),
         first_token_timeout=settings.first_token_timeout,
         call_timeout=settings.call_timeout,
+        lease=settings.reply_lease,
         max_message_chars=settings.max_message_chars,
         page_size=settings.sidebar_page_size,
         history_page_size=settings.history_page_size,

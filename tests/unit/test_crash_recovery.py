@@ -7,12 +7,14 @@ shows the reply interrupted, with its text up to the last checkpoint (at most ~1
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from app.db import crud
@@ -28,8 +30,11 @@ CHECKPOINT = 1.0  # the service's interval, seconds
 SLACK = 0.6  # scheduling slack on a loaded machine
 
 
-def run_and_kill(db_url: str, tmp_path: Path) -> tuple[int, list[tuple[float, int]], float]:
-    """Start the child, read its progress, SIGKILL it past KILL_AFTER characters.
+def run_and_kill(
+    db_url: str, tmp_path: Path, on_live: Callable[[int], None] | None = None
+) -> tuple[int, list[tuple[float, int]], float]:
+    """Start the child, read its progress, SIGKILL it past KILL_AFTER characters (calling
+    ``on_live`` with the reply's id once, halfway there, while it streams).
     Returns the reply's id, (time, characters streamed) observations, and the kill time."""
     script = tmp_path / "script.json"
     # 10 characters every 20 ms: 500 characters a second, 16 s for the whole reply.
@@ -55,7 +60,7 @@ def run_and_kill(db_url: str, tmp_path: Path) -> tuple[int, list[tuple[float, in
     ) as child:
         assert child.stdout is not None
         try:
-            reply_id, killed = _read_and_kill(child, seen)
+            reply_id, killed = _read_and_kill(child, seen, on_live)
         except BaseException:
             child.kill()
             raise
@@ -66,7 +71,9 @@ def run_and_kill(db_url: str, tmp_path: Path) -> tuple[int, list[tuple[float, in
 
 
 def _read_and_kill(
-    child: subprocess.Popen[str], seen: list[tuple[float, int]]
+    child: subprocess.Popen[str],
+    seen: list[tuple[float, int]],
+    on_live: Callable[[int], None] | None,
 ) -> tuple[int, float]:
     reply_id = -1
     assert child.stdout is not None
@@ -77,6 +84,9 @@ def _read_and_kill(
             reply_id = int(fields["reply_id"])
         elif "chars" in fields:
             seen.append((time.monotonic(), int(fields["chars"])))
+            if on_live is not None and fields["chars"] >= KILL_AFTER // 2:
+                on_live(reply_id)
+                on_live = None
             if fields["chars"] >= KILL_AFTER:
                 break
         assert "done" not in fields, "the reply ended before the kill"
@@ -106,3 +116,34 @@ async def test_sigkill_mid_reply_keeps_the_checkpointed_text(db_url: str, tmp_pa
     assert len(view.content) <= seen[-1][1] + 200  # nothing it had not streamed
     # Recovery is done once: a second start-up finds nothing left streaming.
     assert await service.recover_interrupted() == 0
+
+
+async def test_workers_sharing_a_database_end_only_replies_whose_worker_died(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Several workers (REDIS_URL): a worker that starts, or sweeps, while another streams a
+    reply must leave that reply alone (its checkpoints renew its lease); once the streaming
+    worker is killed, the reply is marked interrupted when its lease runs out."""
+    lease = 4.0
+    service = ChatService(get_engine(db_url), ModelRegistry(default="fake"), lease=lease)
+    loop = asyncio.get_running_loop()
+    while_live: list[tuple[int, str]] = []
+
+    def sweep_beside_it(reply_id: int) -> None:  # in run_and_kill's thread
+        marked = asyncio.run_coroutine_threadsafe(
+            service.recover_interrupted(shared=True), loop
+        ).result(timeout=30)
+        status = asyncio.run_coroutine_threadsafe(service.get_message(reply_id), loop)
+        while_live.append((marked, status.result(timeout=30).status))
+
+    reply_id, _, killed = await asyncio.to_thread(run_and_kill, db_url, tmp_path, sweep_beside_it)
+
+    assert while_live == [(0, MessageStatus.streaming)]
+    if time.monotonic() - killed < lease - 2:  # its last checkpoint is still within the lease
+        assert await service.recover_interrupted(shared=True) == 0
+    await asyncio.sleep(max(0.0, killed + lease + 0.5 - time.monotonic()))
+    assert await service.recover_interrupted(shared=True) == 1
+    view = await service.get_message(reply_id)
+    assert view.status == MessageStatus.error
+    assert view.error == crud.INTERRUPTED
+    assert REPLY.startswith(view.content) and len(view.content) >= 1_000

@@ -118,12 +118,28 @@ def checkpoint_message(*, session: Session, message_id: int, content: str) -> bo
     return bool(getattr(result, "rowcount", 0))
 
 
-def mark_interrupted(*, session: Session) -> int:
-    """Messages left 'streaming' by a process that died become errors, keeping the text
-    their last checkpoint saved. Returns the count."""
+def renew_lease(*, session: Session, message_id: int) -> bool:
+    """A live process still streams this reply: its row says so by its ``updated_at``."""
     result = session.execute(
         update(Message)
-        .where(col(Message.status) == MessageStatus.streaming)
+        .where(col(Message.id) == message_id, col(Message.status) == MessageStatus.streaming)
+        .values(updated_at=utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def mark_interrupted(*, session: Session, stale_before: datetime | None = None) -> int:
+    """Messages left 'streaming' by a process that died become errors, keeping the text
+    their last checkpoint saved: all of them, or (several workers sharing the database) only
+    those whose last write, the lease a live worker renews, is older than ``stale_before``.
+    Returns the count."""
+    streaming = col(Message.status) == MessageStatus.streaming
+    where = (
+        streaming if stale_before is None else streaming & (col(Message.updated_at) < stale_before)
+    )
+    result = session.execute(
+        update(Message)
+        .where(where)
         .values(
             status=MessageStatus.error,
             error=INTERRUPTED,
