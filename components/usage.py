@@ -288,11 +288,13 @@ def call_log(b: CallsBinding) -> rx.Component:
     return rx.card(
         rx.hstack(
             rx.heading("Call log", as_="h2", size="3"),
-            # A plain anchor: the export is a backend route, not a page of the app's router.
+            # The export is a backend route, not a page: rx.el.a is React Router's Link, which
+            # would route the click inside the app; reload_document leaves it to the browser.
             rx.el.a(
                 "Download CSV",
                 href=b.export_href,
                 download="parley-usage-calls.csv",
+                reload_document=True,
                 color=rx.color("accent", 11),
             ),
             justify="between",

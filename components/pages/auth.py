@@ -119,6 +119,7 @@ def _oidc_link() -> rx.Component:
             href=rx.Var.create(
                 f"{_BACKEND_ORIGIN}/_parley/auth/oidc/start?next={AuthState.next_path}"
             ).to(str),
+            reload_document=True,  # a backend route, not a page of the app's router
         ),
     )
 

@@ -53,10 +53,12 @@ def test_the_dashboard_filters_drills_into_a_call_and_exports_its_headline(
     link = page.get_by_role("link", name="Download CSV")
     href = link.get_attribute("href") or ""
     assert href.startswith("/_parley/usage/export/calls.csv?") and "model=gpt-5" in href
-    response = page.request.get(app_url + href)  # the link's target, with the page's cookies
-    assert response.ok and response.headers["content-type"].startswith("text/csv")
-    assert "attachment" in response.headers["content-disposition"]
-    text = response.text()
+    with page.expect_download() as clicked:  # as a person would: click, and a file arrives
+        link.click()
+    download = clicked.value
+    assert download.failure() is None
+    assert download.suggested_filename.endswith(".csv")
+    text = Path(download.path()).read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows and {r["model"] for r in rows} == {"gpt-5"}
     total = sum((Decimal(r["cost_usd"]) for r in rows if r["cost_usd"]), Decimal(0))
