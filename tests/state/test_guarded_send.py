@@ -19,18 +19,17 @@ from app.db.models import Conversation, Message, User
 from app.guards import CallContext, Guards, ModelLimits, guard
 from app.guards.ratelimit import LimitRules, RateLimiter, close_storage, limits_storage
 from app.llm.registry import ModelInfo, ModelRegistry
+from tests.redis_server import require_redis
 from tests.state.harness import Backend, Tab, backend, reply, send, tab
 from tests.state.test_composer_state import composer, upload, uploads
 
 __all__ = ["backend", "tab", "uploads"]
 
-REDIS = "redis://127.0.0.1:6379/0"
-
 
 @pytest.fixture
 async def limiter() -> AsyncIterator[RateLimiter]:
     """Two replies at once per user and 4 requests a minute, on Redis (a fresh key prefix)."""
-    storage = limits_storage(REDIS, prefix=f"parley-test-{uuid.uuid4().hex}")
+    storage = limits_storage(require_redis(), prefix=f"parley-test-{uuid.uuid4().hex}")
     yield RateLimiter(LimitRules(requests={"user": "4/minute"}, concurrent_streams=2), storage)
     await close_storage(storage)
 

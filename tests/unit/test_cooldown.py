@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
 from app.llm.cooldown import Cooldown, LocalCooldown, RedisCooldown
-
-REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-REQUIRE_REDIS = os.environ.get("PARLEY_REQUIRE_REDIS", "") not in ("", "0", "false")
-
-
-def _redis_reachable() -> str | None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        client.ping()
-    except Exception as exc:
-        return f"Redis at {REDIS_URL} is not reachable: {exc}"
-    finally:
-        client.close()
-    return None
+from tests.redis_server import REDIS_URL, require_redis
 
 
 @pytest.fixture
 async def redis_cooldown() -> AsyncIterator[RedisCooldown]:
-    reason = _redis_reachable()
-    if reason is not None:
-        if REQUIRE_REDIS:
-            pytest.fail(f"PARLEY_REQUIRE_REDIS is set but {reason}")
-        pytest.skip(reason)
+    require_redis()
     prefix = f"parley-test:{uuid.uuid4().hex}"
     cooldown = RedisCooldown.from_url(REDIS_URL, prefix=prefix, failures=3, period=0.4, window=5)
     yield cooldown

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -13,22 +12,7 @@ from limits.aio.storage import Storage
 from app.errors import LimitExceeded, ProviderError, Refused
 from app.guards.context import CallContext
 from app.guards.ratelimit import LimitRules, RateLimiter, close_storage, limits_storage
-
-REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-REQUIRE_REDIS = os.environ.get("PARLEY_REQUIRE_REDIS", "") not in ("", "0", "false")
-
-
-def _redis_reachable() -> str | None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        client.ping()
-    except Exception as exc:
-        return f"Redis at {REDIS_URL} is not reachable: {exc}"
-    finally:
-        client.close()
-    return None
+from tests.redis_server import REDIS_URL, require_redis
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -36,11 +20,7 @@ async def storage(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
     if request.param == "memory":
         yield limits_storage(None)
         return
-    reason = _redis_reachable()
-    if reason is not None:
-        if REQUIRE_REDIS:
-            pytest.fail(f"PARLEY_REQUIRE_REDIS is set but {reason}")
-        pytest.skip(reason)
+    require_redis()
     prefix = f"parley-test-limits-{uuid.uuid4().hex}"
     store = limits_storage(REDIS_URL, prefix=prefix)
     yield store

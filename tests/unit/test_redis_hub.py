@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -11,33 +10,15 @@ import pytest
 
 from app.services.redis_hub import RESTARTED, RedisStreamHub, hub_for
 from app.services.stream_hub import GONE, StreamEnd, StreamHub, Subscription
+from tests.redis_server import REDIS_URL, require_redis
 
-REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-REQUIRE_REDIS = os.environ.get("PARLEY_REQUIRE_REDIS", "") not in ("", "0", "false")
 KEY = "k" * 22
-
-
-def _redis_reachable() -> str | None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        client.ping()
-    except Exception as exc:
-        return f"Redis at {REDIS_URL} is not reachable: {exc}"
-    finally:
-        client.close()
-    return None
 
 
 @pytest.fixture
 async def workers() -> AsyncIterator[tuple[RedisStreamHub, RedisStreamHub]]:
     """Two hubs on one Redis, sharing a prefix no other test uses."""
-    reason = _redis_reachable()
-    if reason is not None:
-        if REQUIRE_REDIS:
-            pytest.fail(f"PARLEY_REQUIRE_REDIS is set but {reason}")
-        pytest.skip(reason)
+    require_redis()
     prefix = f"parley-test:{uuid.uuid4().hex[:10]}"
     a = RedisStreamHub.from_url(REDIS_URL, prefix=prefix, keep_finished=30, block_ms=200)
     b = RedisStreamHub.from_url(REDIS_URL, prefix=prefix, keep_finished=30, block_ms=200)
