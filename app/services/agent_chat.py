@@ -118,16 +118,22 @@ class AgentChat:
     async def run(self, message_id: int, on_step: OnStep) -> MessageView:
         """Answer reply ``message_id`` with the agent loop; return the reply as saved."""
         chat = self.chat
-        cancel = self._cancels.setdefault(message_id, asyncio.Event())
-        prepared = chat._prepared.pop(message_id, None)
-        if prepared is None:
-            prepared = await chat._db(lambda s: chat._load_request(s, message_id))
-        if prepared.admission is not None:
-            # The send was admitted by the guards before it was saved (a refusal saves
-            # nothing); each call of the loop is admitted again by the guarded provider
-            # (registry.resolve), so the send's slot and reservation are given back first.
-            await prepared.admission.close()
-        owner, model_id = await chat._db(lambda s: self._owner_and_model(s, message_id))
+        if message_id in self._cancels:  # one run per reply: a second would spend twice
+            raise NotFound("There is no reply waiting to stream.")
+        cancel = self._cancels[message_id] = asyncio.Event()
+        try:
+            prepared = chat._prepared.pop(message_id, None)
+            if prepared is None:  # raises NotFound for a reply that is no longer streaming
+                prepared = await chat._db(lambda s: chat._load_request(s, message_id))
+            if prepared.admission is not None:
+                # The send was admitted by the guards before it was saved (a refusal saves
+                # nothing); each call of the loop is admitted again by the guarded provider
+                # (registry.resolve), so the send's slot and reservation are given back first.
+                await prepared.admission.close()
+            owner, model_id = await chat._db(lambda s: self._owner_and_model(s, message_id))
+        except BaseException:
+            self._cancels.pop(message_id, None)
+            raise
         calls = chat.calls
         if calls is not None:
             calls.hold(message_id)
