@@ -1,5 +1,6 @@
 """Agent mode and extraction in a real browser: a step block streams in above the answer,
-collapses, and is still there after a reload; contacts extracted into a table."""
+collapses, and is still there after a reload; a tool of a local MCP server; contacts
+extracted into a table."""
 
 from __future__ import annotations
 
@@ -49,6 +50,25 @@ def test_an_agent_turn_shows_its_steps_which_collapse_and_survive_a_reload(
     expect(step.locator("pre").last).to_have_text("42")
     expect(last_reply(page)).to_contain_text("The product is 42")
     expect(page.get_by_role("switch", name="Agent mode")).to_be_checked()
+
+
+def test_an_agent_turn_uses_a_tool_of_a_local_mcp_server(page: Page, app_url: str) -> None:
+    """The e2e app runs with one MCP server (conftest's PARLEY_MCP_SERVERS): the SDK's own
+    server side over stdio. The scripted model calls its ``add``; the step shows the server's
+    answer, and the model's answer follows."""
+    open_new_chat(page, app_url)
+    switch = page.get_by_role("switch", name="Agent mode")
+    switch.click()
+    expect(switch).to_be_checked()
+    send(page, "agent lab: add 20 and 22")
+
+    step = last_reply(page).locator("details.agent-step")
+    expect(step).to_have_attribute("data-status", "ok", timeout=30_000)
+    expect(step.locator("summary")).to_contain_text("lab__add")
+    expect(step.locator("pre").first).to_contain_text('"a": 20')
+    expect(step.locator("pre").last).to_have_text("42")
+    expect(last_reply(page)).to_contain_text("The lab server says 42.")
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
 
 
 def test_contacts_are_extracted_into_a_table(page: Page, app_url: str) -> None:
