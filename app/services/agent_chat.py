@@ -130,7 +130,7 @@ class AgentChat:
                 # nothing); each call of the loop is admitted again by the guarded provider
                 # (registry.resolve), so the send's slot and reservation are given back first.
                 await prepared.admission.close()
-            owner, model_id = await chat._db(lambda s: self._owner_and_model(s, message_id))
+            owner, model_id, choice = await chat._db(lambda s: self._owner_and_model(s, message_id))
         except BaseException:
             self._cancels.pop(message_id, None)
             raise
@@ -148,6 +148,7 @@ class AgentChat:
                     owner_id=owner,
                     cancel=cancel,
                     metadata=dict(prepared.request.metadata),
+                    mcp_choice=choice,
                 )
                 async for event in events:
                     if isinstance(event, AgentText):
@@ -193,13 +194,21 @@ class AgentChat:
         return await chat.get_message(message_id)
 
     @staticmethod
-    def _owner_and_model(session: Session, message_id: int) -> tuple[str | None, str]:
+    def _owner_and_model(
+        session: Session, message_id: int
+    ) -> tuple[str | None, str, frozenset[str] | None]:
+        """Who the run is for, its model, and the MCP tools the conversation's project
+        allows (None: every configured one, also for a conversation in no project)."""
         row = crud.get_message(session=session, message_id=message_id)
         if row is None:
             raise NotFound("That message does not exist.")
         conversation = crud.get_conversation(session=session, conversation_id=row.conversation_id)
         owner = conversation.user_id if conversation is not None else None
-        return owner, row.requested_model or row.model or ""
+        project = conversation.project_id if conversation is not None else None
+        choice = (
+            agent_crud.project_mcp_tools(session=session, project_id=project) if project else None
+        )
+        return owner, row.requested_model or row.model or "", choice
 
     async def _save_step(self, message_id: int, event: StepFinished) -> StepView:
         step = AgentStep(

@@ -38,8 +38,10 @@ class WaitArgs(BaseModel):
 class SlowTools(AgentService):
     """The real toolbox plus ``wait``, a tool that sleeps: something to stop mid-tool."""
 
-    async def toolbox(self, owner_id: str | None) -> Toolbox:
-        box = await super().toolbox(owner_id)
+    async def toolbox(
+        self, owner_id: str | None, *, mcp_choice: frozenset[str] | None = None
+    ) -> Toolbox:
+        box = await super().toolbox(owner_id, mcp_choice=mcp_choice)
 
         async def wait(args: WaitArgs) -> str:
             await asyncio.sleep(args.seconds)
