@@ -85,3 +85,21 @@ def test_contacts_are_extracted_into_a_table(page: Page, app_url: str) -> None:
     expect(table.get_by_role("cell", name="ada@example.org")).to_be_visible()
     expect(table).to_contain_text("London")
     expect(page.get_by_role("button", name="Copy as CSV")).to_be_visible()
+
+
+def test_an_admin_chooses_the_mcp_tools_a_project_may_use(page: Page, app_url: str) -> None:
+    """The suite's user is the install's admin: /admin lists the lab server and its tools
+    for the open project, all allowed until a choice is made."""
+    page.goto(f"{app_url}/admin")
+    whole = page.get_by_role("checkbox", name=re.compile(r"^Allow lab \(every tool\) in "))
+    fail = page.get_by_role("checkbox", name=re.compile(r"^Allow lab: fail in "))
+    expect(whole).to_be_checked(timeout=30_000)
+    expect(fail).to_be_checked()
+    fail.click()
+    expect(page.get_by_role("status")).to_have_text("MCP tools saved.")
+    expect(fail).not_to_be_checked()
+    expect(whole).not_to_be_checked()
+    expect(page.get_by_role("checkbox", name=re.compile(r"^Allow lab: add in "))).to_be_checked()
+    page.get_by_role("button", name="Allow every server").click()
+    expect(fail).to_be_checked()
+    expect(whole).to_be_checked()
