@@ -116,7 +116,7 @@ def _text(content: object) -> str:
 
 def _message(raw: Mapping[str, Any]) -> ChatMessage:
     role = raw["role"]
-    if role == "tool":
+    if role == "tool":  # only Instructor's re-ask sends one: the validation errors
         return ChatMessage(
             "tool", _text(raw.get("content")), tool_call_id=raw["tool_call_id"], is_error=True
         )
