@@ -1,4 +1,5 @@
-"""The ``/admin`` page's state: users, invitations, projects and members, budgets, moderation.
+"""The ``/admin`` page's state: users, invitations, projects and members (and the MCP tools
+each project may use), budgets, moderation.
 
 Thin: every event resolves the caller on the server from the session cookie of its websocket
 handshake and hands it to :class:`app.services.admin.AdminService`, whose every method starts
@@ -25,6 +26,7 @@ from app.services.admin import (
     get_admin_service,
 )
 from app.services.authz import Principal, login_redirect
+from app.services.project_tools import ToolChoiceView, get_project_tools
 from state.access import ADMIN, authorize
 
 
@@ -38,6 +40,7 @@ class AdminState(rx.State):
     project_id: rx.Field[str] = rx.field("")  # the project whose members are shown
     project_name: rx.Field[str] = rx.field("")
     members: rx.Field[list[MemberView]] = rx.field(default_factory=list)
+    mcp_tools: rx.Field[list[ToolChoiceView]] = rx.field(default_factory=list)  # the project's
     budgets: rx.Field[list[BudgetView]] = rx.field(default_factory=list)
     flags: rx.Field[list[FlagView]] = rx.field(default_factory=list)
     log_page: rx.Field[int] = rx.field(0)
@@ -58,6 +61,8 @@ class AdminState(rx.State):
             self.project_id = self.projects[0].id if self.projects else ""
         self.project_name = known.get(self.project_id, "")
         self.members = await service.members(principal, self.project_id) if self.project_id else []
+        tools = get_project_tools()
+        self.mcp_tools = await tools.choices(principal, self.project_id) if self.project_id else []
         page = await service.moderation_log(principal, self.log_page)
         self.flags, self.log_has_next = page.rows, page.has_next
 
@@ -82,6 +87,7 @@ class AdminState(rx.State):
     def _forget(self) -> None:
         """A caller who is not (or no longer) an admin keeps nothing the page showed."""
         self.users, self.projects, self.members, self.budgets, self.flags = [], [], [], [], []
+        self.mcp_tools = []
         self.invitation = ""
 
     @rx.event
@@ -166,6 +172,23 @@ class AdminState(rx.State):
         await self._act(
             lambda p: get_admin_service().set_moderation(p, str(project_id), str(mode)),
             "Moderation mode saved.",
+        )
+
+    @rx.event
+    async def set_mcp_tool(self, entry: str, allowed: bool) -> None:
+        """Allow or refuse an MCP server ("lab") or one of its tools ("lab/add") for the
+        open project's agent runs."""
+        project = self.project_id
+        await self._act(
+            lambda p: get_project_tools().set_allowed(p, project, str(entry), bool(allowed)),
+            "MCP tools saved.",
+        )
+
+    @rx.event
+    async def allow_every_mcp_server(self) -> None:
+        project = self.project_id
+        await self._act(
+            lambda p: get_project_tools().allow_every_server(p, project), "MCP tools saved."
         )
 
     # ----- budgets and the moderation log -------------------------------------------------

@@ -19,7 +19,7 @@ import reflex as rx
 from app.errors import ParleyError
 from app.services.agent_chat import StepView
 from app.services.agent_wiring import get_agent_chat
-from app.services.status import is_complete
+from app.services.status import NO_REPLY, is_complete
 from app.services.views import MessageView
 from state.access import SIGNED_IN, Need
 from state.chat import ChatState, follow_conversation
@@ -78,12 +78,16 @@ class AgentState(ChatState):
         async with self:
             message_id = self.live_id
             conversation_id = self.live_conversation_id
-            if message_id >= 0 and await self._allow(Need(message=message_id, write=True)) is None:
+            # Started by the send that saved the reply; a forged second call while it runs
+            # (or a plain stream_reply's) would run the loop, and spend, twice. A finished
+            # reply is no longer live (and the service answers only a streaming one).
+            if message_id < 0 or message_id == self._streaming_id:
                 return
+            if await self._allow(Need(message=message_id, write=True)) is None:
+                return
+            self._streaming_id = message_id
             if self.live_steps:
                 self.live_steps = []
-        if message_id < 0:
-            return
 
         async def on_step(step: StepView) -> None:
             async with self:
@@ -100,6 +104,7 @@ class AgentState(ChatState):
             log.exception("agent run for reply %s failed", message_id)
             problem = exc.message if isinstance(exc, ParleyError) else "The agent failed."
         async with self:
+            self._streaming_id = NO_REPLY
             if self.live_id == message_id:
                 if final is not None and self.current_id == self.live_conversation_id:
                     # As a plain reply's end: without the text this browser already has

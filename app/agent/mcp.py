@@ -5,6 +5,10 @@ with headers (an ``Authorization`` bearer, an API key). :class:`McpHub` lists ea
 tools, caches the lists for ``ttl`` seconds, and turns every tool into a :class:`McpTool`
 named ``<server>__<tool>`` (unique across servers, and within the providers' name rules).
 
+A project may narrow them (:func:`allows`): the admin picks, per project, whole servers
+("server") or single tools ("server/tool"); the agent of a conversation in that project is
+offered only those. Without a choice (None) every configured server's tools are offered.
+
 A server that cannot be reached, or does not answer within ``timeout``, is reported in
 :attr:`McpHub.status` and left out: the agent goes on without it. Its list is retried on
 the next refresh.
@@ -145,8 +149,19 @@ class McpHub:
         self.status: dict[str, ServerStatus] = {}
         self._lock = asyncio.Lock()
 
-    async def tools(self, *, refresh: bool = False) -> list[Tool]:
-        """Every reachable server's tools; unreachable ones are in :attr:`status`."""
+    async def tools(
+        self, *, refresh: bool = False, choice: frozenset[str] | None = None
+    ) -> list[Tool]:
+        """Every reachable server's tools that ``choice`` allows (a project's, see
+        :func:`allows`); unreachable servers are in :attr:`status`."""
+        return [
+            tool
+            for tool in await self.listed(refresh=refresh)
+            if allows(choice, tool.server.name, tool.remote_name)
+        ]
+
+    async def listed(self, *, refresh: bool = False) -> list[McpTool]:
+        """Every reachable server's tools, in the servers' order (cached ``ttl`` seconds)."""
         async with self._lock:
             now = self._clock()
             stale = [
@@ -187,6 +202,12 @@ class McpHub:
         ]
         self._cache[server.name] = (now, tools)
         self.status[server.name] = ServerStatus(server.name, True, len(tools), None, now)
+
+
+def allows(choice: frozenset[str] | None, server: str, tool: str) -> bool:
+    """Whether a project's ``choice`` lets its agent use ``tool`` of ``server``: the whole
+    server ("server") or that tool ("server/tool") is in it; None allows every tool."""
+    return choice is None or server in choice or f"{server}/{tool}" in choice
 
 
 def tool_name(server: str, tool: str) -> str:

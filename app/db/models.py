@@ -255,6 +255,9 @@ class Project(SQLModel, table=True):
     name: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
     moderation_mode: str | None = Field(default=None, max_length=8)  # off/log/block; None: global
+    # The MCP servers and tools its agent runs may use: a JSON list of "server" (every tool
+    # of it) and "server/tool" entries; None: every server the admin configured.
+    mcp_tools: str | None = Field(default=None, sa_type=Text)
 
 
 class Membership(SQLModel, table=True):

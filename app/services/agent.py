@@ -100,14 +100,18 @@ class AgentService:
             tool_timeout=settings.agent_tool_timeout,
         )
 
-    async def toolbox(self, owner_id: str | None) -> Toolbox:
+    async def toolbox(
+        self, owner_id: str | None, *, mcp_choice: frozenset[str] | None = None
+    ) -> Toolbox:
+        """The tools of one run: the built-in ones, and the MCP tools the conversation's
+        project allows (``mcp_choice``, see :func:`app.agent.mcp.allows`)."""
         tools: list[Tool] = [CALCULATE, search_tool(self.engine, owner_id)]
         if self.settings.agent_fetch_url:
             fetcher = Fetcher(
                 max_bytes=self.settings.fetch_max_bytes, timeout=self.settings.fetch_timeout
             )
             tools.append(fetch_url_tool(fetcher))
-        tools += await self.mcp.tools()
+        tools += await self.mcp.tools(choice=mcp_choice)
         return Toolbox(tools)
 
     def mcp_status(self) -> list[ServerStatus]:
@@ -121,14 +125,16 @@ class AgentService:
         owner_id: str | None,
         cancel: asyncio.Event | None = None,
         metadata: dict[str, str] | None = None,
+        mcp_choice: frozenset[str] | None = None,
     ) -> AsyncIterator[AgentEvent]:
-        """One agent turn: events to stream into the chat and store (``event.as_dict()``)."""
+        """One agent turn: events to stream into the chat and store (``event.as_dict()``).
+        ``mcp_choice``: the MCP servers and tools the conversation's project allows."""
         info, provider = self.registry.resolve(model_id)
         async for event in run_agent(
             provider,
             model=info.provider_model,
             messages=messages,
-            toolbox=await self.toolbox(owner_id),
+            toolbox=await self.toolbox(owner_id, mcp_choice=mcp_choice),
             limits=self.limits,
             native_tools=info.provider != "local",
             cancel=cancel,

@@ -120,16 +120,22 @@ class AgentChat:
     async def run(self, message_id: int, on_step: OnStep) -> MessageView:
         """Answer reply ``message_id`` with the agent loop; return the reply as saved."""
         chat = self.chat
-        cancel = self._cancels.setdefault(message_id, asyncio.Event())
-        prepared = chat._prepared.pop(message_id, None)
-        if prepared is None:
-            prepared = await chat._db(lambda s: chat._load_request(s, message_id))
-        if prepared.admission is not None:
-            # The send was admitted by the guards before it was saved (a refusal saves
-            # nothing); each call of the loop is admitted again by the guarded provider
-            # (registry.resolve), so the send's slot and reservation are given back first.
-            await prepared.admission.close()
-        owner, model_id = await chat._db(lambda s: self._owner_and_model(s, message_id))
+        if message_id in self._cancels:  # one run per reply: a second would spend twice
+            raise NotFound("There is no reply waiting to stream.")
+        cancel = self._cancels[message_id] = asyncio.Event()
+        try:
+            prepared = chat._prepared.pop(message_id, None)
+            if prepared is None:  # raises NotFound for a reply that is no longer streaming
+                prepared = await chat._db(lambda s: chat._load_request(s, message_id))
+            if prepared.admission is not None:
+                # The send was admitted by the guards before it was saved (a refusal saves
+                # nothing); each call of the loop is admitted again by the guarded provider
+                # (registry.resolve), so the send's slot and reservation are given back first.
+                await prepared.admission.close()
+            owner, model_id, choice = await chat._db(lambda s: self._owner_and_model(s, message_id))
+        except BaseException:
+            self._cancels.pop(message_id, None)
+            raise
         calls = chat.calls
         if calls is not None:
             calls.hold(message_id)
@@ -145,6 +151,7 @@ class AgentChat:
                     owner_id=owner,
                     cancel=cancel,
                     metadata=dict(prepared.request.metadata),
+                    mcp_choice=choice,
                 )
                 async with lease_kept(renew, every=chat.lease / 3):
                     async for event in events:
@@ -192,13 +199,21 @@ class AgentChat:
         return await chat.get_message(message_id)
 
     @staticmethod
-    def _owner_and_model(session: Session, message_id: int) -> tuple[str | None, str]:
+    def _owner_and_model(
+        session: Session, message_id: int
+    ) -> tuple[str | None, str, frozenset[str] | None]:
+        """Who the run is for, its model, and the MCP tools the conversation's project
+        allows (None: every configured one, also for a conversation in no project)."""
         row = crud.get_message(session=session, message_id=message_id)
         if row is None:
             raise NotFound("That message does not exist.")
         conversation = crud.get_conversation(session=session, conversation_id=row.conversation_id)
         owner = conversation.user_id if conversation is not None else None
-        return owner, row.requested_model or row.model or ""
+        project = conversation.project_id if conversation is not None else None
+        choice = (
+            agent_crud.project_mcp_tools(session=session, project_id=project) if project else None
+        )
+        return owner, row.requested_model or row.model or "", choice
 
     async def _save_step(self, message_id: int, event: StepFinished) -> StepView:
         step = AgentStep(

@@ -13,6 +13,7 @@ from components.admin import (
     projects_section,
     users_section,
 )
+from components.admin_tools import project_tools
 from components.shell import shell_style
 from state.admin import AdminState
 
@@ -46,6 +47,7 @@ def admin_page() -> rx.Component:
                     s.create_project, s.open_project, s.set_moderation, s.set_role, s.add_member
                 ),
             ),
+            project_tools(s.mcp_tools, s.project_name, s.set_mcp_tool, s.allow_every_mcp_server),
             budgets_section(s.budgets, s.save_budget),
             moderation_log(s.flags, s.log_page, s.log_has_next, s.show_log_page),
             spacing="5",

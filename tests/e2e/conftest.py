@@ -105,12 +105,19 @@ RULES: list[dict[str, Any]] = [
         "delay_ms": 60,
         "first_delay_ms": 800,
     },
+    # Agent mode with a tool of a local MCP server (tests/unit/mcp/server.py, "lab").
+    {
+        "match": "^agent lab",
+        "tool_calls": [{"name": "lab__add", "arguments": {"a": 20, "b": 22}}],
+    },
+    {"match": "^agent lab", "after_tool": True, "reply": "The lab server says 42."},
     # Extraction: the contacts extractor's forced tool call.
     {"match": "^Ada Lovelace, ada@", "tool_calls": [{"name": "contacts", "arguments": CONTACTS}]},
 ]
 
 
 ANTHROPIC_TEST_KEY = "sk-ant-e2e-not-a-real-key"
+MCP_COMMAND = [sys.executable, str(ROOT / "tests" / "unit" / "mcp" / "server.py"), "stdio"]
 
 
 # PARLEY_E2E_CPU_THROTTLE=4 runs every page on a CPU four times slower (Chrome DevTools'
@@ -154,6 +161,10 @@ def app_url(app_workdir: Path, anthropic_server: LoopbackServer) -> Iterator[str
     workdir = app_workdir
     script = workdir / "script.json"
     script.write_text(json.dumps(RULES), encoding="utf-8")
+    # A real MCP server over stdio, written with the SDK's server side: its tools join the
+    # agent's (as "lab__add", "lab__slow", "lab__fail").
+    mcp_servers = workdir / "mcp.json"
+    mcp_servers.write_text(json.dumps([{"name": "lab", "command": MCP_COMMAND}]), encoding="utf-8")
     port = free_port()
     venv_bin = Path(sys.executable).parent
     env = {
@@ -161,6 +172,7 @@ def app_url(app_workdir: Path, anthropic_server: LoopbackServer) -> Iterator[str
         "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
         "PARLEY_DATA_DIR": str(workdir / "data"),
         "PARLEY_FAKE_SCRIPT": str(script),
+        "PARLEY_MCP_SERVERS": str(mcp_servers),
         "PARLEY_DEFAULT_MODEL": "fake",
         # Short local replies, so the built-in model's test is quick even on a busy machine.
         "PARLEY_LOCAL_MAX_TOKENS": "64",

@@ -249,6 +249,12 @@ TABLE: dict[tuple[type[BaseState], str], Row] = {
         {},
     ),
     (AdminState, "set_moderation"): ("admin", lambda i: AdminState.set_moderation("x", "off"), {}),
+    (AdminState, "set_mcp_tool"): ("admin", lambda i: AdminState.set_mcp_tool("lab", True), {}),
+    (AdminState, "allow_every_mcp_server"): (
+        "admin",
+        lambda i: AdminState.allow_every_mcp_server,
+        {},
+    ),
     (AdminState, "save_budget"): ("admin", lambda i: AdminState.save_budget({}), {}),
     (AdminState, "show_log_page"): ("admin", lambda i: AdminState.show_log_page(1), {}),
     # API keys and data in/out: the caller's own (the services check each key and project)

@@ -11,12 +11,15 @@ import pytest
 from reflex.istate.data import RouterData
 from sqlalchemy import Engine
 
+from app.agent.mcp import McpHub
 from app.guards.store import DatabaseGuardStore
 from app.services.accounts import SESSION_COOKIE, configure_accounts
 from app.services.admin import AdminService, configure_admin
+from app.services.project_tools import ProjectTools, configure_project_tools
 from state.admin import AdminState
 from tests.state.test_auth_state import redirect_target
 from tests.unit.test_accounts import PASSWORD, service
+from tests.unit.test_mcp_tools import STDIO
 
 
 @pytest.fixture
@@ -24,7 +27,10 @@ def accounts(engine: Engine) -> Iterator[Any]:
     configured = service(engine)
     configure_accounts(configured)
     configure_admin(AdminService(configured, DatabaseGuardStore(engine)))
+    # The real MCP server of the MCP tests, over stdio: the projects' choice of its tools.
+    configure_project_tools(ProjectTools(engine, McpHub([STDIO])))
     yield configured
+    configure_project_tools(None)
     configure_admin(None)
     configure_accounts(None)
 
@@ -75,6 +81,28 @@ async def test_an_admin_manages_users_projects_and_budgets(accounts: Any) -> Non
     assert state.log_page == 0 and state.flags == [] and not state.log_has_next
 
 
+async def test_an_admin_chooses_the_mcp_tools_of_a_project(accounts: Any) -> None:
+    root = await accounts.sign_up("root@example.com", PASSWORD, "Root")
+    state = admin_state(root.token)
+    await AdminState.load.fn(state)
+    assert [(r.entry, r.allowed, r.reachable) for r in state.mcp_tools] == [
+        ("lab", True, True),
+        ("lab/add", True, True),
+        ("lab/slow", True, True),
+        ("lab/fail", True, True),
+    ]
+    await AdminState.set_mcp_tool.fn(state, "lab/slow", False)
+    assert (state.error, state.notice) == ("", "MCP tools saved.")
+    assert [r.entry for r in state.mcp_tools if r.allowed] == ["lab/add", "lab/fail"]
+    await AdminState.set_mcp_tool.fn(state, "lab/nothing", True)
+    assert "lists no tool 'nothing'" in state.error
+    other = admin_state(root.token)  # what the database holds, read afresh
+    await AdminState.load.fn(other)
+    assert [r.entry for r in other.mcp_tools if r.allowed] == ["lab/add", "lab/fail"]
+    await AdminState.allow_every_mcp_server.fn(state)
+    assert all(r.allowed for r in state.mcp_tools)
+
+
 @pytest.mark.parametrize("who", ["nobody", "user"])
 async def test_others_are_sent_away_and_every_event_is_refused(accounts: Any, who: str) -> None:
     root = await accounts.sign_up("root@example.com", PASSWORD, "Root")
@@ -95,6 +123,8 @@ async def test_others_are_sent_away_and_every_event_is_refused(accounts: Any, wh
         (AdminState.set_moderation, (ada_project, "off")),
         (AdminState.save_budget, ({"scope": "user", "subject_id": ada.user_id, "cost": "9"},)),
         (AdminState.show_log_page, (0,)),
+        (AdminState.set_mcp_tool, ("lab", False)),
+        (AdminState.allow_every_mcp_server, ()),
     ]
     for event, args in events:
         await event.fn(state, *args)
@@ -111,3 +141,4 @@ async def test_others_are_sent_away_and_every_event_is_refused(accounts: Any, wh
     assert not any(b.own for b in admin.budgets)
     await AdminState.open_project.fn(admin, ada_project)
     assert [m.email for m in admin.members] == ["ada@example.com"]
+    assert admin.mcp_tools and all(r.allowed for r in admin.mcp_tools)

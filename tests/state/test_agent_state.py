@@ -15,12 +15,15 @@ import pytest
 from pydantic import BaseModel
 
 from app.agent import FunctionTool, Toolbox
+from app.errors import NotFound
 from app.llm.base import ToolCall
 from app.llm.fake import ScriptedReply
 from app.services.agent import AgentService
-from app.services.agent_wiring import configure_agents
+from app.services.agent_chat import StepView
+from app.services.agent_wiring import configure_agents, get_agent_chat
 from app.settings import Settings
 from state.agent import AgentState
+from state.chat import ChatState
 from state.extract import ExtractState
 from tests.state import harness
 from tests.state.harness import WAIT, Backend, Tab, backend, send, shown, tab
@@ -35,8 +38,10 @@ class WaitArgs(BaseModel):
 class SlowTools(AgentService):
     """The real toolbox plus ``wait``, a tool that sleeps: something to stop mid-tool."""
 
-    async def toolbox(self, owner_id: str | None) -> Toolbox:
-        box = await super().toolbox(owner_id)
+    async def toolbox(
+        self, owner_id: str | None, *, mcp_choice: frozenset[str] | None = None
+    ) -> Toolbox:
+        box = await super().toolbox(owner_id, mcp_choice=mcp_choice)
 
         async def wait(args: WaitArgs) -> str:
             await asyncio.sleep(args.seconds)
@@ -150,6 +155,45 @@ async def test_stop_cancels_the_run_mid_tool(tab: Tab, backend: Backend) -> None
     assert [(s.tool, s.status, s.error) for s in agent.steps] == [
         ("wait", "cancelled", "Cancelled.")
     ]
+
+
+async def test_a_forged_second_start_runs_no_second_loop(tab: Tab, backend: Backend) -> None:
+    """The browser can call any public State method: ``stream_agent`` (or the plain
+    ``stream_reply``) again for a reply the agent is answering, or has answered, must not
+    start another loop (it would run the tools and spend again)."""
+    backend.script(call("wait", {"seconds": 1}), ScriptedReply.of("Waited."))
+    await agent_on(tab)
+    sent = await tab.send(send("Wait for me"))
+    await tab.wire.wait_for(
+        lambda u: any(s["tool"] == "wait" for s in u.chat.get("live_steps", []))
+    )
+    reply_id = (await tab.chat()).live_id
+    await tab.run(AgentState.stream_agent)  # forged, mid-run
+    await tab.run(ChatState.stream_reply)
+    with pytest.raises(NotFound):  # the service too: one run per reply
+        await get_agent_chat().run(reply_id, ignore_step)
+    async with asyncio.timeout(WAIT):
+        await sent.wait_all()
+
+    reply = shown(await tab.chat())[-1]
+    assert (reply.id, reply.content, reply.status) == (reply_id, "Waited.", "complete")
+    assert len(backend.provider.requests) == 2  # the tool call, then the answer
+    agent = await tab.state(AgentState)
+    assert [(s.tool, s.status) for s in agent.steps] == [("wait", "ok")]
+
+    # Finished: forged again, nothing runs; the service refuses a reply no longer streaming.
+    await tab.run(AgentState.stream_agent)
+    with pytest.raises(NotFound):
+        await get_agent_chat().run(reply_id, ignore_step)
+    assert len(backend.provider.requests) == 2
+    assert [(s.tool, s.status) for s in await get_agent_chat().steps([reply_id])] == [
+        ("wait", "ok")
+    ]
+    assert shown(await tab.chat())[-1].content == "Waited."
+
+
+async def ignore_step(step: StepView) -> None:
+    del step
 
 
 CONTACTS = {

@@ -67,7 +67,7 @@ BARE_MODEL_BENCH = "bench/local_overhead.py"
 BARE_SDK_BENCH = "bench/token_cpu.py"
 # The one module that wraps ``instructor`` (structured output), once it exists. It may
 # import instructor and the SDK clients instructor wraps. Add its path here, nowhere else.
-INSTRUCTOR_MODULES: frozenset[str] = frozenset()
+INSTRUCTOR_MODULES: frozenset[str] = frozenset({"app/llm/structured.py"})
 
 # Which files may import each SDK.
 SDK_IMPORTERS: dict[str, frozenset[str]] = {

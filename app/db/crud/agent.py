@@ -1,13 +1,15 @@
 """Agents and extraction in the chat: a conversation's agent mode, the steps of an agent run
-(kept with the reply they led to), and extractions run over messages."""
+(kept with the reply they led to), extractions run over messages, and which MCP servers and
+tools a project's agent runs may use."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
-from app.db.models import AgentMode, AgentStep, Extraction
+from app.db.models import AgentMode, AgentStep, Extraction, Project
 
 
 def agent_mode(*, session: Session, conversation_id: str) -> bool:
@@ -55,3 +57,16 @@ def list_extractions(*, session: Session, message_ids: Sequence[int]) -> Sequenc
         .order_by(col(Extraction.message_id), col(Extraction.id))
     )
     return session.exec(query).all()
+
+
+def project_mcp_tools(*, session: Session, project_id: str) -> frozenset[str] | None:
+    """The project's MCP entries ("server", "server/tool"); None: every configured one."""
+    raw = session.exec(select(Project.mcp_tools).where(col(Project.id) == project_id)).first()
+    return None if raw is None else frozenset(json.loads(raw))
+
+
+def set_project_mcp_tools(
+    *, session: Session, project_id: str, entries: Iterable[str] | None
+) -> None:
+    value = None if entries is None else json.dumps(sorted(set(entries)))
+    session.execute(update(Project).where(col(Project.id) == project_id).values(mcp_tools=value))
