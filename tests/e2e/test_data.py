@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Download, Page, expect
 
-from tests.e2e.conftest import E2E_PASSWORD, sign_up
+from tests.e2e.conftest import E2E_PASSWORD, sign_up, watch_errors
 from tests.e2e.test_chat import last_reply, open_new_chat, send
 
 pytestmark = pytest.mark.e2e
@@ -32,6 +32,7 @@ def test_export_downloads_and_imports_back(browser: Browser, app_url: str) -> No
     sign_up(context, app_url, f"data-{uuid.uuid4().hex[:8]}@example.com", E2E_PASSWORD)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    problems = watch_errors(page)
     try:
         rare = "d" + uuid.uuid4().hex[:10]
         open_new_chat(page, app_url)
@@ -52,11 +53,14 @@ def test_export_downloads_and_imports_back(browser: Browser, app_url: str) -> No
         page.locator("input[type=file]").set_input_files(
             [{"name": "export.json", "mimeType": "application/json", "buffer": text.encode()}]
         )
+        # An upload, then a background import: generous on a busy machine (a proof run at load
+        # 14 took over 15 s).
         expect(page.get_by_role("status").filter(has_text="Imported")).to_contain_text(
-            re.compile(r"Imported 1 conversations? \(2 messages\)")
+            re.compile(r"Imported 1 conversations? \(2 messages\)"), timeout=60_000
         )
         page.goto(f"{app_url}/")
         nav = page.get_by_role("navigation", name="Conversations")
         expect(nav.get_by_role("link", name=re.compile(rare))).to_have_count(2)
+        assert not problems, "the page reported errors:\n" + "\n".join(problems)
     finally:
         context.close()
