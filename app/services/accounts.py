@@ -34,6 +34,7 @@ from app.db import crud
 from app.db.models import Role, User, utcnow
 from app.db.session import get_engine, run_in_session
 from app.errors import Forbidden, InvalidInput, NotSignedIn, SignInFailed
+from app.guards.login import limited_message
 from app.services.authz import Authz, Principal, default_project
 from app.services.credentials import (
     AUTH_ERRORS,
@@ -57,6 +58,7 @@ __all__ = [  # the credential rules, re-exported: callers import accounts only
     "AccountService",
     "SignedIn",
     "error_code",
+    "limited_message",
     "token_from_cookie_header",
 ]
 
