@@ -123,20 +123,25 @@ class AttachmentLimits:
     def upload_body_max_bytes(self) -> int:
         """The largest upload request worth reading: ``max_files`` files of the largest
         kind, plus room for the multipart framing (boundaries and part headers)."""
-        return self.max_files * (self.max_bytes + 4096) + 65536
+        return self.max_files * (self.max_bytes + PART_FRAMING_BYTES) + UPLOAD_FRAMING_BYTES
 
     def largest_file(self, upload_cap: int | None = None) -> int:
-        """The largest single file the browser should send: the largest kind's limit, and
-        no more than one upload's cap (``upload_cap``, or :attr:`upload_body_max_bytes`)
-        leaves for a file after the framing. The browser refuses larger files itself, with
-        their name, size and this limit, so no upload is refused with a bare HTTP 413."""
+        """The largest single file the browser should send: the largest kind's limit, and no
+        more than a ``max_files``-th of what one upload's cap (``upload_cap``, or
+        :attr:`upload_body_max_bytes`) leaves after the framing. So ``max_files`` files
+        within it always fit one upload, and the browser, refusing larger files itself with
+        their name, size and this limit, never meets a bare HTTP 413. (With the default cap
+        this is just the largest kind's limit.)"""
         cap = upload_cap or self.upload_body_max_bytes
-        return max(1, min(self.max_bytes, cap - UPLOAD_FRAMING_BYTES))
+        share = (cap - UPLOAD_FRAMING_BYTES) // self.max_files - PART_FRAMING_BYTES
+        return max(1, min(self.max_bytes, share))
 
 
-# Room one upload request needs besides its files' bytes (boundaries, part headers, the
-# event's arguments), as :attr:`AttachmentLimits.upload_body_max_bytes` allows for it.
+# Room one upload request needs besides its files' parts (the closing boundary, the event's
+# arguments), and each file's part besides its bytes (boundary and headers), as
+# :attr:`AttachmentLimits.upload_body_max_bytes` allows for them.
 UPLOAD_FRAMING_BYTES = 65536
+PART_FRAMING_BYTES = 4096
 
 
 def refused_in_browser(

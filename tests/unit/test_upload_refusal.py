@@ -5,6 +5,7 @@ with the file's name, its size and the limit. (In a browser: tests/e2e/test_guar
 from __future__ import annotations
 
 from app.services.attachment_checks import (
+    PART_FRAMING_BYTES,
     UPLOAD_FRAMING_BYTES,
     AttachmentLimits,
     refused_in_browser,
@@ -15,19 +16,24 @@ from app.settings import Settings
 LIMITS = AttachmentLimits(text_max_bytes=1_000_000, image_max_bytes=5_000_000, max_files=10)
 
 
-def test_the_largest_file_is_the_largest_kind_within_the_body_cap() -> None:
+def test_the_largest_file_is_the_largest_kind_within_a_share_of_the_body_cap() -> None:
     assert LIMITS.largest_file() == 5_000_000  # the default cap carries 10 of them
-    assert LIMITS.largest_file(2_000_000) == 2_000_000 - UPLOAD_FRAMING_BYTES
+    # An operator's lower cap: ten files of the largest size still fit one upload.
+    largest = LIMITS.largest_file(2_000_000)
+    assert largest == (2_000_000 - UPLOAD_FRAMING_BYTES) // 10 - PART_FRAMING_BYTES
+    assert 10 * (largest + PART_FRAMING_BYTES) + UPLOAD_FRAMING_BYTES <= 2_000_000
     assert LIMITS.largest_file(10) == 1  # a silly cap still gives a positive size
     # Within the browser's limits, one upload never exceeds the default body cap.
-    assert LIMITS.largest_file() * LIMITS.max_files < LIMITS.upload_body_max_bytes
+    most = LIMITS.max_files * (LIMITS.largest_file() + PART_FRAMING_BYTES) + UPLOAD_FRAMING_BYTES
+    assert most <= LIMITS.upload_body_max_bytes
 
 
 def test_the_limits_the_page_gets_come_from_the_settings() -> None:
     settings = Settings(attachment_image_max_bytes=3_000_000, attachment_max_files=4)
     assert browser_upload_limits(settings) == (3_000_000, 4)
     capped = Settings(upload_max_bytes=1_000_000, attachment_max_files=4)
-    assert browser_upload_limits(capped) == (1_000_000 - UPLOAD_FRAMING_BYTES, 4)
+    share = (1_000_000 - UPLOAD_FRAMING_BYTES) // 4 - PART_FRAMING_BYTES
+    assert browser_upload_limits(capped) == (share, 4)
 
 
 def test_each_refused_file_is_named_with_its_size_and_the_limit() -> None:
