@@ -15,7 +15,9 @@ import reflex as rx
 from app import services
 from app.db.session import migrate
 from app.errors import public_error
+from app.guards.login import LoginLimiter
 from app.guards.origins import security_middleware, served_guard
+from app.guards.setup import build_login_limiter
 from app.guards.upload_cap import upload_cap
 from app.services.accounts import get_account_service
 from app.services.alert_delivery import alert_task_from_settings
@@ -126,6 +128,11 @@ def _oidc_client() -> OidcClient | None:
     )
 
 
+@lru_cache(maxsize=1)
+def _login_limiter() -> LoginLimiter:
+    return build_login_limiter(get_settings())
+
+
 chat_service = build_chat_service(get_settings())
 services.configure(chat_service, titles=TitleService(chat_service.engine, chat_service.models))
 
@@ -163,6 +170,8 @@ app = rx.App(
             allowed_origins=_allowed_origins,
             oidc=_oidc_client,
             secure_cookie=get_settings().session_cookie_secure,
+            # Failed sign-ins per IP and per account name (app/guards/login.py).
+            login_limiter=_login_limiter,
         ),
         # The OpenAI/Anthropic-compatible API (/v1/...), with per-user API keys.
         gateway_app(_gateway),

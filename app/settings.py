@@ -179,6 +179,10 @@ class Settings(BaseSettings):
     rate_tokens_per_user: str = Field(default="200000/hour")
     rate_tokens_per_project: str = Field(default="2000000/hour")
     concurrent_streams_per_user: int = Field(default=3, ge=0, description="0: unlimited.")
+    # Failed sign-ins (wrong password, unknown account) per client IP and per account name
+    # (the email as typed); once a window is full, attempts wait without a password check.
+    rate_login_per_ip: str = Field(default="20/minute;200/hour")
+    rate_login_per_account: str = Field(default="5/minute;30/hour")
     # The built-in model: replies that may wait behind the running one before "busy".
     local_max_waiting: int = Field(default=4, ge=0)
     # Max tokens when a conversation sets none (always clamped to the model's output limit).

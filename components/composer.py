@@ -154,9 +154,30 @@ def upload_errors(errors: rx.Var[Sequence[str]], on_dismiss: Handler) -> rx.Comp
     )
 
 
-def attach_button(upload_id: str, on_drop: Handler) -> rx.Component:
+def rejected_files(rejected: rx.Var) -> rx.Var:
+    """react-dropzone's rejections as data the server can read: a File's name and size are
+    not JSON fields, so they are picked here, in the browser."""
+    return rx.Var(
+        _js_expr=(
+            f"({rejected}).map((r) => ({{name: r.file.name, size: r.file.size, "
+            "errors: r.errors.map((e) => e.code)}))"
+        ),
+        _var_type=list[dict[str, Any]],
+    )
+
+
+def attach_button(
+    upload_id: str,
+    on_drop: Handler,
+    *,
+    on_rejected: Callable[[rx.Var], Handler],
+    max_size: int,
+    max_files: int,
+) -> rx.Component:
     """The paperclip: opens the file picker; files dropped on it are attached too. Each
-    file uploads at once (``on_drop``) and is checked on the server."""
+    file uploads at once (``on_drop``) and is checked on the server. A file over
+    ``max_size`` bytes, or more than ``max_files`` at once, is refused in the browser
+    (``on_rejected``, given :func:`rejected_files`' data) before any byte is sent."""
     return rx.upload.root(
         rx.icon_button(
             rx.icon("paperclip", size=18),
@@ -168,8 +189,11 @@ def attach_button(upload_id: str, on_drop: Handler) -> rx.Component:
         ),
         id=upload_id,
         multiple=True,
+        max_size=max_size,
+        max_files=max_files,
         no_keyboard=True,  # the button inside takes focus and Enter/Space
         on_drop=on_drop,
+        on_drop_rejected=lambda rejected: on_rejected(rejected_files(rejected)),
         # The dropzone's own file input stays out of the tab order and the accessibility
         # tree: the button is the control (the picker still opens from it).
         style={"& input[type=file]": {"display": "none !important"}},

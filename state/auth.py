@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from app.services.accounts import AUTH_ERRORS, principal_from_cookie
+from app.services.accounts import AUTH_ERRORS, limited_message, principal_from_cookie
 from app.services.authz import Principal, login_redirect, safe_next
 from app.settings import get_settings
+
+# The longest wait a refused sign-in's page states (seconds); a larger ?retry= is ignored.
+MAX_RETRY_SHOWN = 86_400
 
 # What a page says after a route sent it back with ?done=<code>.
 NOTICES: dict[str, str] = {
@@ -34,7 +37,11 @@ class AuthState(rx.State):
 
     def _read_params(self) -> None:
         params = self.router.page.params
-        self.error = AUTH_ERRORS.get(str(params.get("error", "")), "")
+        code, retry = str(params.get("error", "")), str(params.get("retry", ""))
+        self.error = AUTH_ERRORS.get(code, "")
+        plain = retry.isascii() and retry.isdecimal()
+        if code == "limited" and plain and 0 < int(retry) <= MAX_RETRY_SHOWN:
+            self.error = limited_message(int(retry))  # a number, never text from the link
         self.notice = NOTICES.get(str(params.get("done", "")), "")
         self.next_path = safe_next(str(params.get("next", "/")))
         settings = get_settings()

@@ -28,11 +28,14 @@ from app.services import (
     get_conversation_options,
     get_prompt_service,
 )
+from app.services.attachment_checks import refused_in_browser
 from app.services.attachments import AttachmentView
 from app.services.authz import owner_of
 from app.services.extract_chat import parse_command
 from app.services.options import Parameters, PostExtras
 from app.services.prompts import PromptOption
+from app.services.wiring import browser_upload_limits
+from app.settings import get_settings
 from state.access import SIGNED_IN, Need, authorize
 from state.agent import agent_stream
 from state.chat import ChatState
@@ -48,6 +51,12 @@ def message_text(form_data: dict[str, Any]) -> str:
     """The composer's text as the browser submitted it ("" if the form had none)."""
     value = form_data.get(MESSAGE_FIELD, "")
     return value if isinstance(value, str) else ""
+
+
+def upload_limits() -> tuple[int, int]:
+    """The largest file and the most files the browser uploads at once (the page's dropzone
+    refuses the rest itself, so no upload meets the body cap's bare 413)."""
+    return browser_upload_limits(get_settings())
 
 
 def _text(value: float | int | None) -> str:
@@ -81,9 +90,13 @@ class ComposerState(ChatState):
 
     @rx.event
     async def upload(self, files: list[rx.UploadFile]) -> None:
+        """A drop's accepted files (the page clears the drop's messages first; the files the
+        browser refused are reported by :meth:`refuse_files`, so both add to the list)."""
         principal = await self._allow(Need(create=True))
         if principal is None:
             self.upload_errors = [self.notice]
+            return
+        if not files:  # every file of the drop was refused in the browser
             return
         service = get_attachment_service()
         result = await service.add_many(
@@ -91,7 +104,7 @@ class ComposerState(ChatState):
             pending=len(self.attachments),
             owner=owner_of(principal),
         )
-        self.upload_errors = result.errors
+        self.upload_errors = [*self.upload_errors, *result.errors]
         if result.added:
             self.attachments = [*self.attachments, *result.added]
 
@@ -104,6 +117,20 @@ class ComposerState(ChatState):
         except ParleyError as exc:
             self.upload_errors = [exc.message]
         self.attachments = [a for a in self.attachments if a.id != attachment_id]
+
+    @rx.event
+    async def refuse_files(self, rejected: list[dict[str, Any]]) -> None:
+        """Files the browser would not upload (each over the largest a file may be, or too
+        many at once): say which, how large, and the limit. Nothing was sent, and the text
+        and the files already attached stay."""
+        if await self._allow() is None:
+            return
+        limits = get_attachment_service().limits
+        largest = limits.largest_file(get_settings().upload_max_bytes)
+        most = limits.max_files
+        items = rejected if isinstance(rejected, list) else []
+        refused = refused_in_browser(items, largest=largest, max_files=most)
+        self.upload_errors = [*self.upload_errors, *refused]
 
     @rx.event
     async def dismiss_upload_errors(self) -> None:

@@ -10,7 +10,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Index, Numeric, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -232,6 +241,20 @@ class User(SQLModel, table=True):
     disabled_at: datetime | None = Field(default=None)  # a disabled account cannot sign in
 
     __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject"),)
+
+
+class FirstAdmin(SQLModel, table=True):
+    """The first account's claim, written in the very transaction that signs it up. One row,
+    id 1: of two simultaneous first sign-ups only one can insert it (the other's insert fails
+    on the primary key, on SQLite and PostgreSQL alike, and it signs up again as an ordinary
+    account), so a fresh install gets exactly one admin from sign-up."""
+
+    __tablename__ = "first_admin"  # pyright: ignore[reportAssignmentType]
+    __table_args__ = (CheckConstraint("id = 1", name="ck_first_admin_singleton"),)
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    user_id: str = Field(foreign_key="user.id", max_length=32, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class AuthSession(SQLModel, table=True):

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from app.guards import Guards
 from app.guards.budgets import BudgetGuard, BudgetScope, Limits, ModelLimits
+from app.guards.login import LoginLimiter
 from app.guards.moderation import ModerationGuard, Moderator, OfflineModerator, OpenAIModerator
 from app.guards.ratelimit import LimitRules, RateLimiter, limits_storage
 from app.guards.store import DatabaseGuardStore
@@ -81,4 +82,14 @@ def build_guards(
         budgets=budgets,
         moderation=moderation,
         default_max_tokens=settings.default_max_tokens,
+    )
+
+
+def build_login_limiter(settings: Settings) -> LoginLimiter:
+    """Failed sign-ins per IP and per account name, on the same storage as the other limits
+    (Redis when ``REDIS_URL`` is set, so every worker counts together)."""
+    return LoginLimiter(
+        per_ip=settings.rate_login_per_ip,
+        per_account=settings.rate_login_per_account,
+        storage=limits_storage(settings.redis_url, prefix="parley-login"),
     )

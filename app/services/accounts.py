@@ -8,7 +8,10 @@ session behind the cookie.
   time. Logging out revokes it; changing the password revokes every session of the account
   and starts a new one.
 - The first account on a fresh install is an admin, and adopts the data from before
-  accounts (migration 0006's "Default" project and every row without an owner). Everyone
+  accounts (migration 0006's "Default" project and every row without an owner). Its
+  sign-up claims the one ``first_admin`` row in the same transaction, so of two
+  simultaneous first sign-ups only one commits as admin; the other runs again as an
+  ordinary sign-up. Everyone
   after gets a project of their own, as its owner. Sign-up after the first is ``open``,
   ``invite`` (a code an admin made) or ``closed``.
 """
@@ -24,12 +27,14 @@ from typing import Literal, TypeVar
 
 from pwdlib import PasswordHash
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.db import crud
 from app.db.models import Role, User, utcnow
 from app.db.session import get_engine, run_in_session
 from app.errors import Forbidden, InvalidInput, NotSignedIn, SignInFailed
+from app.guards.login import limited_message
 from app.services.authz import Authz, Principal, default_project
 from app.services.credentials import (
     AUTH_ERRORS,
@@ -53,6 +58,7 @@ __all__ = [  # the credential rules, re-exported: callers import accounts only
     "AccountService",
     "SignedIn",
     "error_code",
+    "limited_message",
     "token_from_cookie_header",
 ]
 
@@ -90,6 +96,16 @@ class AccountService:
     async def _db(self, fn: Callable[[Session], T]) -> T:
         return await run_in_session(self.engine, fn)
 
+    async def _db_once_more(self, fn: Callable[[Session], T]) -> T:
+        """Run a sign-up's transaction; if it lost a race (another transaction committed
+        the same email, or the first admin's claim, meanwhile), run it once more: it then
+        sees the winner's rows and answers as the rules say ("taken", or an ordinary
+        account)."""
+        try:
+            return await self._db(fn)
+        except IntegrityError:
+            return await self._db(fn)
+
     async def _hash(self, password: str) -> str:
         return await asyncio.to_thread(self.hasher.hash, password)
 
@@ -124,7 +140,9 @@ class AccountService:
         """Inside one transaction: the sign-up rules, the user, their project(s), a session."""
         if crud.get_user_by_email(session=session, email=email) is not None:
             raise InvalidInput(AUTH_ERRORS["taken"])
-        first = crud.count_users(session=session) == 0
+        first = crud.count_users(session=session) == 0 and not crud.first_admin_claimed(
+            session=session
+        )
         if not first and self.signup_mode == "closed":
             raise Forbidden(AUTH_ERRORS["closed"])
         user = crud.create_user(
@@ -136,6 +154,8 @@ class AccountService:
             oidc_issuer=oidc[0] if oidc else None,
             oidc_subject=oidc[1] if oidc else None,
         )
+        if first:  # another first sign-up that committed meanwhile makes this one fail here
+            crud.claim_first_admin(session=session, user_id=user.id)
         if not first and self.signup_mode == "invite":
             code = (invite_code or "").strip()
             if not code or not crud.use_invitation(
@@ -164,7 +184,7 @@ class AccountService:
         check_password(password, address)
         name = clean_display_name(display_name, address)
         hashed = await self._hash(password)
-        return await self._db(
+        return await self._db_once_more(
             lambda s: self._create_account(
                 s, email=address, display_name=name, password_hash=hashed, invite_code=invite_code
             )
@@ -280,7 +300,7 @@ class AccountService:
                 oidc=(issuer, subject),
             )
 
-        return await self._db(run)
+        return await self._db_once_more(run)
 
     # ----- admin --------------------------------------------------------------------------
 

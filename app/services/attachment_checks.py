@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -122,7 +123,58 @@ class AttachmentLimits:
     def upload_body_max_bytes(self) -> int:
         """The largest upload request worth reading: ``max_files`` files of the largest
         kind, plus room for the multipart framing (boundaries and part headers)."""
-        return self.max_files * (self.max_bytes + 4096) + 65536
+        return self.max_files * (self.max_bytes + PART_FRAMING_BYTES) + UPLOAD_FRAMING_BYTES
+
+    def largest_file(self, upload_cap: int | None = None) -> int:
+        """The largest single file the browser should send: the largest kind's limit, and no
+        more than a ``max_files``-th of what one upload's cap (``upload_cap``, or
+        :attr:`upload_body_max_bytes`) leaves after the framing. So ``max_files`` files
+        within it always fit one upload, and the browser, refusing larger files itself with
+        their name, size and this limit, never meets a bare HTTP 413. (With the default cap
+        this is just the largest kind's limit.)"""
+        cap = upload_cap or self.upload_body_max_bytes
+        share = (cap - UPLOAD_FRAMING_BYTES) // self.max_files - PART_FRAMING_BYTES
+        return max(1, min(self.max_bytes, share))
+
+
+# Room one upload request needs besides its files' parts (the closing boundary, the event's
+# arguments), and each file's part besides its bytes (boundary and headers), as
+# :attr:`AttachmentLimits.upload_body_max_bytes` allows for them.
+UPLOAD_FRAMING_BYTES = 65536
+PART_FRAMING_BYTES = 4096
+
+
+def refused_in_browser(
+    rejected: Sequence[Mapping[str, object]], *, largest: int, max_files: int
+) -> list[str]:
+    """What to say about files the browser refused to upload (react-dropzone's rejections,
+    as ``{"name", "size", "errors": [code, ...]}``): each too-large file with its name, size
+    and the limit; too many files at once as one line. Nothing was sent."""
+    messages: list[str] = []
+    too_many = 0
+    for item in rejected[:100]:
+        if not isinstance(item, Mapping):
+            continue
+        name = display_name(str(item.get("name") or ""))
+        size = item.get("size")
+        codes = item.get("errors")
+        codes = [str(c) for c in codes] if isinstance(codes, list) else []
+        if "too-many-files" in codes:
+            too_many += 1
+        elif "file-too-large" in codes and isinstance(size, int | float):
+            messages.append(
+                f"{name} is {format_size(int(size))}; the limit is {format_size(largest)}. "
+                "Nothing was uploaded; attach a smaller file."
+            )
+        else:
+            messages.append(f"{name} could not be attached. Try another file.")
+    if too_many:
+        messages.insert(
+            0,
+            f"{too_many} files at once is more than one message can carry: attach at most "
+            f"{max_files} at a time.",
+        )
+    return messages
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,9 @@ AUTH_ERRORS: dict[str, str] = {
     "origin": "That form came from another site, so it was refused. Try again from here.",
     "large": "That form is too large. Shorten what you typed.",
     "failed": "That did not work. Try again.",
+    # With ?retry=<seconds> the page says how long (app/guards/login.py's limited_message).
+    "limited": "Too many failed sign-in attempts. For your account's safety, wait a little, "
+    "then try again.",
 }
 _CODES = {text: code for code, text in AUTH_ERRORS.items()}
 

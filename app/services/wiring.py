@@ -27,6 +27,23 @@ from app.settings import Settings
 FAKE_MAX_OUTPUT_TOKENS = 4096  # the scripted model's output limit, as the guards see it
 
 
+def attachment_limits(settings: Settings) -> AttachmentLimits:
+    return AttachmentLimits(
+        text_max_bytes=settings.attachment_text_max_bytes,
+        image_max_bytes=settings.attachment_image_max_bytes,
+        max_files=settings.attachment_max_files,
+        pending_max_bytes=settings.attachment_pending_max_bytes,
+    )
+
+
+def browser_upload_limits(settings: Settings) -> tuple[int, int]:
+    """What the browser checks before it uploads: the largest single file (bytes) and the
+    most files at once. Within these, one upload never exceeds the body cap
+    (``PARLEY_UPLOAD_MAX_BYTES``) unless that is set below max files x the largest file."""
+    limits = attachment_limits(settings)
+    return limits.largest_file(settings.upload_max_bytes), limits.max_files
+
+
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """One provider per configured kind: the local model always, the others iff configured."""
     providers: dict[str, Provider] = {
@@ -178,11 +195,6 @@ def build_chat_service(settings: Settings) -> ChatService:
         attachments=AttachmentService(
             engine,
             settings.resolved_upload_dir,
-            AttachmentLimits(
-                text_max_bytes=settings.attachment_text_max_bytes,
-                image_max_bytes=settings.attachment_image_max_bytes,
-                max_files=settings.attachment_max_files,
-                pending_max_bytes=settings.attachment_pending_max_bytes,
-            ),
+            attachment_limits(settings),
         ),
     )

@@ -10,7 +10,9 @@ also stops login CSRF (signing a victim into an attacker's account), which SameS
 does not.
 
 - ``POST /_parley/auth/signup``   email, password, confirm, display_name, invite, next
-- ``POST /_parley/auth/login``    email, password, next
+- ``POST /_parley/auth/login``    email, password, next (failed attempts are limited per
+  client IP and per account name, ``app/guards/login.py``: a refused attempt goes back with
+  ``?error=limited&retry=<seconds>`` and a ``Retry-After`` header, its password unchecked)
 - ``POST /_parley/auth/logout``
 - ``POST /_parley/auth/password`` current, new, confirm
 - ``GET  /_parley/auth/oidc/start?next=`` and ``/_parley/auth/oidc/callback`` (when set up)
@@ -29,7 +31,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from app.errors import ParleyError
+from app.errors import LimitExceeded, ParleyError, SignInFailed
+from app.guards.login import LoginLimiter
 from app.services.accounts import (
     SESSION_COOKIE,
     AccountService,
@@ -70,9 +73,11 @@ def auth_app(
     allowed_origins: Callable[[], Sequence[str]] = tuple,
     oidc: Callable[[], OidcClient | None] = lambda: None,
     secure_cookie: bool | None = None,
+    login_limiter: Callable[[], LoginLimiter | None] = lambda: None,
 ) -> Starlette:
     """The routes. ``allowed_origins`` lists origins besides the request's own that may
-    post (the dev frontend's, a proxy's); ``secure_cookie`` None means Secure over https."""
+    post (the dev frontend's, a proxy's); ``secure_cookie`` None means Secure over https;
+    ``login_limiter`` limits failed sign-ins (None: no limit)."""
 
     def allowed(origin: str | None, request: Request) -> bool:
         return origin is not None and (
@@ -148,14 +153,32 @@ def auth_app(
         response = RedirectResponse(page_url(request, next_path), status_code=303)
         return set_session(response, request, signed_in)
 
+    def limited(request: Request, exc: LimitExceeded, next_path: str) -> Response:
+        wait = str(max(1, round(exc.retry_after or 1)))
+        params = {"error": "limited", "retry": wait}
+        if next_path != "/":
+            params["next"] = next_path
+        response = RedirectResponse(page_url(request, "/login", **params), status_code=303)
+        response.headers["Retry-After"] = wait
+        return response
+
     async def login(request: Request) -> Response:
         form = await form_of(request)
         if isinstance(form, str):
             return refused(request, "/login", form)
         next_path = safe_next(_field(form, "next"))
+        email, limiter = _field(form, "email"), login_limiter()
+        ip = request.client.host if request.client else ""
         try:
-            signed_in = await accounts().log_in(_field(form, "email"), _field(form, "password"))
+            if limiter is not None:
+                await limiter.check(ip, email)
+            signed_in = await accounts().log_in(email, _field(form, "password"))
+        except LimitExceeded as exc:
+            log.warning("refused a sign-in attempt: %s", exc.limit)
+            return limited(request, exc, next_path)
         except ParleyError as exc:
+            if limiter is not None and isinstance(exc, SignInFailed):
+                await limiter.failed(ip, email)
             return back(request, "/login", error_code(exc), next_path)
         response = RedirectResponse(page_url(request, next_path), status_code=303)
         return set_session(response, request, signed_in)

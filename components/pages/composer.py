@@ -12,13 +12,22 @@ from components.composer import (
     prompt_picker,
     upload_errors,
 )
-from state.composer import UPLOAD_ID, ComposerState
+from state.composer import UPLOAD_ID, ComposerState, upload_limits
 
 
 def attach() -> rx.Component:
+    largest, most = upload_limits()
     return attach_button(
         UPLOAD_ID,
-        on_drop=ComposerState.upload(rx.upload_files(upload_id=UPLOAD_ID)),
+        # A drop's messages replace the last drop's: cleared first, then the server's
+        # (upload) and the browser's (refuse_files) are added as they come.
+        on_drop=[
+            ComposerState.dismiss_upload_errors,
+            ComposerState.upload(rx.upload_files(upload_id=UPLOAD_ID)),
+        ],
+        on_rejected=ComposerState.refuse_files,
+        max_size=largest,
+        max_files=most,
     )
 
 

@@ -68,6 +68,8 @@ RULES: list[dict[str, Any]] = [
         "delay_ms": 25,
     },
     {"match": "^stop me", "reply": LONG_REPLY, "chunk_chars": 4, "delay_ms": 120},
+    # About 100 s unless stopped: replies that are still streaming minutes later (test_guards).
+    {"match": "^hold the line", "reply": LONG_REPLY, "chunk_chars": 2, "delay_ms": 250},
     {"match": "^show xss", "reply": XSS_REPLY, "chunk_chars": 8, "delay_ms": 5},
     {"match": "^show markdown", "reply": MARKDOWN_REPLY, "chunk_chars": 9, "delay_ms": 2},
     {
@@ -118,6 +120,8 @@ RULES: list[dict[str, Any]] = [
 
 ANTHROPIC_TEST_KEY = "sk-ant-e2e-not-a-real-key"
 MCP_COMMAND = [sys.executable, str(ROOT / "tests" / "unit" / "mcp" / "server.py"), "stdio"]
+# Replies one user may have streaming at once on the test server (a fresh user fills it).
+STREAMS_PER_USER = 3
 
 
 # PARLEY_E2E_CPU_THROTTLE=4 runs every page on a CPU four times slower (Chrome DevTools'
@@ -184,6 +188,8 @@ def app_url(app_workdir: Path, anthropic_server: LoopbackServer) -> Iterator[str
         # Every test signs in as one user: the per-user window would count the whole
         # suite's sends, which the per-IP window (the same machine) bounds already.
         "PARLEY_RATE_REQUESTS_PER_USER": "120/minute",
+        # The per-user limit tests/e2e/test_guards.py fills: replies streaming at once.
+        "PARLEY_CONCURRENT_STREAMS_PER_USER": str(STREAMS_PER_USER),
         "REFLEX_USE_NPM": "1",
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "false",

@@ -103,6 +103,11 @@ TABLE: dict[tuple[type[BaseState], str], Row] = {
         lambda i: ComposerState.remove_attachment(i["attachment"]),
         {},
     ),
+    (ComposerState, "refuse_files"): (
+        "signed_in",
+        lambda i: ComposerState.refuse_files([{"name": "a.bin", "size": 9, "errors": ["x"]}]),
+        {},
+    ),
     (ComposerState, "dismiss_upload_errors"): (
         "signed_in",
         lambda i: ComposerState.dismiss_upload_errors,

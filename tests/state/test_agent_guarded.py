@@ -22,9 +22,10 @@ from app.services.agent_wiring import configure_agents
 from app.settings import Settings
 from state.agent import AgentState
 from state.extract import ExtractState
+from tests.redis_server import require_redis
 from tests.state import harness
 from tests.state.harness import Backend, Tab, backend, send, shown, tab
-from tests.state.test_guarded_send import REDIS, conversations
+from tests.state.test_guarded_send import conversations
 
 __all__ = ["backend", "tab"]  # fixtures
 
@@ -32,7 +33,7 @@ __all__ = ["backend", "tab"]  # fixtures
 @pytest.fixture
 async def limiter() -> AsyncIterator[RateLimiter]:
     """One reply at a time per user, on Redis (a fresh key prefix)."""
-    storage = limits_storage(REDIS, prefix=f"parley-test-{uuid.uuid4().hex}")
+    storage = limits_storage(require_redis(), prefix=f"parley-test-{uuid.uuid4().hex}")
     yield RateLimiter(LimitRules(requests={"user": "20/minute"}, concurrent_streams=1), storage)
     await close_storage(storage)
 

@@ -71,3 +71,18 @@ def test_the_login_page_shows_only_known_messages(accounts: Any) -> None:
     crafted = auth_state("/login", error="Your account is locked, call 555-0100")
     AuthState.load_form.fn(crafted)
     assert crafted.error == ""
+
+
+def test_a_refused_sign_in_says_how_long_to_wait(accounts: Any) -> None:
+    state = auth_state("/login", error="limited", retry="42")
+    AuthState.load_form.fn(state)
+    assert state.error == (
+        "Too many failed sign-in attempts. For your account's safety, wait 42 s, then try again."
+    )
+    # A retry that is not a plain, sane number shows the message without one.
+    for retry in ("42 s, or call 555-0100", "-1", "0", "99999999", "\uff14\uff12"):  # fullwidth 42
+        crafted = auth_state("/login", error="limited", retry=retry)
+        AuthState.load_form.fn(crafted)
+        assert crafted.error.startswith("Too many failed sign-in attempts") and "s," not in (
+            crafted.error
+        ), retry

@@ -191,3 +191,19 @@ async def test_the_prompt_library_page(tab: Tab) -> None:
     await tab.run(PromptsState.set_show_archived(True))
     page = await prompts_state(tab)
     assert [(p.name, p.archived, p.version) for p in page.prompts] == [("Reviewer", True, 2)]
+
+
+async def test_a_drop_reports_the_browsers_refusals_and_the_servers_together(tab: Tab) -> None:
+    """One drop: the page clears the last drop's messages, the browser reports what it would
+    not upload (too large), the server what it would not keep; the text box is untouched."""
+    await tab.visit("/")
+    await upload(tab, ("old.bin", b"\x00"))  # the last drop's message, cleared by the next
+    huge = {"name": "huge.log", "size": 51_000_000, "errors": ["file-too-large"]}
+    await tab.run(ComposerState.dismiss_upload_errors, ComposerState.refuse_files([huge]))
+    await upload(tab)  # every file refused: the empty upload changes nothing
+    state = await upload(tab, ("ok.md", b"# ok\n"), ("long.txt", b"x" * 101))
+    assert [a.filename for a in state.attachments] == ["ok.md"]
+    assert state.upload_errors == [
+        "huge.log is 51 MB; the limit is 1 KB. Nothing was uploaded; attach a smaller file.",
+        "long.txt is 101 bytes; the limit is 100 bytes. Attach a shorter excerpt.",
+    ]

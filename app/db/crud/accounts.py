@@ -16,6 +16,7 @@ from app.db.models import (
     AuthSession,
     CallLog,
     Conversation,
+    FirstAdmin,
     Invitation,
     Membership,
     Message,
@@ -30,6 +31,18 @@ from app.db.models import (
 
 def count_users(*, session: Session) -> int:
     return session.exec(select(func.count()).select_from(User)).one()
+
+
+def first_admin_claimed(*, session: Session) -> bool:
+    return session.get(FirstAdmin, 1) is not None
+
+
+def claim_first_admin(*, session: Session, user_id: str) -> None:
+    """Insert the first admin's claim (one row, id 1) and flush: of two transactions that
+    try, the second's insert fails with an ``IntegrityError`` (on PostgreSQL it waits for the
+    first to commit; on SQLite the write lock serialises them)."""
+    session.add(FirstAdmin(id=1, user_id=user_id))
+    session.flush()
 
 
 def create_user(
