@@ -384,6 +384,9 @@ class ChatService(BranchOperations):
         their last checkpoint saved. Alone (start-up of the only process), every streaming
         reply is such a reply; ``shared`` (workers sharing the database) takes only those
         whose lease ran out, so a worker starting or sweeping never ends another's live
-        replies."""
+        replies. Readers still following such a reply, in any worker, get its end."""
         stale_before = utcnow() - timedelta(seconds=self.lease) if shared else None
-        return await self._db(lambda s: crud.mark_interrupted(session=s, stale_before=stale_before))
+        ids = await self._db(lambda s: crud.mark_interrupted(session=s, stale_before=stale_before))
+        for message_id in ids:
+            await self.hub.end_abandoned(message_id, MessageStatus.error.value, crud.INTERRUPTED)
+        return len(ids)

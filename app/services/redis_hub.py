@@ -363,6 +363,26 @@ class RedisStreamHub(StreamHub):
                 end = StreamEnd(fields.get("e", "gone"), fields.get("r", ""))
         return "".join(parts), end
 
+    async def end_abandoned(self, message_id: int, status: str, error: str | None = None) -> None:
+        """End, for readers in every process, a stream whose publishing process died: the
+        end goes after the last text Redis holds (its offset), unless the stream has one."""
+        if message_id in self._out:
+            return self.finish(message_id, status, error)
+        try:
+            gen = await self.client.get(self._gen_key(message_id))
+            stream = self._stream_key(message_id, gen) if gen is not None else ""
+            last = await self.client.xrevrange(stream, count=1) if stream else []
+            if stream and not (last and "t" not in last[0][1]):  # not ended yet
+                chars, kept = int(last[0][0].partition("-")[0]) if last else 0, self.keep_finished
+                pipe = self.client.pipeline(transaction=False)
+                pipe.xadd(stream, {"e": status, "r": error or ""}, id=f"{chars}-1")
+                pipe.expire(stream, max(int(kept), 1))
+                pipe.expire(self._gen_key(message_id), max(int(kept), 1))
+                await pipe.execute()
+        except Exception as exc:  # its readers then wait for the stream's expiry
+            log.warning("live-reply hub: ending reply %d failed (%s)", message_id, exc)
+        return None
+
     async def aclose(self) -> None:
         """Send what is queued, stop following, close the connections."""
         if self._flusher is not None:

@@ -173,6 +173,11 @@ class StreamHub:
         stream.touched = self._clock()
         stream.wake()
 
+    async def end_abandoned(self, message_id: int, status: str, error: str | None = None) -> None:
+        """End a stream whose publisher is gone (a dead worker's, for the Redis hub): its
+        readers get what it had, then this end."""
+        self.finish(message_id, status, error)
+
     def subscribe(self, message_id: int, from_chunk: int = 0) -> Subscription:
         """A reader starting at chunk ``from_chunk`` (0: the beginning). An unknown
         stream gives only :data:`GONE`."""

@@ -152,3 +152,26 @@ async def test_redis_down_never_fails_the_reply() -> None:
 def test_the_hub_is_on_redis_only_with_a_url() -> None:
     assert type(hub_for(None)) is StreamHub
     assert isinstance(hub_for(REDIS_URL), RedisStreamHub)
+
+
+async def test_a_dead_publishers_stream_is_ended_for_readers_in_every_worker(
+    workers: tuple[RedisStreamHub, RedisStreamHub],
+) -> None:
+    """A worker that dies mid-reply never ends its stream; the worker that later marks the
+    reply interrupted ends it in Redis, so readers elsewhere stop waiting (after every chunk
+    the dead worker sent, in order), instead of waiting for the stream's expiry."""
+    a, b = workers
+    for word in ("partial ", "reply ", "so far"):
+        a.publish(11, word)
+    await asyncio.sleep(0.05)  # the chunks reach Redis; then "a" dies, ending nothing
+    reader = b.subscribe(11)
+    interrupted = StreamEnd("error", "Interrupted")
+
+    await b.end_abandoned(11, interrupted.status, interrupted.error)
+
+    assert await read_all(reader) == (["partial reply so far"], interrupted)
+    assert await b.read_after(11, 8) == ("reply so far", interrupted)
+    await b.end_abandoned(11, "error", "again")  # ended already: nothing added
+    assert await b.read_after(11, 0) == ("partial reply so far", interrupted)
+    await b.end_abandoned(404, "error", "none")  # a reply Redis never had: nothing to end
+    assert await b.read_after(404, 0) == ("", GONE)

@@ -128,25 +128,23 @@ def renew_lease(*, session: Session, message_id: int) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
-def mark_interrupted(*, session: Session, stale_before: datetime | None = None) -> int:
+def mark_interrupted(*, session: Session, stale_before: datetime | None = None) -> list[int]:
     """Messages left 'streaming' by a process that died become errors, keeping the text
     their last checkpoint saved: all of them, or (several workers sharing the database) only
     those whose last write, the lease a live worker renews, is older than ``stale_before``.
-    Returns the count."""
+    Returns their ids."""
     streaming = col(Message.status) == MessageStatus.streaming
     where = (
         streaming if stale_before is None else streaming & (col(Message.updated_at) < stale_before)
     )
-    result = session.execute(
-        update(Message)
-        .where(where)
-        .values(
-            status=MessageStatus.error,
-            error=INTERRUPTED,
-            updated_at=utcnow(),
+    ids = [i for i in session.exec(select(Message.id).where(where)).all() if i is not None]
+    if ids:
+        session.execute(
+            update(Message)
+            .where(col(Message.id).in_(ids), streaming)
+            .values(status=MessageStatus.error, error=INTERRUPTED, updated_at=utcnow())
         )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return ids
 
 
 def set_message_model(*, session: Session, message_id: int, model: str, provider: str) -> None:
