@@ -83,6 +83,8 @@ class McpServer:
             raise ValueError(f"MCP server {self.name!r}: give either a command or a url")
         if self.oauth is not None and not self.url:
             raise ValueError(f"MCP server {self.name!r}: OAuth needs a url")
+        if self.oauth is not None and "authorization" in {h.lower() for h in self.headers}:
+            raise ValueError(f"MCP server {self.name!r}: give an Authorization header or oauth")
 
     def secrets(self) -> list[str]:
         """Values never to show or log: the OAuth client secret."""

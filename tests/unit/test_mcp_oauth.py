@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from app.agent.mcp import McpHub, McpOAuth, McpServer, McpTool
+from app.guards import redact
 from app.services.agent import load_mcp_servers
 from tests.unit.test_mcp_tools import free_port
 
@@ -171,5 +172,8 @@ def test_the_oauth_block_is_read_from_the_servers_file(tmp_path: Path) -> None:
     (vault,) = load_mcp_servers(path)
     assert vault.oauth == McpOAuth("parley", SECRET, "tools read", "https://id.example")
     assert SECRET not in repr(vault)
+    assert redact.redact(f"sent {SECRET}") == "sent [redacted]"  # never logged
     with pytest.raises(ValueError, match="OAuth needs a url"):
         McpServer("x", command=("true",), oauth=McpOAuth("a", "b"))
+    with pytest.raises(ValueError, match="an Authorization header or oauth"):
+        McpServer("x", url="http://x/mcp", headers={"authorization": "b"}, oauth=McpOAuth("a", "b"))
