@@ -128,7 +128,8 @@ class Settings(BaseSettings):
     upload_max_bytes: int | None = Field(default=None, ge=1)
 
     # Agents (issue 12): the tool loop's limits, the fetch_url tool (off unless an admin turns
-    # it on) and MCP servers (a JSON file: [{"name", "command": [...] | "url", "headers"}]).
+    # it on) and MCP servers (a JSON file: [{"name", "command": [...] | "url", "headers",
+    # "oauth": {"client_id", "client_secret", "scopes", "issuer"}}], see the README).
     agent_max_iterations: int = Field(default=8, ge=1, le=100)
     agent_max_tokens: int = Field(default=50_000, ge=100)
     agent_max_seconds: float = Field(default=120.0, gt=0)

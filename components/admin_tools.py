@@ -1,6 +1,7 @@
 """The admin page's per-project choice of MCP servers and tools: one checkbox for each
 configured server (every tool it offers) and one for each tool it lists, for the project
-whose members are shown. Pure view: the page passes the state's vars and handlers in."""
+whose members are shown; a server that is down is marked so, with its reason. Pure view: the
+page passes the state's vars and handlers in."""
 
 from __future__ import annotations
 
@@ -24,7 +25,10 @@ def _row(row: ObjectVar[ToolChoiceView], set_tool: Any, project_name: rx.Var[str
             rx.cond(
                 row.reachable,
                 rx.fragment(),
-                rx.badge("down", color_scheme="red", size="1"),
+                rx.fragment(
+                    rx.badge("down", color_scheme="red", size="1"),
+                    rx.text(row.reason, size="1", color_scheme="red", as_="span"),
+                ),
             ),
             display="flex",
             align_items="center",

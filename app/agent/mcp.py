@@ -1,7 +1,13 @@
 """MCP servers as agent tools, through the official ``mcp`` SDK (the only module importing it).
 
 An admin configures servers (:class:`McpServer`): a stdio command, or a Streamable HTTP URL
-with headers (an ``Authorization`` bearer, an API key). :class:`McpHub` lists each server's
+with headers (an ``Authorization`` bearer, an API key) or OAuth (:class:`McpOAuth`: the
+client credentials grant, machine to machine, as there is no user at a browser to send through
+an authorization-code flow for a server the whole installation shares). The SDK's
+``ClientCredentialsOAuthProvider`` finds the authorization server from the MCP server's 401
+(RFC 9728, then RFC 8414 metadata), gets a token, and keeps it in memory: the hub holds one
+provider per server, so every listing and call reuses the token until it expires, then gets a
+new one. :class:`McpHub` lists each server's
 tools, caches the lists for ``ttl`` seconds, and turns every tool into a :class:`McpTool`
 named ``<server>__<tool>`` (unique across servers, and within the providers' name rules).
 
@@ -9,7 +15,8 @@ A project may narrow them (:func:`allows`): the admin picks, per project, whole 
 ("server") or single tools ("server/tool"); the agent of a conversation in that project is
 offered only those. Without a choice (None) every configured server's tools are offered.
 
-A server that cannot be reached, or does not answer within ``timeout``, is reported in
+A server that cannot be reached, refuses its credentials (or whose authorization server
+does), or does not answer within ``timeout``, is reported in
 :attr:`McpHub.status` and left out: the agent goes on without it. Its list is retried on
 the next refresh.
 
@@ -23,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,14 +38,31 @@ from typing import Any
 
 import httpx
 from mcp import ClientSession, StdioServerParameters
+from mcp.client.auth import OAuthFlowError
+from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from mcp.types import CallToolResult, TextContent
 
 from app.agent.tools import Tool, ToolError
 from app.llm.base import ToolSpec
 
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class McpOAuth:
+    """OAuth client credentials for a Streamable HTTP server. ``scopes``: space-separated,
+    requested as given (None: what the server advertises); ``issuer``: the authorization
+    server the credentials belong to, so they are never sent to another one (None: whichever
+    the MCP server names)."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    scopes: str | None = None
+    issuer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,10 +76,70 @@ class McpServer:
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 20.0  # connect + initialise + list, or one call
     allowed_tools: frozenset[str] | None = None  # None: every tool the server offers
+    oauth: McpOAuth | None = None
 
     def __post_init__(self) -> None:
         if bool(self.command) == bool(self.url):
             raise ValueError(f"MCP server {self.name!r}: give either a command or a url")
+        if self.oauth is not None and not self.url:
+            raise ValueError(f"MCP server {self.name!r}: OAuth needs a url")
+        if self.oauth is not None and "authorization" in {h.lower() for h in self.headers}:
+            raise ValueError(f"MCP server {self.name!r}: give an Authorization header or oauth")
+
+    def secrets(self) -> list[str]:
+        """Values never to show or log: the OAuth client secret."""
+        return [self.oauth.client_secret] if self.oauth else []
+
+
+class _MemoryTokens:
+    """The SDK's ``TokenStorage`` in memory: a server's token lives as long as its hub."""
+
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
+
+
+class _ClientCredentials(ClientCredentialsOAuthProvider):
+    """The SDK's client credentials provider, asking for the admin's scopes when set (the
+    SDK otherwise replaces them with the scopes the server advertises)."""
+
+    def __init__(self, url: str, oauth: McpOAuth) -> None:
+        with warnings.catch_warnings():
+            # Without an issuer the SDK warns (deprecated): allowed, and said in the README.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            super().__init__(
+                url,
+                _MemoryTokens(),
+                oauth.client_id,
+                oauth.client_secret,
+                scopes=oauth.scopes,
+                issuer=oauth.issuer,
+            )
+        self._scopes = oauth.scopes
+
+    async def _perform_authorization(self) -> httpx.Request:
+        if self._scopes:
+            self.context.client_metadata.scope = self._scopes
+        return await super()._perform_authorization()
+
+
+def oauth_for(server: McpServer) -> httpx.Auth | None:
+    """The httpx auth of an OAuth server (None otherwise); keep it to keep its token."""
+    if server.oauth is None or server.url is None:
+        return None
+    return _ClientCredentials(server.url, server.oauth)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +152,11 @@ class ServerStatus:
 
 
 @asynccontextmanager
-async def _session(server: McpServer) -> AsyncIterator[ClientSession]:
+async def _session(server: McpServer, auth: httpx.Auth | None) -> AsyncIterator[ClientSession]:
     if server.url:
         timeout = httpx.Timeout(server.timeout, read=server.timeout)
         async with (
-            httpx.AsyncClient(headers=dict(server.headers), timeout=timeout) as http,
+            httpx.AsyncClient(headers=dict(server.headers), timeout=timeout, auth=auth) as http,
             streamable_http_client(server.url, http_client=http) as (read, write, _),
             ClientSession(read, write) as session,
         ):
@@ -91,11 +176,36 @@ async def _session(server: McpServer) -> AsyncIterator[ClientSession]:
             yield session
 
 
-def _describe(exc: BaseException) -> str:
-    """The root cause of an SDK failure (task groups wrap them)."""
+def _describe(exc: BaseException, server: McpServer) -> str:
+    """The root cause of an SDK failure (task groups wrap them), with the server's secrets
+    taken out (an authorization server may echo what it was sent)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
-    return str(exc) or type(exc).__name__
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OAuthFlowError):
+        text = f"OAuth failed: {text}"
+    elif isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code == 401:
+        text = "401 Unauthorized: the server requires authorisation (configure headers or oauth)"
+    elif isinstance(exc, httpx.RequestError) and _origin(exc) != _origin_of(server.url):
+        text = f"the authorization server at {_origin(exc)} is unreachable: {text}"
+    for secret in server.secrets():
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _origin(exc: httpx.RequestError) -> str | None:
+    try:
+        url = exc.request.url
+    except RuntimeError:  # no request attached
+        return None
+    return f"{url.scheme}://{url.netloc.decode()}"
+
+
+def _origin_of(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.netloc.decode()}"
 
 
 def result_text(result: CallToolResult) -> str:
@@ -114,11 +224,12 @@ class McpTool:
     server: McpServer
     remote_name: str
     spec: ToolSpec
+    auth: httpx.Auth | None = field(default=None, repr=False, compare=False)
 
     async def call(self, arguments: dict[str, Any]) -> str:
         try:
             async with asyncio.timeout(self.server.timeout):
-                async with _session(self.server) as session:
+                async with _session(self.server, self.auth) as session:
                     result = await session.call_tool(self.remote_name, arguments)
         except TimeoutError as exc:
             raise ToolError(
@@ -126,7 +237,9 @@ class McpTool:
                 f"{self.server.timeout:g} s."
             ) from exc
         except Exception as exc:
-            raise ToolError(f"The MCP server {self.server.name} failed: {_describe(exc)}") from exc
+            raise ToolError(
+                f"The MCP server {self.server.name} failed: {_describe(exc, self.server)}"
+            ) from exc
         if result.isError:
             raise ToolError(result_text(result) or f"{self.remote_name} failed.")
         return result_text(result)
@@ -146,6 +259,7 @@ class McpHub:
         self.ttl = ttl
         self._clock = clock
         self._cache: dict[str, tuple[float, list[McpTool]]] = {}
+        self._auth = {s.name: oauth_for(s) for s in servers}  # OAuth tokens kept per server
         self.status: dict[str, ServerStatus] = {}
         self._lock = asyncio.Lock()
 
@@ -176,13 +290,13 @@ class McpHub:
         now = self._clock()
         try:
             async with asyncio.timeout(server.timeout):
-                async with _session(server) as session:
+                async with _session(server, self._auth.get(server.name)) as session:
                     listed = await session.list_tools()
         except Exception as exc:  # a server that is down is reported, never raised
             reason = (
                 f"no answer within {server.timeout:g} s"
                 if isinstance(exc, TimeoutError)
-                else _describe(exc)
+                else _describe(exc, server)
             )
             self._cache.pop(server.name, None)
             self.status[server.name] = ServerStatus(server.name, False, 0, reason, now)
@@ -196,6 +310,7 @@ class McpHub:
                     tool.description or tool.title or tool.name,
                     dict(tool.inputSchema),
                 ),
+                self._auth.get(server.name),
             )
             for tool in listed.tools
             if server.allowed_tools is None or tool.name in server.allowed_tools

@@ -20,10 +20,11 @@ from sqlalchemy import Engine
 from app.agent import AgentEvent, AgentLimits, FunctionTool, Tool, Toolbox, run_agent
 from app.agent.builtin.calculate import CALCULATE
 from app.agent.builtin.fetch import Fetcher, fetch_url_tool
-from app.agent.mcp import McpHub, McpServer, ServerStatus
+from app.agent.mcp import McpHub, McpOAuth, McpServer, ServerStatus
 from app.db.crud.search import HIGHLIGHT_END, HIGHLIGHT_START, search_conversations
 from app.db.session import session_scope
 from app.extract import Extraction, extract
+from app.guards import redact
 from app.llm.base import ChatMessage
 from app.llm.registry import ModelRegistry
 from app.settings import Settings
@@ -69,11 +70,12 @@ def search_tool(engine: Engine, owner_id: str | None) -> FunctionTool[SearchArgs
 
 
 def load_mcp_servers(path: Path | None) -> list[McpServer]:
-    """The MCP servers in the admin's JSON file (none when unset)."""
+    """The MCP servers in the admin's JSON file (none when unset). Their OAuth client
+    secrets are redacted from the logs from now on."""
     if path is None:
         return []
     raw = json.loads(path.read_text(encoding="utf-8"))
-    return [
+    servers = [
         McpServer(
             name=item["name"],
             command=tuple(item.get("command", ())),
@@ -82,9 +84,27 @@ def load_mcp_servers(path: Path | None) -> list[McpServer]:
             headers=item.get("headers", {}),
             timeout=float(item.get("timeout", 20)),
             allowed_tools=frozenset(item["tools"]) if "tools" in item else None,
+            oauth=_oauth(item["oauth"]) if "oauth" in item else None,
         )
         for item in raw
     ]
+    redact.install(secret for server in servers for secret in server.secrets())
+    return servers
+
+
+def _oauth(raw: dict[str, object]) -> McpOAuth:
+    """``{"client_id", "client_secret", "scopes"?: [..] | "a b", "issuer"?}``."""
+    scopes = raw.get("scopes")
+    return McpOAuth(
+        client_id=str(raw["client_id"]),
+        client_secret=str(raw["client_secret"]),
+        scopes=" ".join(map(str, scopes)) if isinstance(scopes, list) else _text(scopes),
+        issuer=_text(raw.get("issuer")),
+    )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 class AgentService:

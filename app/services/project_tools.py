@@ -47,6 +47,7 @@ class ToolChoiceView:
     label: str  # "lab (every tool)", "lab: add"
     allowed: bool
     reachable: bool  # the server answered its last listing
+    reason: str = ""  # why it did not (down, refused Parley's credentials...)
 
 
 class ProjectTools:
@@ -80,8 +81,10 @@ class ProjectTools:
         rows: list[ToolChoiceView] = []
         for server, tools in listed.items():
             up = server in status and status[server].ok
+            reason = "" if up or server not in status else status[server].error or ""
             whole = choice is None or server in choice
-            rows.append(ToolChoiceView(server, server, "", f"{server} (every tool)", whole, up))
+            label = f"{server} (every tool)"
+            rows.append(ToolChoiceView(server, server, "", label, whole, up, reason))
             for tool in tools:
                 entry = f"{server}/{tool}"
                 on = whole or entry in (choice or ())

@@ -5,12 +5,13 @@ project is offered, and may call, only what the project allows."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import Engine
 
-from app.agent.mcp import McpHub, allows
+from app.agent.mcp import McpHub, McpServer, allows
 from app.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
 from app.llm.base import ToolCall
 from app.llm.fake import ScriptedProvider, ScriptedReply
@@ -111,6 +112,15 @@ async def test_whole_servers_and_single_tools(world: World) -> None:
     await t.set_allowed(root, project, "lab", False)
     await t.allow_every_server(root, project)
     assert await allowed() == ["lab", "lab/add", "lab/slow", "lab/fail"]
+
+
+async def test_a_server_that_is_down_is_listed_with_its_reason(world: World) -> None:
+    broken = McpServer("broken", command=(sys.executable, "-c", "import sys; sys.exit(3)"))
+    tools = ProjectTools(world.tools.engine, McpHub([STDIO, broken]))
+    rows = {r.entry: r for r in await tools.choices(world.root, world.project)}
+    assert rows["lab"].reachable and rows["lab"].reason == ""
+    assert not rows["broken"].reachable and rows["broken"].reason
+    assert [e for e in rows if e.startswith("broken")] == ["broken"]  # no tools listed
 
 
 async def run_turn(world: World, *, owner: Principal, reply: ScriptedReply) -> list[StepView]:
