@@ -10,6 +10,19 @@ from app.settings import get_settings
 
 settings = get_settings()
 
+if settings.redis_url:
+    # Several workers (`make serve-multi`): Reflex starts granian with its default of stopping
+    # every worker when one dies. The `reflex run` process imports this file before it starts
+    # granian, so the server it starts respawns a dead worker instead, and the others go on.
+    import granian.server
+
+    class _RespawningServer(granian.server.Server):  # pyright: ignore[reportGeneralTypeIssues, reportUntypedBaseClass]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            kwargs.setdefault("respawn_failed_workers", True)
+            super().__init__(*args, **kwargs)  # pyright: ignore[reportArgumentType]
+
+    granian.server.Server = _RespawningServer
+
 config = rx.Config(
     app_name="app",
     telemetry_enabled=False,
