@@ -212,8 +212,8 @@ class ChatState(LiveReplyMixin, OpenConversationState):
         if conversation.model in {m.id for m in self.models}:
             self.model = conversation.model
         self.more_history = page.has_more
-        # A reply still streaming in this session is shown by the live-reply channel.
-        self._set_messages([m for m in page.messages if m.id != self.live_id])
+        # A reply still streaming is shown by the live-reply channel (state/live.py).
+        self._set_messages(self._watch(page.messages))
         await self._refresh_spend()
         await follow_conversation(self)
 
