@@ -180,12 +180,16 @@ class ChatState(LiveReplyMixin, OpenConversationState):
             and hit is not None
             and await get_chat_service().show_message(conversation_id, hit)
         )
+        shown = self._shown()
         same = (
             readable
             and conversation_id == self.current_id
-            and (self.messages or self.recent)
+            and shown
             # A reloaded page lost the texts its replies were shown from: load them.
             and not self._lost_live_texts()
+            # Nobody else (a participant, another tab) added to it since it was loaded.
+            and await get_chat_service().current_leaf(conversation_id)
+            in (shown[-1].id, self.live_id)
         )
         if same and not settled and not moved:
             return  # already showing it (e.g. the redirect after the first message)

@@ -21,6 +21,7 @@ from app.services.sharing import SharePanel, ShareView
 from app.services.views import MessageView
 from state.access import Need, authorize_link
 from state.conversation import OpenConversationState
+from state.sidebar import SidebarState
 
 LINK_PAGE_MESSAGES = 200  # the newest messages of the branch a link page shows
 
@@ -95,6 +96,10 @@ class ShareState(OpenConversationState):
             self._show_panel(await change)
         except ParleyError as exc:
             self.share_error = exc.message
+            return
+        # The sidebar's "Shared" badge follows (one way: the sidebar never imports this).
+        sidebar = await self.get_state(SidebarState)
+        await sidebar._refresh()
 
     @rx.event
     async def add_share(self, form_data: dict[str, Any]) -> None:

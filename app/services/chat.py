@@ -130,6 +130,14 @@ class ChatService(BranchOperations):
 
         return await self._db(read)
 
+    async def current_leaf(self, conversation_id: str) -> int | None:
+        """The last message of the conversation's branch on screen (None: none, or no such
+        conversation): a page compares it with what it shows to see if others added to it."""
+        row = await self._db(
+            lambda s: crud.get_conversation(session=s, conversation_id=conversation_id)
+        )
+        return None if row is None else row.current_leaf_id
+
     async def get_message(self, message_id: int) -> MessageView:
         return await self._db(lambda s: self._read_message(s, message_id))
 

@@ -188,3 +188,24 @@ async def test_a_new_chat_is_the_readers_own(backend: Backend, people: dict[str,
         assert (his.can_send, his.can_manage, his.shared_role) == (True, True, "")
         await bob.run(ShareState.open_share)
         assert "first message" in (await bob.state(ShareState)).share_error
+
+
+async def test_a_page_shown_again_shows_what_a_participant_added(
+    backend: Backend, people: dict[str, Any]
+) -> None:
+    """The owner's tab keeps the conversation in its state; coming back to it (a reload, a
+    link) after a participant sent loads it again instead of showing the old branch."""
+    conversation = people["conversation"]
+    async with open_tab(Wire(), people["owner"]) as owner:
+        await _open(owner, conversation)
+        await owner.run(ShareState.add_share({"email": "bob@example.com", "role": "participant"}))
+        async with open_tab(Wire(), people["bob"]) as bob:
+            await _open(bob, conversation)
+            backend.script(reply("Noted, Bob."))
+            await bob.run(send("bob adds a line"))
+        await owner.visit(f"/c/{conversation}")
+        contents = [m.content for m in shown(await owner.chat())]
+        assert contents[-2:] == ["bob adds a line", "Noted, Bob."]
+        updates = len(owner.wire.updates)
+        await owner.visit(f"/c/{conversation}")  # nothing new: nothing sent again
+        assert all("messages" not in u.chat for u in owner.wire.updates[updates:])
