@@ -220,8 +220,12 @@ def shared_mark(role: rx.Var[str], is_shared: rx.Var[bool]) -> rx.Component:
                 rx.cond(role == "viewer", "Shared with you: view only", "Shared with you"),
                 color_scheme="green",
                 variant="soft",
+                high_contrast=True,  # soft green text alone is under 4.5:1 (axe)
             ),
-            rx.cond(is_shared, rx.badge("Shared", color_scheme="green", variant="soft")),
+            rx.cond(
+                is_shared,
+                rx.badge("Shared", color_scheme="green", variant="soft", high_contrast=True),
+            ),
         ),
     )
 

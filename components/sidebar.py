@@ -137,7 +137,14 @@ def _item(
 
 def shared_badge() -> rx.Component:
     """The mark of a conversation that is shared (with people, or by a live link)."""
-    return rx.badge("Shared", size="1", variant="soft", color_scheme="green", flex_shrink="0")
+    return rx.badge(
+        "Shared",
+        size="1",
+        variant="soft",
+        color_scheme="green",
+        high_contrast=True,  # soft green text alone is under 4.5:1 (axe)
+        flex_shrink="0",
+    )
 
 
 def _shared_item(
