@@ -38,6 +38,7 @@ from components.pages.admin import admin_page
 from components.pages.auth import account_page, login_page, signup_page
 from components.pages.chat import chat_page
 from components.pages.prompts import prompts_page
+from components.pages.share import link_page
 from components.pages.transfer import data_page, keys_page
 from components.pages.usage import usage_page
 from state.admin import AdminState
@@ -46,6 +47,7 @@ from state.chat import ChatState
 from state.composer import ComposerState
 from state.keys import KeysState
 from state.prompts import PromptsState
+from state.share import LinkState, ShareState
 from state.transfer import TransferState
 from state.usage import UsageState
 
@@ -203,7 +205,17 @@ app.add_page(
     chat_page,
     route="/[[c]]/[[conversation_id]]",
     title="Parley",
-    on_load=[AuthState.require_login, ChatState.load_page, ComposerState.load_options],
+    on_load=[
+        AuthState.require_login,
+        ChatState.load_page,
+        ComposerState.load_options,
+        ShareState.load_access,
+    ],
+)
+# A conversation's read-only link (issue 13): signed-in visitors, or anyone when
+# PUBLIC_SHARE_LINKS is on; LinkState.load decides, and a visitor who may not is told so.
+app.add_page(
+    link_page, route="/s/[token]", title="Shared conversation · Parley", on_load=LinkState.load
 )
 app.add_page(
     prompts_page,

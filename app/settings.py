@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     oidc_scopes: str = Field(default="openid email profile")
     oidc_label: str = Field(default="Sign in with single sign-on")
     oidc_timeout: float = Field(default=10.0, gt=0)
+    # ----- sharing (issue 13) -----
+    # Read-only links (/s/<token>) open for signed-in accounts only; true: for anyone who
+    # has the link, signed in or not. Checked when a link is opened, so turning it off
+    # makes every link private again.
+    public_share_links: bool = Field(default=False)
     # ----- guards: limits, budgets, moderation, origins (app/guards) -----------------------
     # Windows in the `limits` notation ("30/minute", several joined by ";"); empty: none.
     rate_requests_per_ip: str = Field(default="120/minute")

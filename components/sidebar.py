@@ -124,6 +124,7 @@ def _item(
                     aria_current=rx.cond(active, "page", "false"),
                     **_link_style(active),
                 ),
+                rx.cond(conversation.shared, shared_badge()),
                 menu,
                 align="center",
                 spacing="1",
@@ -131,6 +132,64 @@ def _item(
             ),
         ),
         list_style="none",
+    )
+
+
+def shared_badge() -> rx.Component:
+    """The mark of a conversation that is shared (with people, or by a live link)."""
+    return rx.badge(
+        "Shared",
+        size="1",
+        variant="soft",
+        color_scheme="green",
+        high_contrast=True,  # soft green text alone is under 4.5:1 (axe)
+        flex_shrink="0",
+    )
+
+
+def _shared_item(
+    conversation: ObjectVar[ConversationSummary], current_id: rx.Var[str], actions: SidebarActions
+) -> rx.Component:
+    """A conversation someone shared with this user: open it; its owner manages it."""
+    active = conversation.id == current_id
+    return rx.el.li(
+        rx.hstack(
+            rx.link(
+                conversation.title,
+                href=f"/c/{conversation.id}",
+                on_click=actions.open(conversation.id),
+                aria_current=rx.cond(active, "page", "false"),
+                **_link_style(active),
+            ),
+            shared_badge(),
+            align="center",
+            spacing="1",
+            width="100%",
+        ),
+        list_style="none",
+    )
+
+
+def _shared_section(
+    rows: ArrayVar[Sequence[ConversationSummary]], current_id: rx.Var[str], actions: SidebarActions
+) -> rx.Component:
+    return rx.cond(
+        rows.length() > 0,
+        rx.box(
+            rx.text(
+                "Shared with me",
+                size="1",
+                weight="bold",
+                color=rx.color("gray", 11),
+                margin="0.75em 0 0.25em 0.6em",
+            ),
+            rx.el.ul(
+                rx.foreach(rows, lambda c: _shared_item(c, current_id, actions)),
+                aria_label="Shared with me",
+                padding="0",
+                margin="0",
+            ),
+        ),
     )
 
 
@@ -180,6 +239,7 @@ def sidebar(
     in_drawer: bool = False,
     top: ArrayVar[Sequence[ConversationSummary]] | None = None,
     hidden: ArrayVar[Sequence[str]] | None = None,
+    shared_with_me: ArrayVar[Sequence[ConversationSummary]] | None = None,
 ) -> rx.Component:
     """The conversations' navigation: a column on wide screens, or (``in_drawer``) the
     content of the phone layout's drawer. ``top`` rows show above ``conversations``, whose
@@ -291,6 +351,9 @@ def sidebar(
                         ),
                     ),
                 ),
+                _shared_section(shared_with_me, current_id, actions)
+                if shared_with_me is not None
+                else rx.fragment(),
                 rx.el.ul(
                     items(top, is_pinned=False) if top is not None else rx.fragment(),
                     items(conversations, is_pinned=False, hide=hidden),

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from reflex.state import BaseState
 
 from app.errors import NotSignedIn
+from app.services import get_sharing_service
 from app.services.accounts import get_account_service
-from app.services.authz import Principal, owner_of
+from app.services.authz import Owner, Principal, owner_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,8 @@ class Need:
     prompt: int | None = None
     uses_prompt: int | None = None  # a prompt a conversation will use: read, never written
     attachments: tuple[str, ...] = ()
-    write: bool = False
+    write: bool = False  # send in it: its owners and a share's participants
+    manage: bool = False  # change it as its owner: rename, delete, settings, shares
     create: bool = False
     admin: bool = False  # only an admin (the /admin page)
 
@@ -59,9 +61,11 @@ async def authorize(state: BaseState, need: Need = SIGNED_IN) -> Principal:
     if need.admin:
         authz.require_admin(principal)
     if need.conversation:
-        await authz.require_conversation(principal, need.conversation, write=need.write)
+        await authz.require_conversation(
+            principal, need.conversation, write=need.write, manage=need.manage
+        )
     if need.message is not None:
-        await authz.require_message(principal, need.message, write=need.write)
+        await authz.require_message(principal, need.message, write=need.write, manage=need.manage)
     if need.prompt is not None:
         await authz.require_prompt(principal, need.prompt, write=need.write)
     if need.uses_prompt is not None:
@@ -71,3 +75,19 @@ async def authorize(state: BaseState, need: Need = SIGNED_IN) -> Principal:
     if need.create:
         owner_of(principal)  # raises for a viewer-only user
     return principal
+
+
+async def payer_of(
+    principal: Principal, *, conversation_id: str | None = None, message_id: int | None = None
+) -> Owner | None:
+    """Who pays for a reply the principal starts (after :func:`authorize` allowed it): None
+    for the conversation's owners, the principal themself for a share's participant."""
+    authz = get_account_service().authz
+    return await authz.payer(principal, conversation_id=conversation_id, message_id=message_id)
+
+
+async def authorize_link(state: BaseState, token: str) -> str:
+    """The conversation a read-only link shows, if this visitor may open it (signed in, or
+    anyone when public links are allowed); else raises :class:`NotSignedIn` or
+    :class:`NotFound` (app/services/sharing.py). A link grants nothing else."""
+    return await get_sharing_service().open_link(await principal_of(state), token)

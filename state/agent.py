@@ -55,7 +55,7 @@ class AgentState(ChatState):
     async def set_agent_mode(self, on: bool) -> None:
         """The switch: saved at once for a saved conversation; a new chat's waits for its
         first message (:meth:`_keep_mode`)."""
-        need = Need(conversation=self.current_id, write=True) if self.current_id else SIGNED_IN
+        need = Need(conversation=self.current_id, manage=True) if self.current_id else SIGNED_IN
         if await self._allow(need) is None:
             return
         previous = self.agent_mode

@@ -180,12 +180,16 @@ class ChatState(LiveReplyMixin, OpenConversationState):
             and hit is not None
             and await get_chat_service().show_message(conversation_id, hit)
         )
+        shown = self._shown()
         same = (
             readable
             and conversation_id == self.current_id
-            and (self.messages or self.recent)
+            and shown
             # A reloaded page lost the texts its replies were shown from: load them.
             and not self._lost_live_texts()
+            # Nobody else (a participant, another tab) added to it since it was loaded.
+            and await get_chat_service().current_leaf(conversation_id)
+            in (shown[-1].id, self.live_id)
         )
         if same and not settled and not moved:
             return  # already showing it (e.g. the redirect after the first message)
@@ -212,8 +216,8 @@ class ChatState(LiveReplyMixin, OpenConversationState):
         if conversation.model in {m.id for m in self.models}:
             self.model = conversation.model
         self.more_history = page.has_more
-        # A reply still streaming in this session is shown by the live-reply channel.
-        self._set_messages([m for m in page.messages if m.id != self.live_id])
+        # A reply still streaming is shown by the live-reply channel (state/live.py).
+        self._set_messages(self._watch(page.messages))
         await self._refresh_spend()
         await follow_conversation(self)
 

@@ -36,7 +36,7 @@ from app.services.options import Parameters, PostExtras
 from app.services.prompts import PromptOption
 from app.services.wiring import browser_upload_limits
 from app.settings import get_settings
-from state.access import SIGNED_IN, Need, authorize
+from state.access import SIGNED_IN, Need, authorize, payer_of
 from state.agent import agent_stream
 from state.chat import ChatState
 from state.composer_box import clear_sent
@@ -190,12 +190,14 @@ class ComposerState(ChatState):
         if command is not None:
             return ExtractState.send_command(text, command[0])
         try:
+            payer = await payer_of(principal, conversation_id=self.current_id or None)
             posted = await get_chat_service().post_message(
                 self.current_id or None,
                 text,
                 model=self.model or None,
                 extras=extras,
                 owner=None if self.current_id else owner_of(principal),
+                payer=payer,  # a share's participant pays for their own sends
                 # Reflex resolves it from X-Forwarded-For only through trusted_proxy_hops.
                 client_ip=self.router.session.client_ip,
             )
@@ -281,7 +283,7 @@ class ComposerState(ChatState):
 
     @rx.event
     async def save_params(self) -> None:
-        need = Need(conversation=self.current_id, write=True) if self.current_id else SIGNED_IN
+        need = Need(conversation=self.current_id, manage=True) if self.current_id else SIGNED_IN
         if await self._allow(need) is None:
             return
         options = get_conversation_options()
@@ -311,7 +313,7 @@ class ComposerState(ChatState):
         except ValueError:
             self.notice = "Pick a prompt."
             return
-        need = Need(conversation=self.current_id or None, uses_prompt=prompt_id, write=True)
+        need = Need(conversation=self.current_id or None, uses_prompt=prompt_id, manage=True)
         if await self._allow(need) is None:
             return
         previous = self.prompt_id

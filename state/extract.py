@@ -40,7 +40,9 @@ class ExtractState(ChatState):
     async def extract(self, message_id: int, extractor: str) -> None:
         """Run ``extractor`` over message ``message_id``; its result joins the message."""
         async with self:
-            if await self._allow(Need(message=int(message_id), write=True)) is None:
+            # The conversation's owners only: an extraction's call is billed to the
+            # conversation (a share's participant may not spend it).
+            if await self._allow(Need(message=int(message_id), manage=True)) is None:
                 return
             if self.extracting_id >= 0:
                 self.notice = "An extraction is already running."
@@ -66,7 +68,7 @@ class ExtractState(ChatState):
     async def send_command(self, text: str, extractor: str) -> rx.event.EventType[()] | None:
         """A slash command from the composer: saved as the user's message, then extracted.
         Refused, it says why and the box keeps its text."""
-        need = Need(conversation=self.current_id or None, write=True, create=not self.current_id)
+        need = Need(conversation=self.current_id or None, manage=True, create=not self.current_id)
         principal = await self._allow(need)
         if principal is None or self._busy():
             return None

@@ -16,7 +16,7 @@ from dataclasses import replace
 import reflex as rx
 
 from app.services import get_chat_service
-from app.services.status import NO_REPLY
+from app.services.status import NO_REPLY, is_streaming
 from app.services.stream_hub import new_key
 from app.services.views import MessageView, has_code_block
 
@@ -41,6 +41,25 @@ class LiveReplyMixin(rx.State, mixin=True):
         self.live_conversation_id = conversation_id
         self.live_key = key
         self.next_key = new_key()
+
+    def _watch(self, loaded: list[MessageView]) -> list[MessageView]:
+        """Loaded history as this session shows it: a reply still streaming that this
+        session did not start (another tab's, another participant's: issue 13) is watched
+        from the live-reply channel under a key granted to this session now, from its first
+        character on, so a reader who arrives mid-stream sees the partial reply at once and
+        then follows it. This session's own streaming reply is left out (the live item
+        shows it). The channel still asks whether the reader may read it."""
+        shown: list[MessageView] = []
+        hub = get_chat_service().hub
+        for message in loaded:
+            if message.id == self.live_id:
+                continue
+            if is_streaming(message.status) and not message.live_key:
+                key = new_key()
+                hub.grant(key, message.id)
+                message = replace(message, content="", live_key=key)
+            shown.append(message)
+        return shown
 
     def _clear_live(self) -> None:
         self.live_id = NO_REPLY

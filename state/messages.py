@@ -17,7 +17,7 @@ import reflex as rx
 from app.errors import ParleyError
 from app.services import get_chat_service
 from app.services.views import MessageView
-from state.access import Need
+from state.access import Need, payer_of
 from state.chat import ChatState, follow_conversation
 
 NONE = -1  # editing_id / deleting_id when no message is being edited or deleted
@@ -70,10 +70,14 @@ class MessagesState(ChatState):
     @rx.event
     async def retry(self, message_id: int) -> rx.event.EventType[()] | None:
         """Stream a failed reply again, from the model it first asked for."""
-        if self._busy() or await self._allow(Need(message=message_id, write=True)) is None:
+        if self._busy():
+            return None
+        principal = await self._allow(Need(message=message_id, write=True))
+        if principal is None:
             return None
         try:
-            reply = await get_chat_service().retry(message_id)
+            payer = await payer_of(principal, message_id=message_id)
+            reply = await get_chat_service().retry(message_id, payer=payer)
         except ParleyError as exc:
             self.notice = exc.message
             return None
@@ -85,10 +89,16 @@ class MessagesState(ChatState):
     async def regenerate(self, reply_id: int) -> rx.event.EventType[()] | None:
         """Answer the reply's question again (with the picked model); the old reply stays as
         an earlier version."""
-        if self._busy() or await self._allow(Need(message=reply_id, write=True)) is None:
+        if self._busy():
+            return None
+        principal = await self._allow(Need(message=reply_id, write=True))
+        if principal is None:
             return None
         try:
-            reply = await get_chat_service().regenerate(reply_id, model=self.model or None)
+            payer = await payer_of(principal, message_id=reply_id)
+            reply = await get_chat_service().regenerate(
+                reply_id, model=self.model or None, payer=payer
+            )
         except ParleyError as exc:
             self.notice = exc.message
             return None
@@ -122,12 +132,14 @@ class MessagesState(ChatState):
         """Send the edited question as a new version of it; the old branch stays."""
         if self.editing_id < 0 or self._busy():
             return None
-        if await self._allow(Need(message=self.editing_id, write=True)) is None:
+        principal = await self._allow(Need(message=self.editing_id, write=True))
+        if principal is None:
             return None
         message_id = self.editing_id
         try:
+            payer = await payer_of(principal, message_id=message_id)
             posted = await get_chat_service().edit_and_resend(
-                message_id, self.edit_draft, model=self.model or None
+                message_id, self.edit_draft, model=self.model or None, payer=payer
             )
         except ParleyError as exc:
             self.notice = exc.message  # the edit stays open with its text

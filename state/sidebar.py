@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import reflex as rx
 
 from app.errors import ParleyError
-from app.services import get_conversation_service
+from app.services import get_conversation_service, get_sharing_service
 from app.services.authz import Principal
 from app.services.conversations import SearchHit, SidebarPage
 from app.services.views import ConversationSummary
@@ -29,8 +29,8 @@ from state.access import Need, principal_of
 from state.conversation import OpenConversationState
 
 
-def _shown(rows: Sequence[ConversationSummary]) -> list[tuple[str, str]]:
-    return [(row.id, row.title) for row in rows]
+def _shown(rows: Sequence[ConversationSummary]) -> list[tuple[str, str, bool]]:
+    return [(row.id, row.title, row.shared) for row in rows]
 
 
 SIDEBAR_TOP_MAX = 10  # rows shown above the loaded list before it is sent again whole
@@ -72,6 +72,8 @@ class SidebarState(OpenConversationState):
     search_results: rx.Field[list[SearchHit]] = rx.field(default_factory=list)
     renaming_id: rx.Field[str] = rx.field("")
     rename_value: rx.Field[str] = rx.field("")
+    # Conversations others shared with this user by name, outside their own projects.
+    shared_with_me: rx.Field[list[ConversationSummary]] = rx.field(default_factory=list)
     undo_id: rx.Field[str] = rx.field("")  # the conversation just deleted, for Undo
     undo_title: rx.Field[str] = rx.field("")
 
@@ -110,11 +112,15 @@ class SidebarState(OpenConversationState):
         """Show the first page afresh (the chat calls this when the list may have changed):
         what the principal may read, nothing for nobody."""
         principal = principal or await principal_of(self)
+        shared: list[ConversationSummary] = []
         if principal is None:
             self._show(SidebarPage([], [], None), whole=True)
-            return
-        page = await get_conversation_service().sidebar(scope=principal.scope)
-        self._show(page, whole=whole)
+        else:
+            page = await get_conversation_service().sidebar(scope=principal.scope)
+            self._show(page, whole=whole)
+            shared = await get_sharing_service().shared_with_me(principal)
+        if _shown(shared) != _shown(self.shared_with_me):
+            self.shared_with_me = shared
 
     @rx.event
     async def load_more_conversations(self) -> None:
@@ -154,7 +160,7 @@ class SidebarState(OpenConversationState):
 
     @rx.event
     async def set_pinned(self, conversation_id: str, pinned: bool) -> None:
-        if await self._allow(Need(conversation=conversation_id, write=True)) is None:
+        if await self._allow(Need(conversation=conversation_id, manage=True)) is None:
             return
         try:
             await get_conversation_service().set_pinned(conversation_id, pinned)
@@ -164,7 +170,7 @@ class SidebarState(OpenConversationState):
 
     @rx.event
     async def start_rename(self, conversation_id: str, title: str) -> None:
-        if await self._allow(Need(conversation=conversation_id, write=True)) is None:
+        if await self._allow(Need(conversation=conversation_id, manage=True)) is None:
             return
         self.renaming_id = conversation_id
         self.rename_value = title
@@ -183,7 +189,7 @@ class SidebarState(OpenConversationState):
     async def save_rename(self) -> None:
         if not self.renaming_id:
             return
-        if await self._allow(Need(conversation=self.renaming_id, write=True)) is None:
+        if await self._allow(Need(conversation=self.renaming_id, manage=True)) is None:
             return
         try:
             renamed = await get_conversation_service().rename(self.renaming_id, self.rename_value)
@@ -198,7 +204,7 @@ class SidebarState(OpenConversationState):
 
     @rx.event
     async def delete_conversation(self, conversation_id: str) -> rx.event.EventType[()] | None:
-        if await self._allow(Need(conversation=conversation_id, write=True)) is None:
+        if await self._allow(Need(conversation=conversation_id, manage=True)) is None:
             return None
         try:
             deleted = await get_conversation_service().delete(conversation_id)
@@ -217,7 +223,7 @@ class SidebarState(OpenConversationState):
     async def undo_delete(self) -> None:
         if not self.undo_id:
             return
-        if await self._allow(Need(conversation=self.undo_id, write=True)) is None:
+        if await self._allow(Need(conversation=self.undo_id, manage=True)) is None:
             return
         try:
             await get_conversation_service().undo_delete(self.undo_id)

@@ -501,3 +501,60 @@ class Extraction(SQLModel, table=True):
     data: str | None = Field(default=None, sa_type=Text)  # the value as JSON; None: failed
     error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# ----- sharing (issue 13) ---------------------------------------------------------------------
+
+
+class ShareRole(StrEnum):
+    """What a share lets its people do with one conversation (app/services/authz.py)."""
+
+    viewer = "viewer"  # open it, page its history, watch its live reply
+    participant = "participant"  # also send, regenerate, edit; the sender pays
+
+
+class ConversationShare(SQLModel, table=True):
+    """A conversation shared by its owner with one named user (``user_id``) or, when
+    ``user_id`` is NULL, with every member of the conversation's project. One row per
+    (conversation, audience): changing the role updates it, revoking deletes it. A
+    project-wide share is unique per conversation in code (NULLs never conflict in a unique
+    key); the user shares are unique in the key below."""
+
+    __tablename__ = "conversation_share"  # pyright: ignore[reportAssignmentType]
+    __table_args__ = (UniqueConstraint("conversation_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(
+        foreign_key="conversation.id", index=True, ondelete="CASCADE", max_length=32
+    )
+    user_id: str | None = Field(
+        default=None, foreign_key="user.id", index=True, ondelete="CASCADE", max_length=32
+    )
+    role: ShareRole = Field(sa_type=String(16))
+    created_by: str | None = Field(
+        default=None, foreign_key="user.id", ondelete="SET NULL", max_length=32
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ShareLink(SQLModel, table=True):
+    """A read-only link to a conversation: ``/s/<token>``, the token 43 random URL-safe
+    characters (256 bits). It shows the conversation as it is when opened, so its address
+    never changes as the conversation does. Revoking stamps ``revoked_at`` (the token is dead
+    for good; a new link gets a new token). The token is stored as is, not hashed: the owner
+    copies the link again from the Share dialog, and it grants reading one conversation only.
+    Who may open it: signed-in accounts, and anyone when ``PUBLIC_SHARE_LINKS`` is on."""
+
+    __tablename__ = "share_link"  # pyright: ignore[reportAssignmentType]
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True)
+    conversation_id: str = Field(
+        foreign_key="conversation.id", index=True, ondelete="CASCADE", max_length=32
+    )
+    created_by: str | None = Field(
+        default=None, foreign_key="user.id", ondelete="SET NULL", max_length=32
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = Field(default=None)

@@ -7,6 +7,7 @@ from app.services.chat import ChatService
 from app.services.conversations import ConversationService
 from app.services.options import ConversationOptions
 from app.services.prompts import PromptService
+from app.services.sharing import SharingService
 from app.services.titles import TitleService
 
 _chat: ChatService | None = None
@@ -66,12 +67,21 @@ def get_conversation_options() -> ConversationOptions:
     return ConversationOptions(chat.engine, chat.models)
 
 
+def get_sharing_service() -> SharingService:
+    """Sharing on the chat's database; whether links are public is read from settings at
+    each call (a test or an admin's restart changes it)."""
+    from app.settings import get_settings
+
+    return SharingService(get_chat_service().engine, public_links=get_settings().public_share_links)
+
+
 __all__ = [
     "AttachmentService",
     "ChatService",
     "ConversationOptions",
     "ConversationService",
     "PromptService",
+    "SharingService",
     "TitleService",
     "configure",
     "get_attachment_service",
@@ -79,5 +89,6 @@ __all__ = [
     "get_conversation_options",
     "get_conversation_service",
     "get_prompt_service",
+    "get_sharing_service",
     "get_title_service",
 ]

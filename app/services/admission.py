@@ -43,7 +43,8 @@ async def admit_post(
     conversation gone or still streaming), before anything is written. ``model`` is the
     model picked (None: the conversation's own, or ``new_chat_model`` for a new chat);
     ``owner`` is who a new chat will belong to, so its per-user and per-project limits and
-    budgets count before the conversation exists."""
+    budgets count before the conversation exists; in an existing conversation, who pays
+    instead of its owner (a share's participant, :meth:`app.services.authz.Authz.payer`)."""
     models = service.models
     if not is_guarded(models):
         return None
@@ -70,7 +71,7 @@ async def admit_post(
             prompt_id=extras.prompt_id,
         )
         caller = CallContext(client_ip=client_ip)
-        if conversation is None and owner is not None:
+        if owner is not None:  # a new chat's owner, or a participant who pays (issue 13)
             caller = CallContext(owner.user_id, owner.project_id, client_ip)
         return provider, with_context(request, caller)
 

@@ -16,6 +16,19 @@ The rules, one place:
 4. A row without a project (made before the wiring passes one) is an admin's only.
 5. Unknown ids and ids the caller may not read give the same answer, :class:`NotFound`, so
    nobody learns what exists. Readable but not writable gives :class:`Forbidden`.
+6. Sharing (issue 13). Those who may change a conversation by rule 2 (its project's owners,
+   the member who started it) are its owners: they alone rename, pin, delete, change its
+   settings and manage its shares. A share gives one user by name, or every member of the
+   conversation's project, a share role: a *viewer* may read it (open, page its history,
+   watch its live reply, read its files); a *participant* may also send, regenerate, retry,
+   edit, switch versions, stop and delete messages. A project-wide share gives the project's
+   viewers no more than viewing. A participant who is not an owner pays for what they send:
+   their calls count against their own user and their own default project (:meth:`Authz.payer`),
+   and an account that may add to no project of its own cannot send. Revoking takes effect
+   at the next event: nothing is cached.
+7. A read-only link (``/s/<token>``) shows its conversation to any signed-in account, and to
+   anyone when the admin allows public links (``PUBLIC_SHARE_LINKS``); a revoked or unknown
+   token shows nothing. It grants no event on the conversation itself.
 
 The ``require_*`` coroutines load a row's owner facts and apply these rules; the ``can_*``
 functions are the rules themselves, pure, for tests and for views that hide buttons.
@@ -34,7 +47,7 @@ from sqlmodel import Session
 
 from app.db import crud
 from app.db.crud import Owned, Scope
-from app.db.models import Role
+from app.db.models import Role, ShareRole
 from app.db.session import run_in_session
 from app.errors import Forbidden, NotFound, NotSignedIn
 from app.services.kernel import CONVERSATION_GONE
@@ -121,6 +134,21 @@ def is_admin(principal: Principal | None) -> bool:
     return principal is not None and principal.is_admin
 
 
+def share_role(principal: Principal | None, owned: Owned | None) -> ShareRole | None:
+    """What the conversation's shares give ``principal`` (rule 6): the named share, or the
+    project-wide one for a member of the conversation's project (a viewing member only
+    views), whichever gives more."""
+    if principal is None or owned is None or not owned.attached:
+        return None
+    roles = [owned.shares.user]
+    project_role = principal.role_in(owned.project_id)
+    if owned.shares.project is not None and project_role is not None:
+        roles.append(ShareRole.viewer if project_role == Role.viewer else owned.shares.project)
+    if ShareRole.participant in roles:
+        return ShareRole.participant
+    return ShareRole.viewer if ShareRole.viewer in roles else None
+
+
 def can_read(principal: Principal | None, owned: Owned | None) -> bool:
     """May read a conversation (and its messages and streams), prompt or attachment."""
     if principal is None or owned is None:
@@ -129,11 +157,20 @@ def can_read(principal: Principal | None, owned: Owned | None) -> bool:
         return principal.is_admin
     if not owned.attached:
         return owned.user_id == principal.user_id and can_read_project(principal, owned.project_id)
-    return can_read_project(principal, owned.project_id)
+    return can_read_project(principal, owned.project_id) or share_role(principal, owned) is not None
+
+
+def can_send(principal: Principal | None, owned: Owned | None) -> bool:
+    """May send in a conversation, and regenerate, retry, edit, stop or delete its messages:
+    its owners, and participants of a share."""
+    return can_write_conversation(principal, owned) or (
+        share_role(principal, owned) == ShareRole.participant
+    )
 
 
 def can_write_conversation(principal: Principal | None, owned: Owned | None) -> bool:
-    """May send in, rename, pin, delete or change a conversation (or an attachment of it)."""
+    """May change a conversation as its owner: rename, pin, delete, change its settings and
+    share it (and send in it); or change an attachment of it. A share never gives this."""
     if principal is None or owned is None or not can_read(principal, owned):
         return False
     if owned.project_id is None:
@@ -201,33 +238,83 @@ class Authz:
                 CONVERSATION_GONE if what == "conversation" else f"That {what} does not exist."
             )
         if write and not can_write(principal, owned):
+            if can_write is can_write_conversation and can_send(principal, owned):
+                raise Forbidden(f"Only the {what}'s owner can do that.")
             raise Forbidden(f"Your role lets you read this {what}, not change it.")
         return principal
 
-    async def attachment_owner(self, attachment_id: str) -> Owned | None:
+    async def attachment_owner(self, attachment_id: str, reader: str | None = None) -> Owned | None:
         return await self._db(
-            lambda s: crud.attachment_owner(session=s, attachment_id=attachment_id)
+            lambda s: crud.attachment_owner(session=s, attachment_id=attachment_id, reader=reader)
         )
 
-    async def message_owner(self, message_id: int) -> Owned | None:
-        return await self._db(lambda s: crud.message_owner(session=s, message_id=message_id))
+    async def message_owner(self, message_id: int, reader: str | None = None) -> Owned | None:
+        return await self._db(
+            lambda s: crud.message_owner(session=s, message_id=message_id, reader=reader)
+        )
+
+    async def conversation_owner(
+        self, conversation_id: str, reader: str | None = None
+    ) -> Owned | None:
+        return await self._db(
+            lambda s: crud.conversation_owner(
+                session=s, conversation_id=conversation_id, reader=reader
+            )
+        )
 
     async def require_conversation(
-        self, principal: Principal | None, conversation_id: str, *, write: bool = False
+        self,
+        principal: Principal | None,
+        conversation_id: str,
+        *,
+        write: bool = False,
+        manage: bool = False,
     ) -> Principal:
+        """May read the conversation; ``write``: send in it (owners, participants);
+        ``manage``: change it as its owner (rename, delete, settings, shares)."""
         owned = None
         if principal is not None:
-            owned = await self._db(
-                lambda s: crud.conversation_owner(session=s, conversation_id=conversation_id)
-            )
-        return self._check(principal, owned, write, can_write_conversation, "conversation")
+            owned = await self.conversation_owner(conversation_id, principal.user_id)
+        rule = can_write_conversation if manage else can_send
+        return self._check(principal, owned, write or manage, rule, "conversation")
 
     async def require_message(
-        self, principal: Principal | None, message_id: int, *, write: bool = False
+        self,
+        principal: Principal | None,
+        message_id: int,
+        *,
+        write: bool = False,
+        manage: bool = False,
     ) -> Principal:
-        """A message is read and changed as its conversation is (live-reply streams too)."""
-        owned = None if principal is None else await self.message_owner(message_id)
-        return self._check(principal, owned, write, can_write_conversation, "message")
+        """A message is read and changed as its conversation is (live-reply streams too):
+        ``write`` (regenerate, edit, delete, stop) is for those who may send, ``manage``
+        for its owners."""
+        owned = None
+        if principal is not None:
+            owned = await self.message_owner(message_id, principal.user_id)
+        rule = can_write_conversation if manage else can_send
+        return self._check(principal, owned, write or manage, rule, "message")
+
+    async def payer(
+        self,
+        principal: Principal,
+        *,
+        conversation_id: str | None = None,
+        message_id: int | None = None,
+    ) -> Owner | None:
+        """Who pays for what ``principal`` sends in a conversation (or starts from one of its
+        messages), by rule 6: None when they send as an owner (the conversation's own user and
+        project pay, as always); a participant pays from their own default project, and one
+        with none gets :class:`Forbidden`. Call it after the event's authorisation."""
+        if message_id is not None:
+            owned = await self.message_owner(message_id, principal.user_id)
+        elif conversation_id:
+            owned = await self.conversation_owner(conversation_id, principal.user_id)
+        else:
+            return None
+        if can_write_conversation(principal, owned):
+            return None
+        return owner_of(principal)
 
     async def require_prompt(
         self, principal: Principal | None, prompt_id: int, *, write: bool = False
@@ -240,7 +327,9 @@ class Authz:
     async def require_attachment(
         self, principal: Principal | None, attachment_id: str, *, write: bool = False
     ) -> Principal:
-        owned = None if principal is None else await self.attachment_owner(attachment_id)
+        owned = None
+        if principal is not None:
+            owned = await self.attachment_owner(attachment_id, principal.user_id)
         return self._check(principal, owned, write, can_write_conversation, "attachment")
 
     @staticmethod

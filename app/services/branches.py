@@ -22,6 +22,7 @@ from app.guards import Admission, CallContext, with_context
 from app.llm.base import ChatRequest, Provider
 from app.llm.registry import ModelRegistry
 from app.services.attachments import AttachmentService
+from app.services.authz import Owner
 from app.services.context import request_for
 from app.services.kernel import (
     Service,
@@ -40,6 +41,15 @@ def _background(work: Coroutine[Any, Any, None]) -> None:
     task = asyncio.get_running_loop().create_task(work)
     _closing.add(task)
     task.add_done_callback(_closing.discard)
+
+
+def paying(payer: Owner | None, client_ip: str = "") -> CallContext:
+    """The caller of a reply's call: the client's address and, when someone other than the
+    conversation's owner pays (a share's participant), their user and project; otherwise
+    the conversation's row names them (app/services/context.py)."""
+    if payer is None:
+        return CallContext(client_ip=client_ip)
+    return CallContext(payer.user_id, payer.project_id, client_ip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +178,7 @@ class BranchOperations(Service):
 
     # ----- the operations -----------------------------------------------------------------
 
-    async def retry(self, message_id: int) -> MessageView:
+    async def retry(self, message_id: int, *, payer: Owner | None = None) -> MessageView:
         """Empty a failed or stopped reply so it streams again (call ``stream_reply``).
 
         Only the leaf on screen can be retried, so history stays coherent; to answer an
@@ -187,14 +197,16 @@ class BranchOperations(Service):
             refuse_while_streaming(session, row.conversation_id, self.call_timeout)
             reset = crud.reset_reply(session=session, message_id=message_id)
             return self._views(session, row.conversation_id, [reset])[0], self._request(
-                session, reset
+                session, reset, paying(payer)
             )
 
         view, prepared = await self._db(write)
         self._ready(message_id, prepared)
         return view
 
-    async def regenerate(self, reply_id: int, *, model: str | None = None) -> MessageView:
+    async def regenerate(
+        self, reply_id: int, *, model: str | None = None, payer: Owner | None = None
+    ) -> MessageView:
         """Answer the reply's question again: a new sibling reply to stream into (call
         ``stream_reply``), shown from now on; the old one stays as an earlier version.
         ``model`` picks the model, as in ``post_message``."""
@@ -207,14 +219,16 @@ class BranchOperations(Service):
             conversation = require_conversation(session, row.conversation_id)
             self._use_model(session, conversation, model)
             reply = self._add_reply(session, conversation, row.parent_id)
-            return self._views(session, conversation.id, [reply])[0], self._request(session, reply)
+            return self._views(session, conversation.id, [reply])[0], self._request(
+                session, reply, paying(payer)
+            )
 
         view, prepared = await self._db(write)
         self._ready(view.id, prepared)
         return view
 
     async def edit_and_resend(
-        self, message_id: int, text: str, *, model: str | None = None
+        self, message_id: int, text: str, *, model: str | None = None, payer: Owner | None = None
     ) -> Posted:
         """Ask an edited question: a sibling of the user's message with ``text``, and an empty
         reply to it to stream into. The old question and everything after it stay, reachable
@@ -241,7 +255,7 @@ class BranchOperations(Service):
             session.refresh(conversation)
             user_view, reply_view = self._views(session, conversation.id, [user, reply])
             posted = Posted(ConversationSummary.of(conversation), False, user_view, reply_view)
-            return posted, self._request(session, reply)
+            return posted, self._request(session, reply, paying(payer))
 
         posted, prepared = await self._db(write)
         self._ready(posted.reply.id, prepared)

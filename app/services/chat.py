@@ -23,13 +23,13 @@ from sqlmodel import Session
 from app.db import crud
 from app.db.models import MessageStatus, utcnow
 from app.errors import NotFound, public_error
-from app.guards import CallContext, GuardedProvider
+from app.guards import GuardedProvider
 from app.llm.base import StreamEvent
 from app.llm.registry import ModelRegistry
 from app.services.admission import admit_post
 from app.services.attachments import AttachmentService, claim
 from app.services.authz import Owner
-from app.services.branches import BranchOperations, Prepared
+from app.services.branches import BranchOperations, Prepared, paying
 from app.services.calllog import DatabaseCallSink, write_held
 from app.services.cost import SpendText, conversation_spend
 from app.services.kernel import (
@@ -135,6 +135,14 @@ class ChatService(BranchOperations):
 
         return await self._db(read)
 
+    async def current_leaf(self, conversation_id: str) -> int | None:
+        """The last message of the conversation's branch on screen (None: none, or no such
+        conversation): a page compares it with what it shows to see if others added to it."""
+        row = await self._db(
+            lambda s: crud.get_conversation(session=s, conversation_id=conversation_id)
+        )
+        return None if row is None else row.current_leaf_id
+
     async def get_message(self, message_id: int) -> MessageView:
         return await self._db(lambda s: self._read_message(s, message_id))
 
@@ -169,6 +177,7 @@ class ChatService(BranchOperations):
         extras: PostExtras | None = None,
         client_ip: str = "",
         owner: Owner | None = None,
+        payer: Owner | None = None,
     ) -> Posted:
         """Save the user's message under the branch on screen, and an empty reply to stream
         into, which becomes the leaf on screen; build the reply's request. One transaction:
@@ -183,7 +192,8 @@ class ChatService(BranchOperations):
         A guarded model's guards (rate limits, concurrency, budgets, moderation) see the
         request this message would make *before* the write: refused, nothing is saved and
         the :class:`~app.errors.Refused` says why (and when to try again). ``client_ip`` is
-        the caller's address, for the per-IP limits.
+        the caller's address, for the per-IP limits. ``payer`` is who pays in an existing
+        conversation instead of its owner (a share's participant: the sender pays).
         """
         extras = extras or PostExtras()
         # A message may be only attached files.
@@ -197,9 +207,9 @@ class ChatService(BranchOperations):
             new_chat_model=new_chat_model,
             extras=extras,
             client_ip=client_ip,
-            owner=owner,
+            owner=owner if not conversation_id else payer,
         )
-        caller = CallContext(client_ip=client_ip)
+        caller = paying(payer, client_ip)
 
         def write(session: Session) -> tuple[Posted, Prepared]:
             # 1. The conversation: the one on screen, or a new one.

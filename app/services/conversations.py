@@ -120,9 +120,14 @@ class ConversationService(Service):
             rows = crud.list_conversations(
                 session=session, limit=size + 1, updated_before=before, pinned=False, scope=scope
             )
-            page = [ConversationSummary.of(r) for r in rows[:size]]
+            rows = rows[: size + 1]
+            shared = crud.shared_ids(
+                session=session, conversation_ids=[r.id for r in [*pinned, *rows]]
+            )
+            page = [ConversationSummary.of(r, shared=r.id in shared) for r in rows[:size]]
             next_before = page[-1].updated_at if len(rows) > size else None
-            return SidebarPage([ConversationSummary.of(r) for r in pinned], page, next_before)
+            pins = [ConversationSummary.of(r, shared=r.id in shared) for r in pinned]
+            return SidebarPage(pins, page, next_before)
 
         return await self._db(read)
 

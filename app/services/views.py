@@ -26,10 +26,11 @@ class ConversationSummary:
     title: str
     model: str
     updated_at: str  # ISO 8601, UTC
+    shared: bool = False  # has a share or a live link (the sidebar's "Shared" badge)
 
     @classmethod
-    def of(cls, row: Conversation) -> ConversationSummary:
-        return cls(row.id, row.title, row.model, row.updated_at.isoformat())
+    def of(cls, row: Conversation, *, shared: bool = False) -> ConversationSummary:
+        return cls(row.id, row.title, row.model, row.updated_at.isoformat(), shared)
 
 
 # A line that opens a fenced code block, or an indented one (four spaces or a tab).

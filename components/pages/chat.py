@@ -24,6 +24,7 @@ from components.composer import composer
 from components.extract_result import extract_actions, extractions_of
 from components.pages.code_panel import code_panel_toggle, code_panel_when_open
 from components.pages.composer import attach, header_options, pending, prompt_library_link
+from components.share import ShareDialog, read_only_note, share_dialog, shared_mark
 from components.shell import (
     command_palette,
     help_button,
@@ -42,6 +43,7 @@ from state.composer import ComposerState
 from state.conversation import conversation_path
 from state.extract import ExtractState
 from state.messages import MessagesState
+from state.share import ShareState
 from state.sidebar import SidebarState
 from state.ui import UiState
 
@@ -62,6 +64,7 @@ def _sidebar(*, in_drawer: bool = False) -> rx.Component:
         rename_value=SidebarState.rename_value,
         undo_id=SidebarState.undo_id,
         undo_title=SidebarState.undo_title,
+        shared_with_me=SidebarState.shared_with_me,
         actions=SidebarActions(
             new_chat=[ChatState.new_chat, *then_close] if in_drawer else ChatState.new_chat,
             open=(
@@ -153,7 +156,9 @@ def _header() -> rx.Component:
             text_overflow="ellipsis",
             white_space="nowrap",
         ),
+        shared_mark(ShareState.shared_role, ShareState.is_shared),
         rx.box(
+            _share(),
             prompt_library_link(),
             code_panel_toggle(),
             palette_button(),
@@ -198,6 +203,27 @@ def _header() -> rx.Component:
     )
 
 
+def _share() -> rx.Component:
+    """The Share dialog's button, for the conversation's owners (issue 13)."""
+    dialog = ShareDialog(
+        open=ShareState.share_open,
+        shares=ShareState.shares,
+        link_url=ShareState.link_url,
+        error=ShareState.share_error,
+        on_open_change=ShareState.set_share_open,
+        on_add=ShareState.add_share,
+        on_share_with_project=ShareState.share_with_project,
+        on_change_role=ShareState.change_share_role,
+        on_remove=ShareState.remove_share,
+        on_create_link=ShareState.create_link,
+        on_revoke_link=ShareState.revoke_link,
+    )
+    return rx.cond(
+        ShareState.can_manage & (ChatState.current_id != ""),
+        share_dialog(dialog, title=ChatState.current_title),
+    )
+
+
 def message_extras(message: Any, busy: rx.Var[bool]) -> rx.Component:
     """Under a message: the agent steps that led to it, its extraction results, and (when
     nothing streams) the actions that run an extractor on it (issue 12)."""
@@ -238,7 +264,8 @@ def _message_column() -> rx.Component:
                 extra=message_extras,  # issue 12: agent steps and extractions
                 live_extra=live_steps(AgentState.live_steps),
             ),
-            busy=ChatState.streaming,
+            # A reader who may not send here (a viewer) gets no actions that change it.
+            busy=ChatState.streaming | ~ShareState.can_send,
         ),
         delete_dialog(
             MessagesState.deleting_id,
@@ -246,13 +273,17 @@ def _message_column() -> rx.Component:
             on_cancel=MessagesState.cancel_delete,
         ),
         rx.box(
-            composer(
-                ChatState.streaming,
-                ChatState.notice,
-                on_send=ComposerState.send,
-                on_stop=ChatState.stop,
-                attach=attach(),
-                pending=pending(),
+            rx.cond(
+                ShareState.can_send,
+                composer(
+                    ChatState.streaming,
+                    ChatState.notice,
+                    on_send=ComposerState.send,
+                    on_stop=ChatState.stop,
+                    attach=attach(),
+                    pending=pending(),
+                ),
+                read_only_note(ChatState.notice),
             ),
             id="composer",
         ),

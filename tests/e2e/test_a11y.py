@@ -446,3 +446,22 @@ def test_axe_on_the_prompt_library(
 
     page.get_by_role("button", name=f"Archive {name}").click()
     expect(page.get_by_role("button", name=f"Archive {name}")).to_have_count(0)
+
+
+def test_axe_on_the_share_dialog_and_the_link_page(page: Page, app_url: str, audit: Audit) -> None:
+    """Sharing (issue 13): the Share dialog with a person and a link, and the link's page."""
+    open_new_chat(page, app_url)
+    send(page, "show a function to share")
+    expect(last_reply(page)).to_contain_text("Done.")
+    page.get_by_role("button", name="Share", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Create link").click()
+    link_box = dialog.get_by_label("Link", exact=True)
+    expect(link_box).to_have_value(re.compile(r"/s/"))
+    dialog.get_by_role("button", name="Share with project members").click()
+    expect(dialog.get_by_role("list", name="Who has access")).to_contain_text("Everyone")
+    audit(page, "the Share dialog")
+    link = link_box.input_value()
+    page.goto(link)
+    expect(page.get_by_role("log", name="Messages")).to_contain_text("def add")
+    audit(page, "a read-only link's page")

@@ -19,6 +19,7 @@ from state.extract import ExtractState
 from state.keys import KeysState
 from state.messages import MessagesState
 from state.prompts import PromptsState
+from state.share import LinkState, ShareState
 from state.sidebar import SidebarState
 from state.transfer import TransferState
 from state.ui import UiState
@@ -46,12 +47,12 @@ TABLE: dict[tuple[type[BaseState], str], Row] = {
     (SidebarState, "set_search"): ("signed_in", lambda i: SidebarState.set_search("secret"), {}),
     (SidebarState, "clear_search"): ("signed_in", lambda i: SidebarState.clear_search, {}),
     (SidebarState, "set_pinned"): (
-        "write",
+        "manage",
         lambda i: SidebarState.set_pinned(i["conversation"], True),
         {},
     ),
     (SidebarState, "start_rename"): (
-        "write",
+        "manage",
         lambda i: SidebarState.start_rename(i["conversation"], "x"),
         {},
     ),
@@ -62,17 +63,17 @@ TABLE: dict[tuple[type[BaseState], str], Row] = {
     ),
     (SidebarState, "cancel_rename"): ("signed_in", lambda i: SidebarState.cancel_rename, {}),
     (SidebarState, "save_rename"): (
-        "write",
+        "manage",
         lambda i: SidebarState.save_rename,
         {"renaming_id": "{conversation}", "rename_value": "Stolen"},
     ),
     (SidebarState, "delete_conversation"): (
-        "write",
+        "manage",
         lambda i: SidebarState.delete_conversation(i["conversation"]),
         {},
     ),
     (SidebarState, "undo_delete"): (
-        "write",
+        "manage",
         lambda i: SidebarState.undo_delete,
         {"undo_id": "{conversation}"},
     ),
@@ -135,13 +136,13 @@ TABLE: dict[tuple[type[BaseState], str], Row] = {
         {},
     ),
     (ComposerState, "save_params"): (
-        "write",
+        "manage",
         lambda i: ComposerState.save_params,
         {"current_id": "{conversation}", "temperature": "0.5"},
     ),
-    (ComposerState, "reset_params"): ("write", lambda i: ComposerState.reset_params, {}),
+    (ComposerState, "reset_params"): ("manage", lambda i: ComposerState.reset_params, {}),
     (ComposerState, "set_prompt"): (
-        "write",
+        "manage",
         lambda i: ComposerState.set_prompt(str(i["prompt"])),
         {"current_id": "{conversation}"},
     ),
@@ -199,7 +200,7 @@ TABLE: dict[tuple[type[BaseState], str], Row] = {
     ),
     (PromptsState, "start_new"): ("create", lambda i: PromptsState.start_new, {}),
     (PromptsState, "start_edit"): (
-        "read",
+        "prompt_read",
         lambda i: PromptsState.start_edit(i["prompt"]),
         {},
     ),
@@ -207,17 +208,17 @@ TABLE: dict[tuple[type[BaseState], str], Row] = {
     (PromptsState, "set_name"): ("signed_in", lambda i: PromptsState.set_name("x"), {}),
     (PromptsState, "set_body"): ("signed_in", lambda i: PromptsState.set_body("x"), {}),
     (PromptsState, "save"): (
-        "write",
+        "prompt_write",
         lambda i: PromptsState.save,
         {"editing_id": "{prompt}", "name": "Stolen", "body": "forged"},
     ),
     (PromptsState, "set_archived"): (
-        "write",
+        "prompt_write",
         lambda i: PromptsState.set_archived(i["prompt"], True),
         {},
     ),
     (PromptsState, "show_history"): (
-        "read",
+        "prompt_read",
         lambda i: PromptsState.show_history(i["prompt"]),
         {},
     ),
@@ -276,59 +277,114 @@ TABLE: dict[tuple[type[BaseState], str], Row] = {
     (TransferState, "receive"): ("signed_in", lambda i: TransferState.receive([]), {}),
     (TransferState, "run_import"): ("signed_in", lambda i: TransferState.run_import, {}),
     # agent mode and extraction (issue 12)
-    (AgentState, "set_agent_mode"): ("write", lambda i: AgentState.set_agent_mode(True), {}),
+    (AgentState, "set_agent_mode"): ("manage", lambda i: AgentState.set_agent_mode(True), {}),
     (AgentState, "stream_agent"): (
         "write",
         lambda i: AgentState.stream_agent,
         {"live_id": "{reply}"},
     ),
     (ExtractState, "extract"): (
-        "write",
+        "manage",
         lambda i: ExtractState.extract(i["reply"], "sentiment"),
         {},
     ),
     (ExtractState, "send_command"): (
-        "write",
+        "manage",
         lambda i: ExtractState.send_command("/sentiment I love it", "sentiment"),
         {},
     ),
+    # sharing (issue 13): the Share dialog is the conversation's owners'; a link's page is
+    # for anyone signed in (and nobody too when public links are allowed: tested apart)
+    (ShareState, "load_access"): ("read", lambda i: ShareState.load_access, {}),
+    (ShareState, "open_share"): ("manage", lambda i: ShareState.open_share, {}),
+    (ShareState, "set_share_open"): ("manage", lambda i: ShareState.set_share_open(True), {}),
+    (ShareState, "add_share"): (
+        "manage",
+        lambda i: ShareState.add_share({"email": "other@example.com", "role": "participant"}),
+        {},
+    ),
+    (ShareState, "share_with_project"): (
+        "manage",
+        lambda i: ShareState.share_with_project("participant"),
+        {},
+    ),
+    (ShareState, "change_share_role"): (
+        "manage",
+        lambda i: ShareState.change_share_role(i["share"], "participant"),
+        {},
+    ),
+    (ShareState, "remove_share"): (
+        "manage",
+        lambda i: ShareState.remove_share(i["share"]),
+        {},
+    ),
+    (ShareState, "create_link"): ("manage", lambda i: ShareState.create_link, {}),
+    (ShareState, "revoke_link"): ("manage", lambda i: ShareState.revoke_link, {}),
+    (LinkState, "load"): ("link", lambda i: LinkState.load, {}),
 }
 # Reflex's own ``setvar`` (every state has it) only calls the state's ``set_<var>`` method,
 # and each of those is an event in the table above: it adds no way in.
 BUILTIN = {"setvar"}
 
-# What each caller is refused with, per need (None: allowed).
+# What each caller is refused with, per need (None: allowed). The callers: the conversation's
+# owner; another user; a viewer of its project; nobody; a user it is shared with by name as
+# viewer and as participant (neither in its project); and a link visitor (a user who opened
+# its read-only link: the link grants nothing else). "read"/"write"/"manage" are on the
+# conversation (and its messages): read it, send in it, change it as its owner; prompts
+# are not shared ("prompt_read"/"prompt_write"); "link" opens the conversation's link.
+_ALONE: dict[str, type[ParleyError] | None] = {
+    "signed_in": None,
+    "read": NotFound,
+    "write": NotFound,
+    "manage": NotFound,
+    "prompt_read": NotFound,
+    "prompt_write": NotFound,
+    "create": None,
+    "private": NotFound,
+    "admin": Forbidden,
+    "link": None,
+}
 EXPECTED: dict[str, dict[str, type[ParleyError] | None]] = {
     "owner": {
         "signed_in": None,
         "read": None,
         "write": None,
+        "manage": None,
+        "prompt_read": None,
+        "prompt_write": None,
         "create": None,
         "private": None,
         "admin": Forbidden,
+        "link": None,
     },
-    "other": {
-        "signed_in": None,
-        "read": NotFound,
-        "write": NotFound,
-        "create": None,
-        "private": NotFound,
-        "admin": Forbidden,
-    },
+    "other": _ALONE,
     "viewer": {
         "signed_in": None,
         "read": None,
         "write": Forbidden,
+        "manage": Forbidden,
+        "prompt_read": None,
+        "prompt_write": Forbidden,
         "create": None,
         "private": NotFound,
         "admin": Forbidden,
+        "link": None,
     },
     "nobody": {
         "private": NotSignedIn,
         "signed_in": NotSignedIn,
         "read": NotSignedIn,
         "write": NotSignedIn,
+        "manage": NotSignedIn,
+        "prompt_read": NotSignedIn,
+        "prompt_write": NotSignedIn,
         "create": NotSignedIn,
         "admin": NotSignedIn,
+        "link": NotSignedIn,
     },
+    "shared_viewer": {**_ALONE, "read": None, "write": Forbidden, "manage": Forbidden},
+    "shared_participant": {**_ALONE, "read": None, "write": None, "manage": Forbidden},
+    "link_visitor": _ALONE,
 }
+# Callers whose allowed events change things: each event gets fresh rows of its own.
+WRITERS = ("owner", "shared_participant")

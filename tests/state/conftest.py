@@ -12,6 +12,7 @@ import state.extract
 import state.keys
 import state.messages
 import state.prompts
+import state.share
 import state.sidebar
 import state.transfer
 import state.ui
@@ -32,4 +33,5 @@ STATE_MODULES = (
     state.transfer,
     state.agent,
     state.extract,
+    state.share,
 )

@@ -188,11 +188,15 @@ class Tab:
 
     def router_data(self) -> dict[str, Any]:
         parts = [p for p in self.path.split("?")[0].split("/") if p]
-        route = "/c/[conversation_id]" if parts[:1] == ["c"] else "/"
+        route, param = "/", "conversation_id"
+        if parts[:1] == ["c"]:
+            route = "/c/[conversation_id]"
+        elif parts[:1] == ["s"]:  # a read-only link (issue 13)
+            route, param = "/s/[token]", "token"
         return {
             "pathname": route,
             "asPath": self.path,
-            "query": {"conversation_id": parts[1]} if len(parts) == 2 else {},
+            "query": {param: parts[1]} if len(parts) == 2 else {},
             "headers": {"origin": ORIGIN, "cookie": self.cookie},
             "token": self.token,
             "sid": self.sid,

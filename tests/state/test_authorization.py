@@ -1,6 +1,7 @@
 """Every public event of every state, tried as the owner, another user, a viewer and nobody,
 through Reflex's own event processor (the path a forged websocket frame takes), on SQLite and
-PostgreSQL.
+PostgreSQL; and, for sharing (issue 13), as a user the conversation is shared with as viewer
+and as participant, and as a visitor who opened its read-only link.
 
 The table names each event and what it touches. For each event and caller the test checks:
 the server asked :func:`state.access.authorize` (spied on) and it answered as the rules say
@@ -31,20 +32,22 @@ import state.conversation
 import state.extract
 import state.keys
 import state.prompts
+import state.share
 import state.transfer
 import state.usage
 from app.db.models import Role
 from app.errors import ParleyError
-from app.services import get_attachment_service, get_prompt_service
+from app.services import get_attachment_service, get_prompt_service, get_sharing_service
 from app.services.authz import owner_of
 from state.access import SIGNED_IN, Need
 from state.auth import AuthState
 from state.chat import ChatState
 from state.composer import ComposerState
+from state.share import LinkState
 from state.sidebar import SidebarState
 from state.ui import UiState
 from tests.state import harness
-from tests.state.authz_table import BUILTIN, EXPECTED, TABLE, Ids
+from tests.state.authz_table import BUILTIN, EXPECTED, TABLE, WRITERS, Ids
 from tests.state.conftest import STATE_MODULES
 from tests.state.harness import PASSWORD, Backend, Tab, Wire, cookie_of, open_tab, reply
 
@@ -67,6 +70,13 @@ def test_every_event_is_in_the_table() -> None:
     missing = sorted(f"{cls.__name__}.{name}" for cls, name in events - TABLE.keys())
     assert not missing, f"events not in the authorisation table: {missing}"
     assert len(events) == len(TABLE)
+
+
+def test_every_need_has_an_answer_for_every_caller() -> None:
+    """Each need an event names says what every caller gets, shared ones included."""
+    needs = {need for need, _, _ in TABLE.values()} - {"public"}
+    gaps = sorted(f"{c}: {n}" for c, row in EXPECTED.items() for n in needs - row.keys())
+    assert not gaps, f"callers with no answer for a need: {gaps}"
 
 
 # ----- the people and their rows ------------------------------------------------------------
@@ -98,6 +108,8 @@ def fingerprint(engine: Engine) -> list[Any]:
         "select id, name, archived_at from prompt order by id",
         "select count(*) from prompt_version",
         "select id, message_id from attachment order by id",
+        "select id, conversation_id, user_id, role from conversation_share order by id",
+        "select id, token, revoked_at from share_link order by id",
     ]
     with engine.connect() as conn:
         return [list(conn.execute(text(q)).all()) for q in queries]
@@ -109,6 +121,9 @@ async def world(backend: Backend, engine: Engine) -> dict[str, Any]:
     owner = await accounts.sign_up("owner@example.com", PASSWORD, "Owner")
     other = await accounts.sign_up("other@example.com", PASSWORD, "Other")
     viewer = await accounts.sign_up("viewer@example.com", PASSWORD, "Viewer")
+    shared_viewer = await accounts.sign_up("sv@example.com", PASSWORD, "Shared viewer")
+    participant = await accounts.sign_up("sp@example.com", PASSWORD, "Participant")
+    visitor = await accounts.sign_up("visitor@example.com", PASSWORD, "Visitor")
     admin = await accounts.resolve(backend.cookie.split("=")[-1])
     owner_p = await accounts.resolve(owner.token)
     assert owner_p is not None and owner_p.default_project is not None
@@ -127,6 +142,16 @@ async def world(backend: Backend, engine: Engine) -> dict[str, Any]:
         answer = await backend.service.stream_reply(posted.reply.id)
         prompt = await get_prompt_service().create(f"Owner's {made}", "secret", owner=mine)
         upload = await get_attachment_service().add("a.txt", b"secret", owner=mine)
+        sharing = get_sharing_service()
+        conversation = posted.conversation.id
+        assert owner_p is not None
+        await sharing.share_with(
+            conversation, email="sp@example.com", role="participant", by=owner_p
+        )
+        panel = await sharing.share_with(
+            conversation, email="sv@example.com", role="viewer", by=owner_p
+        )
+        panel = await sharing.create_link(conversation, by=owner_p)
         return {
             "conversation": posted.conversation.id,
             "shown": [posted.user, answer],
@@ -134,6 +159,8 @@ async def world(backend: Backend, engine: Engine) -> dict[str, Any]:
             "reply": answer.id,
             "prompt": prompt.id,
             "attachment": upload.id,
+            "share": next(v.id for v in panel.shares if "sv@" in v.label),
+            "token": panel.link_token,
         }
 
     return {
@@ -143,6 +170,9 @@ async def world(backend: Backend, engine: Engine) -> dict[str, Any]:
             "owner": cookie_of(owner.token),
             "other": cookie_of(other.token),
             "viewer": cookie_of(viewer.token),
+            "shared_viewer": cookie_of(shared_viewer.token),
+            "shared_participant": cookie_of(participant.token),
+            "link_visitor": cookie_of(visitor.token),
             "nobody": "",
         },
     }
@@ -158,7 +188,10 @@ async def _seed(tab: Tab, cls: type[BaseState], values: dict[str, Any], ids: Ids
         root._clean()
 
 
-@pytest.mark.parametrize("caller", ["nobody", "other", "viewer", "owner"])
+CALLERS = list(EXPECTED)
+
+
+@pytest.mark.parametrize("caller", CALLERS)
 async def test_each_event_as_each_caller(
     caller: str, world: dict[str, Any], engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -173,17 +206,27 @@ async def test_each_event_as_each_caller(
         state.transfer,
     ):
         monkeypatch.setattr(module, "authorize", spy)
+    link_spy = Spy(state.share.authorize_link)
+    link_spy.outcomes = spy.outcomes  # one record: either check counts as asked
+    monkeypatch.setattr(state.share, "authorize_link", link_spy)
     problems: list[str] = []
     for (cls, name), (need, event, seed) in TABLE.items():
         if need == "public" or cls is UiState:
             continue  # the login pages; UiState is checked by its own test below
         # The owner's events change things: each gets rows of its own.
-        ids = await world["make"]() if caller == "owner" else world["ids"]
+        ids = await world["make"]() if caller in WRITERS else world["ids"]
         expected = EXPECTED[caller][need]
         before = fingerprint(engine)
         spy.outcomes.clear()
         async with open_tab(Wire(), world["cookies"][caller]) as tab:
+            if caller == "link_visitor":  # has the conversation's link open: grants nothing
+                tab.path = f"/s/{ids['token']}"
+                await tab.run(LinkState.load)
+                assert (await tab.state(LinkState)).messages, "the link did not open"
+                spy.outcomes.clear()
             tab.path = f"/c/{ids['conversation']}" if name == "load_page" else "/"
+            if cls is LinkState:
+                tab.path = f"/s/{ids['token']}"
             # The conversation is open, as it is when its messages' buttons are clicked.
             await _seed(tab, ChatState, {"current_id": "{conversation}"}, ids)
             await _seed(tab, cls, seed, ids)

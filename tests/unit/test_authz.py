@@ -1,16 +1,18 @@
 """The authorisation rules, table-driven: each kind of row, read and written, by its project's
-owner, a member who made it, another member, a viewer, an outsider, an admin and nobody."""
+owner, a member who made it, another member, a viewer, an outsider, an admin and nobody; and
+the same people given a share of the conversation (issue 13): by name, or project-wide."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.db.crud import Owned
-from app.db.models import Role
+from app.db.crud import Owned, Shares
+from app.db.models import Role, ShareRole
 from app.services.authz import (
     Principal,
     can_manage_project,
     can_read,
+    can_send,
     can_write_conversation,
     can_write_project,
     can_write_prompt,
@@ -42,12 +44,33 @@ PEOPLE: dict[str, Principal | None] = {
 CONVERSATION = Owned(P, "maker")
 PENDING_UPLOAD = Owned(P, "maker", attached=False)
 UNOWNED = Owned(None, None)
+# Each as the person asked about would see it: their shares are in the row (crud reads them
+# for the reader). By name: anyone named gets the role; project-wide: members only, and a
+# viewing member no more than viewing.
+NAMED_VIEWER = Owned(P, "maker", shares=Shares(user=ShareRole.viewer))
+NAMED_PARTICIPANT = Owned(P, "maker", shares=Shares(user=ShareRole.participant))
+PROJECT_PARTICIPANTS = Owned(P, "maker", shares=Shares(project=ShareRole.participant))
+PROJECT_VIEWERS = Owned(P, "maker", shares=Shares(project=ShareRole.viewer))
+SHARED_PENDING = Owned(P, "maker", attached=False, shares=Shares(user=ShareRole.participant))
+SIGNED_IN = {"owner", "maker", "member", "viewer", "outsider", "admin"}
 
 # (row, check, who may) for every check; everyone else must be refused.
 RULES = [
     (CONVERSATION, can_read, {"owner", "maker", "member", "viewer"}),
     (CONVERSATION, can_write_conversation, {"owner", "maker"}),
     (CONVERSATION, can_write_prompt, {"owner", "maker", "member"}),
+    (CONVERSATION, can_send, {"owner", "maker"}),
+    (NAMED_VIEWER, can_read, SIGNED_IN),
+    (NAMED_VIEWER, can_send, {"owner", "maker"}),
+    (NAMED_VIEWER, can_write_conversation, {"owner", "maker"}),
+    (NAMED_PARTICIPANT, can_read, SIGNED_IN),
+    (NAMED_PARTICIPANT, can_send, SIGNED_IN),
+    (NAMED_PARTICIPANT, can_write_conversation, {"owner", "maker"}),
+    (PROJECT_PARTICIPANTS, can_read, {"owner", "maker", "member", "viewer"}),
+    (PROJECT_PARTICIPANTS, can_send, {"owner", "maker", "member"}),
+    (PROJECT_PARTICIPANTS, can_write_conversation, {"owner", "maker"}),
+    (PROJECT_VIEWERS, can_send, {"owner", "maker"}),
+    (SHARED_PENDING, can_read, {"maker"}),
     (PENDING_UPLOAD, can_read, {"maker"}),
     (PENDING_UPLOAD, can_write_conversation, {"maker"}),
     (UNOWNED, can_read, {"admin"}),

@@ -14,6 +14,7 @@ then ``crud.add_message(session=..., ...)`` works whichever module a function li
 - :mod:`.attachments`: uploads, claimed by a message or swept
 - :mod:`.prompts`: prompts and their versions
 - :mod:`.api_keys`: the gateway's API keys
+- :mod:`.sharing`: a conversation's shares and read-only links (issue 13)
 - :mod:`.accounts`: users, sign-in sessions, projects, memberships, invitations, and who owns
   a row (for authorisation)
 """
@@ -132,6 +133,20 @@ from app.db.crud.search import (
     parse_search_query,
     search_conversations,
 )
+from app.db.crud.sharing import (
+    ShareRow,
+    Shares,
+    create_link,
+    link_conversation,
+    list_shares,
+    live_link,
+    remove_share,
+    revoke_link,
+    set_share,
+    shared_ids,
+    shared_with_user,
+    shares_for,
+)
 from app.db.crud.spend import (
     Spend,
     conversation_spend,
@@ -160,6 +175,8 @@ __all__ = [
     "Owned",
     "Scope",
     "SearchTerm",
+    "ShareRow",
+    "Shares",
     "Spend",
     "Versions",
     "add_api_key",
@@ -180,6 +197,7 @@ __all__ = [
     "create_auth_session",
     "create_conversation",
     "create_invitation",
+    "create_link",
     "create_project",
     "create_prompt",
     "create_user",
@@ -202,6 +220,7 @@ __all__ = [
     "get_user_by_email",
     "get_user_by_oidc",
     "latest_prompt_version",
+    "link_conversation",
     "link_oidc",
     "list_api_keys",
     "list_attachment_stored_names",
@@ -215,7 +234,9 @@ __all__ = [
     "list_pinned_conversations",
     "list_prompt_versions",
     "list_prompts",
+    "list_shares",
     "list_users",
+    "live_link",
     "mark_interrupted",
     "message_owner",
     "newest_leaf",
@@ -228,11 +249,13 @@ __all__ = [
     "purge_deleted",
     "rebuild_usage_rollups",
     "remove_membership",
+    "remove_share",
     "rename_conversation",
     "renew_lease",
     "reset_reply",
     "restore_conversation",
     "revoke_api_key",
+    "revoke_link",
     "revoke_session",
     "revoke_user_sessions",
     "scoped",
@@ -248,6 +271,10 @@ __all__ = [
     "set_message_prompt_version",
     "set_password_hash",
     "set_pinned",
+    "set_share",
+    "shared_ids",
+    "shared_with_user",
+    "shares_for",
     "sibling_versions",
     "soft_delete_conversation",
     "spend_by_message",

@@ -5,12 +5,13 @@ or attachment belongs to). Each function takes a session."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from app.db.crud.sharing import Shares, shares_for
 from app.db.models import (
     Attachment,
     AuthSession,
@@ -320,25 +321,41 @@ class Owned:
     project_id: str | None
     user_id: str | None
     attached: bool = True
+    # What the conversation's shares give the reader asked about (issue 13); empty when
+    # no reader was named, or for a file still in a composer.
+    shares: Shares = field(default_factory=Shares)
 
 
-def conversation_owner(*, session: Session, conversation_id: str) -> Owned | None:
+def _shares(session: Session, conversation_id: str, reader: str | None) -> Shares:
+    if reader is None:
+        return Shares()
+    return shares_for(session=session, conversation_id=conversation_id, user_id=reader)
+
+
+def conversation_owner(
+    *, session: Session, conversation_id: str, reader: str | None = None
+) -> Owned | None:
+    """The conversation's owner facts, with what its shares give ``reader`` (a user id)."""
     row = session.exec(
         select(Conversation.project_id, Conversation.user_id).where(
             col(Conversation.id) == conversation_id
         )
     ).first()
-    return None if row is None else Owned(row[0], row[1])
+    if row is None:
+        return None
+    return Owned(row[0], row[1], shares=_shares(session, conversation_id, reader))
 
 
-def message_owner(*, session: Session, message_id: int) -> Owned | None:
-    """The owner facts of a message's conversation."""
+def message_owner(*, session: Session, message_id: int, reader: str | None = None) -> Owned | None:
+    """The owner facts of a message's conversation (with what its shares give ``reader``)."""
     row = session.exec(
-        select(Conversation.project_id, Conversation.user_id)
+        select(Conversation.project_id, Conversation.user_id, Conversation.id)
         .join(Message, col(Message.conversation_id) == col(Conversation.id))
         .where(col(Message.id) == message_id)
     ).first()
-    return None if row is None else Owned(row[0], row[1])
+    if row is None:
+        return None
+    return Owned(row[0], row[1], shares=_shares(session, row[2], reader))
 
 
 def prompt_owner(*, session: Session, prompt_id: int) -> Owned | None:
@@ -348,22 +365,22 @@ def prompt_owner(*, session: Session, prompt_id: int) -> Owned | None:
     return None if row is None else Owned(row[0], row[1])
 
 
-def attachment_owner(*, session: Session, attachment_id: str) -> Owned | None:
-    """A sent attachment belongs to its conversation's project (readers of the conversation
-    may read it); one still in the composer belongs to its uploader in its own project."""
+def attachment_owner(
+    *, session: Session, attachment_id: str, reader: str | None = None
+) -> Owned | None:
+    """A sent attachment belongs to its conversation's project (readers of the conversation,
+    shared ones included, may read it); one still in the composer belongs to its uploader
+    in its own project."""
     row = session.exec(
-        select(
-            Attachment.project_id,
-            Attachment.user_id,
-            Attachment.message_id,
-            Conversation.project_id,
-        )
+        select(Attachment, Conversation.project_id)
         .outerjoin(Conversation, col(Conversation.id) == col(Attachment.conversation_id))
         .where(col(Attachment.id) == attachment_id)
     ).first()
     if row is None:
         return None
-    project_id, user_id, message_id, conversation_project = row
-    if message_id is None:
+    attachment, conversation_project = row
+    project_id, user_id = attachment.project_id, attachment.user_id
+    message_id, conversation_id = attachment.message_id, attachment.conversation_id
+    if message_id is None or conversation_id is None:
         return Owned(project_id, user_id, attached=False)
-    return Owned(conversation_project, user_id)
+    return Owned(conversation_project, user_id, shares=_shares(session, conversation_id, reader))
