@@ -124,10 +124,19 @@ def last_user_text(body: Any) -> str:
 
 
 class PacedProvider(LoopbackBase):
-    def __init__(self, script: Callable[[str], Plan | None], *, title: str = "Bench") -> None:
+    def __init__(
+        self,
+        script: Callable[[str], Plan | None],
+        *,
+        title: str = "Bench",
+        keep_alive: bool = False,
+    ) -> None:
+        """``keep_alive``: serve one request after another on a connection, as a provider's
+        API does (else each reply closes its connection)."""
         super().__init__()
         self.script = script
         self.title = title
+        self.keep_alive = keep_alive
         self.sent: dict[str, Sent] = {}  # by prompt
         self.requests = 0
         self.errors: list[str] = []
@@ -138,23 +147,30 @@ class PacedProvider(LoopbackBase):
             return self.sent.get(prompt)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await read_request(reader)
-            with self._lock:
-                self.requests += 1
-            body = request.body if isinstance(request.body, dict) else {}
-            await self._answer(body, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            raise  # the client left: the base's to handle
-        except Exception as exc:  # report, never kill the server
-            with self._lock:
-                self.errors.append(f"{type(exc).__name__}: {exc}"[:200])
+        while True:
+            try:
+                request = await read_request(reader)
+                with self._lock:
+                    self.requests += 1
+                body = request.body if isinstance(request.body, dict) else {}
+                await self._answer(body, writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                raise  # the client left: the base's to handle
+            except Exception as exc:  # report, never kill the server
+                with self._lock:
+                    self.errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                return
+            if not self.keep_alive:
+                return
 
     async def _answer(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> None:
         model = str(body.get("model", "bench"))
         prompt = last_user_text(body)
         plan = None if TITLE_MARK in json.dumps(body) else self.script(prompt)
-        writer.write(status_head(200, "text/event-stream"))
+        head = status_head(200, "text/event-stream")
+        if self.keep_alive:
+            head = head.replace(b"connection: close\r\n", b"connection: keep-alive\r\n")
+        writer.write(head)
 
         if plan is None:
             write_chunk(writer, _head(model) + _delta(self.title) + _tail(2))

@@ -24,6 +24,7 @@ Rules:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Sequence
@@ -201,19 +202,32 @@ class BudgetGuard:
         tokens = max(0, await self.reservations.get(f"{base}/tokens"))
         return Spend(Decimal(micro) * MICRO, tokens)
 
+    async def _spend(
+        self, scope: BudgetScope, subject: str, since: datetime
+    ) -> tuple[Limits, Spend] | None:
+        """A subject's limits and spend this month (call log plus calls in flight); None
+        when it has no limit."""
+        limits = await self.store.limits(scope, subject) or self.defaults.get(scope)
+        if limits is None or (limits.cost is None and limits.tokens is None):
+            return None
+        logged, held = await asyncio.gather(
+            self.store.spent(scope, subject, since), self._reserved(scope, subject)
+        )
+        return limits, Spend(logged.cost + held.cost, logged.tokens + held.tokens)
+
     async def check(
         self, context: CallContext, worst: WorstCase, *, now: datetime | None = None
     ) -> list[BudgetWarning]:
         """Raise :class:`BudgetExceeded` if the call could cross a budget; else the warnings."""
         since = month_start(now or datetime.now(UTC))
         warnings: list[BudgetWarning] = []
-        for scope, subject in _subjects(context):
-            limits = await self.store.limits(scope, subject) or self.defaults.get(scope)
-            if limits is None or (limits.cost is None and limits.tokens is None):
+        subjects = _subjects(context)
+        # The subjects' reads go out together: the call waits for the slowest, not the sum.
+        found = await asyncio.gather(*(self._spend(scope, s, since) for scope, s in subjects))
+        for (scope, subject), figures_of in zip(subjects, found, strict=True):
+            if figures_of is None:
                 continue
-            logged = await self.store.spent(scope, subject, since)
-            held = await self._reserved(scope, subject)
-            spent = Spend(logged.cost + held.cost, logged.tokens + held.tokens)
+            limits, spent = figures_of
             figures: list[tuple[Unit, Decimal, Decimal | None, Decimal | None]] = [
                 ("usd", spent.cost, limits.cost, worst.cost),
                 ("tokens", Decimal(spent.tokens), _dec(limits.tokens), Decimal(worst.tokens)),

@@ -246,7 +246,10 @@ class AdminService:
                 session=session, project_id=project_id, mode=None if mode == GLOBAL else mode
             )
 
-        await self._db(run)
+        try:
+            await self._db(run)
+        finally:
+            self.store.forget_moderation(project_id)  # the guards see it at the next call
 
     # ----- budgets ------------------------------------------------------------------------
 

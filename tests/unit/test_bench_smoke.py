@@ -133,3 +133,35 @@ def test_the_profile_report_charges_cpu_to_areas_and_diffs_snapshots(tmp_path: P
     assert "live-reply channel" in text and "SQL" in text
     areas = text.split("files, inclusive:")[0]
     assert "70.0 %  live-reply channel" in areas and "30.0 %  SQL" in areas
+
+
+@pytest.mark.parametrize("keep_alive", [True, False])
+async def test_the_paced_provider_keeps_a_connection_alive_when_asked(keep_alive: bool) -> None:
+    """bench/gateway.py's upstream serves request after request on one connection, as a
+    provider's API does; by default a reply closes its connection."""
+    import asyncio
+    import json
+    from urllib.parse import urlsplit
+
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "go"}]}).encode()
+    with PacedProvider(lambda prompt: Plan("one two", 2000.0), keep_alive=keep_alive) as server:
+        address = urlsplit(server.url)
+        reader, writer = await asyncio.open_connection(address.hostname, address.port)
+        replies: list[bytes] = []
+        for _ in range(2):
+            try:
+                writer.write(
+                    b"POST /v1/messages HTTP/1.1\r\nhost: x\r\n"
+                    b"content-type: application/json\r\n"
+                    + f"content-length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+                replies.append(await asyncio.wait_for(reader.readuntil(b"\r\n0\r\n\r\n"), 10))
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break  # the server closed the connection after the first reply
+        writer.close()
+        requests = server.requests
+    assert len(replies) == (2 if keep_alive else 1) == requests
+    assert all(b"message_stop" in reply for reply in replies)
+    assert (b"connection: keep-alive" in replies[0]) is keep_alive
