@@ -222,6 +222,23 @@ class Demo:
             await picker.select_option(model_id)
             await expect(picker).to_have_value(model_id)
 
+    async def copy(self, button: Locator, wanted: str, *, caption: str) -> str:
+        """Press a Copy button; done when the clipboard holds ``wanted`` (the page writes it
+        asynchronously). The clipboard's text. The story grants the clipboard permissions."""
+        async with self.step(caption):
+            await self._click(button)
+            text = await self._clipboard_with(wanted)
+        return text
+
+    async def _clipboard_with(self, wanted: str, wait_ms: float = 5_000) -> str:
+        text = ""
+        for _ in range(int(wait_ms / 50)):
+            text = await self.page.evaluate("navigator.clipboard.readText()")
+            if wanted in text:
+                return text
+            await self.page.wait_for_timeout(50)  # polls a condition the page cannot signal
+        raise AssertionError(f"the clipboard holds {text[:200]!r}, not {wanted!r}")
+
     async def attach(self, files: Sequence[tuple[str, str, bytes]], *, caption: str) -> None:
         """Press Attach files and choose ``files`` (name, MIME type, bytes) in the chooser."""
         async with self.step(caption):
