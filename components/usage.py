@@ -288,11 +288,14 @@ def call_log(b: CallsBinding) -> rx.Component:
     return rx.card(
         rx.hstack(
             rx.heading("Call log", as_="h2", size="3"),
-            # A plain anchor: the export is a backend route, not a page of the app's router.
+            # The export is a backend route, not a page of the app's router: rx.el.a is React
+            # Router's Link, which would route the click to the app's 404 page; a document
+            # navigation lets the browser download the file.
             rx.el.a(
                 "Download CSV",
                 href=b.export_href,
                 download="parley-usage-calls.csv",
+                reload_document=True,
                 color=rx.color("accent", 11),
             ),
             justify="between",
