@@ -102,6 +102,28 @@ AGENT_ANSWER = (
     "With 17.5% VAT the order comes to **€2,749.50**. Spread over 12 months, that is "
     "**€229.13** a month (229.125, rounded to the cent)."
 )
+# Story 5: the answer "Anthropic" (the loopback server) gives, whose usage uses most of a
+# small monthly token budget.
+QUARTER = " ".join(
+    [
+        "This quarter's support tickets, in short: 412 tickets came in, 9% more than last "
+        "quarter, and 388 were closed, most of them within a day.",
+        "Exports were the biggest theme: the October update broke scheduled monthly exports "
+        "for about forty teams, and those tickets took the longest to close because the fix "
+        "needed a second release.",
+        "Sign-in problems fell by half after single sign-on arrived, and billing questions "
+        "stayed flat.",
+        "Satisfaction after a closed ticket averaged 4.3 out of 5, down from 4.5, almost "
+        "entirely because of the export tickets.",
+        "The busiest day was the Monday after the update, with 61 tickets, and the quietest "
+        "weeks were over the holidays, as usual.",
+        "Three customers asked about leaving, all of them over exports; two have stayed "
+        "since the fix, and the third is waiting for the next release.",
+        "Two suggestions: warn teams before an update that touches exports, and give the "
+        "support team a dashboard of the tickets still open after three days.",
+    ]
+)
+QUARTER_QUESTION = "Summarise this quarter's support tickets, please."
 
 
 def rules(*, fast: bool) -> list[dict[str, Any]]:

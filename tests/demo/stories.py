@@ -16,6 +16,7 @@ from tests.demo.script import FIZZBUZZ
 from tests.demo.server import RunningApp
 from tests.demo.story_extract import extraction_and_agent
 from tests.demo.story_kit import PASSWORD, Story, open_chat, sign_up_quietly
+from tests.demo.story_usage import usage_dashboard
 from tests.e2e.code_panel_reply import CODE_PANEL_PY
 from tests.providers.loopback import Reply, anthropic_error, anthropic_events
 
@@ -176,7 +177,15 @@ def attempts_of_last_reply(app: RunningApp) -> list[CallLog]:
                 select(Message).where(Message.role == "assistant").order_by(col(Message.id).desc())
             ).first()
             assert reply is not None, "no reply was saved"
-            query = select(CallLog).where(CallLog.message_id == reply.id).order_by(col(CallLog.id))
+            # Story 5's generated year numbers its messages too: the conversation tells them apart.
+            query = (
+                select(CallLog)
+                .where(
+                    CallLog.message_id == reply.id,
+                    CallLog.conversation_id == reply.conversation_id,
+                )
+                .order_by(col(CallLog.id))
+            )
             return list(session.exec(query).all())
     finally:
         engine.dispose()
@@ -216,7 +225,16 @@ STORIES: tuple[Story, ...] = (
     Story(2, "steer-a-reply", "Stop, Regenerate, Edit and branch, Ctrl+K", steer_a_reply),
     Story(3, "attachments", "Attachments: a code file, and an image refused", attachments),
     Story(4, "extraction-agent", "Structured extraction and an agent run", extraction_and_agent),
-    Story(5, "usage-dashboard", "The usage dashboard", waiting_for="the dashboard (issue 11)"),
+    Story(
+        5,
+        "usage-dashboard",
+        "The usage dashboard: a year of calls, a CSV, a budget alert",
+        usage_dashboard,
+        notes=(
+            "A year of generated calls (bench/gen_calls.py) is written into the app's "
+            "database before the story starts; the budget alert comes from a real call.",
+        ),
+    ),
     Story(6, "sharing", "A shared conversation, live", waiting_for="sharing (issue 13)"),
     Story(
         7,
@@ -224,8 +242,8 @@ STORIES: tuple[Story, ...] = (
         "Failover to the next model",
         failover,
         notes=(
-            "The call log's rows are checked in the app's database; its in-app view "
-            "arrives with the usage dashboard (issue 11).",
+            "The call log's rows are checked in the app's database (story 5 shows the "
+            "dashboard's call log).",
         ),
     ),
 )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from playwright.async_api import BrowserContext, expect
 
 from tests.demo.director import Demo
-from tests.demo.server import RunningApp
+from tests.demo.server import OPERATOR_EMAIL, OPERATOR_PASSWORD, RunningApp
 
 PASSWORD = "a long demo passphrase"
 
@@ -45,6 +45,12 @@ async def sign_up_quietly(context: BrowserContext, app: RunningApp, email: str) 
     route, so the chat pages work whether or not they require a login yet."""
     form = {"email": email, "display_name": "Demo", "password": PASSWORD, "confirm": PASSWORD}
     await _post_auth(context, app, "signup", form)
+
+
+async def sign_in_as_operator(context: BrowserContext, app: RunningApp) -> None:
+    """The install's first account, so its admin (made when the demo app started)."""
+    form = {"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD}
+    await _post_auth(context, app, "login", form)
 
 
 async def open_chat(demo: Demo, caption: str) -> None:
