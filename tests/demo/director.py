@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page, expect
 
 # A round pointer drawn over the page, following the real mouse events; it pulses on a click.
@@ -124,8 +125,15 @@ class Demo:
     # ----- the pointer ---------------------------------------------------------------------
 
     async def _point_at(self, target: Locator) -> tuple[float, float]:
-        await target.scroll_into_view_if_needed()
-        box = await target.bounding_box()
+        box = None
+        for attempt in range(3):
+            try:
+                await target.scroll_into_view_if_needed()
+                box = await target.bounding_box()
+                break
+            except PlaywrightError:  # re-rendered as it was reached (a run's last update)
+                if attempt == 2:
+                    raise
         if box is None:
             raise AssertionError(f"{target} has no box to point at")
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2

@@ -158,6 +158,6 @@ def rules(*, fast: bool) -> list[dict[str, Any]]:
         {"match": "^An order of 2,340 euros", "reply": "Let me work that out. ",
          "tool_calls": AGENT_CALLS},
         {"match": "^An order of 2,340 euros", "after_tool": True, "reply": AGENT_ANSWER,
-         "chunk_chars": 4, "delay_ms": delay, "first_delay_ms": 0 if fast else 900},
+         "chunk_chars": 4, "delay_ms": delay, "first_delay_ms": 0 if fast else 2500},
         {"match": "^User: An order of", "reply": "VAT on an order"},
     ]  # fmt: skip
