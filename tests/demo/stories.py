@@ -217,7 +217,17 @@ async def failover(demo: Demo, app: RunningApp) -> None:
     want = [(HAIKU_4, "error", 1, None), (HAIKU_5, "ok", 2, HAIKU_4)]
     if got != want:
         raise AssertionError(f"the call log has {got}, not {want}")
-    await demo.note("The call log holds both attempts: a 529, then the fallback's answer")
+    await demo.open("/usage", caption="Her usage page")
+    await demo.choose(page.get_by_label("Feature"), "chat", caption="Only her chat calls")
+    await demo.click(
+        page.get_by_role("button", name=re.compile(r"^Open call \d+")).first,
+        caption="Open the latest call",
+    )
+    dialog = page.get_by_role("dialog", name="Call details")
+    await demo.see(dialog, HAIKU_5, caption="Both attempts: a 529 from Haiku 4.5, then Haiku 5.5")
+    await expect(dialog.locator("dl")).to_have_count(2)
+    await expect(dialog.locator("dl").first).to_contain_text(HAIKU_4)
+    await expect(dialog.locator("dl").first).to_contain_text("error")
 
 
 STORIES: tuple[Story, ...] = (
@@ -241,9 +251,6 @@ STORIES: tuple[Story, ...] = (
         "failover",
         "Failover to the next model",
         failover,
-        notes=(
-            "The call log's rows are checked in the app's database (story 5 shows the "
-            "dashboard's call log).",
-        ),
+        notes=("The call log's rows are checked in the app's database too, attempt by attempt.",),
     ),
 )
