@@ -29,8 +29,10 @@ def export_list(exports: rx.Var[Sequence[dict[str, str]]], origin: rx.Var[str]) 
             lambda item: rx.el.li(
                 rx.hstack(
                     rx.text(item["label"]),
-                    rx.link("JSON", href=origin + item["json"], is_external=False),
-                    rx.link("Markdown", href=origin + item["md"], is_external=False),
+                    # Backend routes, not the app's pages: a document navigation (React
+                    # Router's Link would route the click to the app's 404 page).
+                    rx.link("JSON", href=origin + item["json"], reload_document=True),
+                    rx.link("Markdown", href=origin + item["md"], reload_document=True),
                     spacing="3",
                 )
             ),
