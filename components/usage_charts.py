@@ -44,12 +44,17 @@ def _axes(key: str = "day") -> list[rx.Component]:
 
 
 def cost_by_day_chart(data: ArrayVar[Any], series: ArrayVar[Any]) -> rx.Component:
+    # Seven bars always (the top six models and "other"); those without a model in
+    # ``series`` (fewer models, or one filtered) are hidden, legend included, or the legend
+    # would name them by their keys (s1, s2...).
     bars = [
         rx.recharts.bar(
             data_key=key,
             name=series[i].to(str),
             stack_id="cost",
             fill=rx.color(PALETTE[i], 9),
+            hide=series.length() <= i,
+            legend_type=rx.cond(series.length() > i, "rect", "none"),
         )
         for i, key in enumerate(("s0", "s1", "s2", "s3", "s4", "s5", "other"))
     ]

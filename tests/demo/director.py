@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page, expect
 
 # A round pointer drawn over the page, following the real mouse events; it pulses on a click.
@@ -124,8 +125,15 @@ class Demo:
     # ----- the pointer ---------------------------------------------------------------------
 
     async def _point_at(self, target: Locator) -> tuple[float, float]:
-        await target.scroll_into_view_if_needed()
-        box = await target.bounding_box()
+        box = None
+        for attempt in range(3):
+            try:
+                await target.scroll_into_view_if_needed()
+                box = await target.bounding_box()
+                break
+            except PlaywrightError:  # re-rendered as it was reached (a run's last update)
+                if attempt == 2:
+                    raise
         if box is None:
             raise AssertionError(f"{target} has no box to point at")
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -221,6 +229,57 @@ class Demo:
             await self._point_at(picker)
             await picker.select_option(model_id)
             await expect(picker).to_have_value(model_id)
+
+    async def choose(
+        self, select: Locator, value: str, *, caption: str, wait_ms: float = 15_000
+    ) -> None:
+        """Pick ``value`` in a native select (a filter, say); done when the select shows it
+        (a select the server controls shows it once the server has answered)."""
+        async with self.step(caption):
+            await expect(select.locator(f"option[value='{value}']")).to_have_count(1)
+            if not self.pace.fast:
+                await self._point_at(select)
+            await select.select_option(value)
+            await expect(select).to_have_value(value, timeout=wait_ms)
+
+    async def set_date(
+        self, field: Locator, value: str, *, caption: str, wait_ms: float = 15_000
+    ) -> None:
+        """Set a date field (``2026-12-01``): the browser's date picker takes no typing."""
+        async with self.step(caption):
+            await self._click(field)
+            await field.fill(value)
+            await expect(field).to_have_value(value, timeout=wait_ms)
+
+    async def copy(self, button: Locator, wanted: str, *, caption: str) -> str:
+        """Press a Copy button; done when the clipboard holds ``wanted`` (the page writes it
+        asynchronously). The clipboard's text. The story grants the clipboard permissions."""
+        async with self.step(caption):
+            await self._click(button)
+            text = await self._clipboard_with(wanted)
+        return text
+
+    async def _clipboard_with(self, wanted: str, wait_ms: float = 5_000) -> str:
+        text = ""
+        for _ in range(int(wait_ms / 50)):
+            text = await self.page.evaluate("navigator.clipboard.readText()")
+            if wanted in text:
+                return text
+            await self.page.wait_for_timeout(50)  # polls a condition the page cannot signal
+        raise AssertionError(f"the clipboard holds {text[:200]!r}, not {wanted!r}")
+
+    async def download(self, link: Locator, *, caption: str) -> Path:
+        """Click a download link; done when the file has arrived. Its path, in the story's
+        directory under the name the app gave it."""
+        async with self.step(caption):
+            async with self.page.expect_download() as started:
+                await self._click(link)
+            download = await started.value
+            path = self.out_dir / download.suggested_filename
+            await download.save_as(path)
+            if await download.failure() is not None:
+                raise AssertionError(f"the download failed: {await download.failure()}")
+        return path
 
     async def attach(self, files: Sequence[tuple[str, str, bytes]], *, caption: str) -> None:
         """Press Attach files and choose ``files`` (name, MIME type, bytes) in the chooser."""

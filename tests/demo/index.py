@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.demo.runner import story_dir
-from tests.demo.stories import Story
+from tests.demo.story_kit import Story
 
 STYLE = """
 body { font: 16px/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 1340px; padding: 1em; }

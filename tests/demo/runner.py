@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from playwright.async_api import Browser, Playwright
+from playwright.async_api import Browser, Playwright, expect
 
 from tests.demo.director import FAST, HUMAN, POINTER_SCRIPT, Demo
 from tests.demo.server import RunningApp
-from tests.demo.stories import Story
+from tests.demo.story_kit import Story
 from tests.demo.video import Recorder, assemble
 
 CHROMIUM_ARGS = [
@@ -25,6 +25,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
+# Checks wait up to 15 s, as the browser tests' do (Playwright's default is 5 s): a machine
+# busy with other work answers a send or a filter more slowly.
+expect.set_options(timeout=15_000)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ wins, searched in the last user message). Titles are asked for with the conversa
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.e2e.code_panel_reply import CODE_PANEL_REPLY
@@ -52,6 +53,78 @@ FIZZBUZZ_EXPLAINED = (
     "```python\nassert fizzbuzz(15)[-1] == 'FizzBuzz'\n```\n"
 )
 
+# Story 4: a customer's email read for its sentiment, the speakers of a meetup as contacts,
+# and an agent that works a sum out with the calculator.
+COMPLAINT = (
+    "I waited three weeks for an answer, and the update you finally sent broke our monthly "
+    "exports. We are seriously thinking about leaving."
+)
+SENTIMENT = {
+    "sentiment": "negative",
+    "confidence": 0.94,
+    "reasoning": "A long wait, a fix that broke something else, and a threat to leave.",
+}
+SPEAKERS_QUESTION = "Who spoke at the Lisbon meetup, and how do I reach them?"
+SPEAKERS = (
+    "Two people spoke at the Lisbon meetup:\n\n"
+    "- **Ada Lovelace** of Analytical Engines, on programs as notes for a machine: "
+    "ada@example.org, +44 20 7946 0000 (office at 12 St James's Square, London).\n"
+    "- **Grace Hopper** of Cobol Works, on compilers for everyone: grace@example.com, "
+    "+1 212 555 0142 (office at 1 Navy Yard, New York).\n"
+)
+CONTACTS = {
+    "contacts": [
+        {
+            "name": "Ada Lovelace",
+            "email": "ada@example.org",
+            "phone": "+44 20 7946 0000",
+            "company": "Analytical Engines",
+            "addresses": [{"street": "12 St James's Square", "city": "London", "type": "work"}],
+        },
+        {
+            "name": "Grace Hopper",
+            "email": "grace@example.com",
+            "phone": "+1 212 555 0142",
+            "company": "Cobol Works",
+            "addresses": [{"street": "1 Navy Yard", "city": "New York", "type": "work"}],
+        },
+    ]
+}
+AGENT_QUESTION = (
+    "An order of 2,340 euros plus 17.5% VAT: what is the total, and what is it a month "
+    "over 12 months?"
+)
+AGENT_CALLS = [
+    {"name": "calculate", "arguments": {"expression": "2340 * 1.175"}},
+    {"name": "calculate", "arguments": {"expression": "2340 * 1.175 / 12"}},
+]
+AGENT_ANSWER = (
+    "With 17.5% VAT the order comes to **€2,749.50**. Spread over 12 months, that is "
+    "**€229.13** a month (229.125, rounded to the cent)."
+)
+# Story 5: the answer "Anthropic" (the loopback server) gives, whose usage uses most of a
+# small monthly token budget.
+QUARTER = " ".join(
+    [
+        "This quarter's support tickets, in short: 412 tickets came in, 9% more than last "
+        "quarter, and 388 were closed, most of them within a day.",
+        "Exports were the biggest theme: the October update broke scheduled monthly exports "
+        "for about forty teams, and those tickets took the longest to close because the fix "
+        "needed a second release.",
+        "Sign-in problems fell by half after single sign-on arrived, and billing questions "
+        "stayed flat.",
+        "Satisfaction after a closed ticket averaged 4.3 out of 5, down from 4.5, almost "
+        "entirely because of the export tickets.",
+        "The busiest day was the Monday after the update, with 61 tickets, and the quietest "
+        "weeks were over the holidays, as usual.",
+        "Three customers asked about leaving, all of them over exports; two have stayed "
+        "since the fix, and the third is waiting for the next release.",
+        "Two suggestions: warn teams before an update that touches exports, and give the "
+        "support team a dashboard of the tickets still open after three days.",
+    ]
+)
+QUARTER_QUESTION = "Summarise this quarter's support tickets, please."
+
 
 def rules(*, fast: bool) -> list[dict[str, Any]]:
     """The rule file. Fast mode streams quickly, except the reply the Stop story needs to
@@ -72,4 +145,19 @@ def rules(*, fast: bool) -> list[dict[str, Any]]:
         {"match": "^Explain this file", "reply": FIZZBUZZ_EXPLAINED, "chunk_chars": 6,
          "delay_ms": delay},
         {"match": "^User: Explain this file", "reply": "FizzBuzz, explained"},
+        # Story 4. Extraction asks for its tool with the text as the user's message. A slash
+        # command has no reply, so the next question is sent joined to it (one user turn).
+        {"match": "^" + re.escape(COMPLAINT[:30]),
+         "tool_calls": [{"name": "sentiment", "arguments": SENTIMENT}]},
+        # The title's rule comes first: the title's prompt holds the question too.
+        {"match": "^User: (/sentiment|Who spoke)", "reply": "A customer, and the speakers"},
+        {"match": re.escape(SPEAKERS_QUESTION), "reply": SPEAKERS, "chunk_chars": 6,
+         "delay_ms": delay},
+        {"match": "^" + re.escape(SPEAKERS[:30]),
+         "tool_calls": [{"name": "contacts", "arguments": CONTACTS}]},
+        {"match": "^An order of 2,340 euros", "reply": "Let me work that out. ",
+         "tool_calls": AGENT_CALLS},
+        {"match": "^An order of 2,340 euros", "after_tool": True, "reply": AGENT_ANSWER,
+         "chunk_chars": 4, "delay_ms": delay, "first_delay_ms": 0 if fast else 2500},
+        {"match": "^User: An order of", "reply": "VAT on an order"},
     ]  # fmt: skip

@@ -1,6 +1,8 @@
 """Parley for the demos: the production build on a fresh data directory, a scripted model
 (``PARLEY_FAKE_SCRIPT``) as the default, and the loopback server standing in for Anthropic so
-the failover story has a provider that really fails (a 529 on the wire).
+the failover story has a provider that really fails (a 529 on the wire). Its first account,
+so its admin, is the operator's (``OPERATOR_EMAIL``), made as soon as it is up: the stories'
+people are ordinary members, and the usage story signs in as the operator.
 
 Started as the browser tests start it (tests/e2e/conftest.py), through ``app.webbuild`` in a
 build directory of its own: ``.cache/web-demo`` for ``make demo``; the pytest run shares the
@@ -23,12 +25,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench._app import session_token
 from tests.demo.script import rules
 from tests.providers.loopback import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 900  # a first run installs node_modules and builds the frontend
 DEMO_ANTHROPIC_KEY = "sk-ant-demo-not-a-real-key"
+OPERATOR_EMAIL = "margaret@example.com"
+OPERATOR_PASSWORD = "the operator's demo passphrase"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,7 @@ def running_app(build_dir: str, *, fast: bool, log_to: Path | None = None) -> It
         url = f"http://localhost:{port}"
         try:
             wait_until_up(url, proc, log)
+            session_token(url, OPERATOR_EMAIL, OPERATOR_PASSWORD)  # the first account: admin
             yield RunningApp(url=url, data_dir=work / "data", anthropic=anthropic)
         finally:
             with contextlib.suppress(ProcessLookupError):

@@ -6,53 +6,22 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
-from playwright.async_api import BrowserContext, expect
+from playwright.async_api import expect
 from sqlmodel import Session, col, create_engine, select
 
 from app.db.models import CallLog, Message
 from tests.demo.director import Demo
 from tests.demo.script import FIZZBUZZ
 from tests.demo.server import RunningApp
+from tests.demo.story_extract import extraction_and_agent
+from tests.demo.story_kit import PASSWORD, Story, open_chat, sign_up_quietly
+from tests.demo.story_usage import usage_dashboard
 from tests.e2e.code_panel_reply import CODE_PANEL_PY
 from tests.providers.loopback import Reply, anthropic_error, anthropic_events
 
-PASSWORD = "a long demo passphrase"
 HAIKU_4 = "claude-haiku-4-5"
 HAIKU_5 = "claude-haiku-5-5"  # next in HAIKU_4's fallback chain (app/llm/catalogue.toml)
-
-StoryRun = Callable[[Demo, RunningApp], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Story:
-    number: int
-    slug: str
-    title: str
-    run: StoryRun | None = None
-    waiting_for: str = ""  # the feature a story without ``run`` waits for
-    notes: tuple[str, ...] = ()
-
-
-async def sign_up_quietly(context: BrowserContext, app: RunningApp, email: str) -> None:
-    """A fresh account for a story that is not about signing up: the sign-up form's own
-    route, so the chat pages work whether or not they require a login yet."""
-    response = await context.request.post(
-        app.url + "/_parley/auth/signup",
-        form={"email": email, "display_name": "Demo", "password": PASSWORD, "confirm": PASSWORD},
-        headers={"Origin": app.url},
-        max_redirects=0,
-    )
-    location = response.headers.get("location", "")
-    if response.status != 303 or "error=" in location:
-        raise RuntimeError(f"sign-up of {email} failed: {response.status} {location}")
-
-
-async def open_chat(demo: Demo, caption: str) -> None:
-    await demo.open("/", caption=caption)
-    await expect(demo.composer).to_be_editable(timeout=60_000)
 
 
 # ----- 1. Sign-up and a first chat --------------------------------------------------------
@@ -76,13 +45,11 @@ async def first_chat(demo: Demo, app: RunningApp) -> None:
         panel.get_by_role("button", name="Open slugify.py"),
         caption="Open slugify.py, named for you",
     )
-    await demo.click(panel.get_by_role("button", name="Copy", exact=True), caption="Copy the file")
-    for _ in range(50):  # the clipboard is written asynchronously
-        if await page.evaluate("navigator.clipboard.readText()") == CODE_PANEL_PY:
-            break
-        await page.wait_for_timeout(100)
-    else:
-        raise AssertionError("Copy did not put slugify.py on the clipboard")
+    copied = await demo.copy(
+        panel.get_by_role("button", name="Copy", exact=True), CODE_PANEL_PY, caption="Copy the file"
+    )
+    if copied != CODE_PANEL_PY:
+        raise AssertionError("Copy put more than slugify.py on the clipboard")
     await demo.note("slugify.py is on the clipboard, ready to paste")
 
 
@@ -210,7 +177,15 @@ def attempts_of_last_reply(app: RunningApp) -> list[CallLog]:
                 select(Message).where(Message.role == "assistant").order_by(col(Message.id).desc())
             ).first()
             assert reply is not None, "no reply was saved"
-            query = select(CallLog).where(CallLog.message_id == reply.id).order_by(col(CallLog.id))
+            # Story 5's generated year numbers its messages too: the conversation tells them apart.
+            query = (
+                select(CallLog)
+                .where(
+                    CallLog.message_id == reply.id,
+                    CallLog.conversation_id == reply.conversation_id,
+                )
+                .order_by(col(CallLog.id))
+            )
             return list(session.exec(query).all())
     finally:
         engine.dispose()
@@ -242,29 +217,40 @@ async def failover(demo: Demo, app: RunningApp) -> None:
     want = [(HAIKU_4, "error", 1, None), (HAIKU_5, "ok", 2, HAIKU_4)]
     if got != want:
         raise AssertionError(f"the call log has {got}, not {want}")
-    await demo.note("The call log holds both attempts: a 529, then the fallback's answer")
+    await demo.open("/usage", caption="Her usage page")
+    await demo.choose(page.get_by_label("Feature"), "chat", caption="Only her chat calls")
+    await demo.click(
+        page.get_by_role("button", name=re.compile(r"^Open call \d+")).first,
+        caption="Open the latest call",
+    )
+    dialog = page.get_by_role("dialog", name="Call details")
+    await demo.see(dialog, HAIKU_5, caption="Both attempts: a 529 from Haiku 4.5, then Haiku 5.5")
+    await expect(dialog.locator("dl")).to_have_count(2)
+    await expect(dialog.locator("dl").first).to_contain_text(HAIKU_4)
+    await expect(dialog.locator("dl").first).to_contain_text("error")
 
 
 STORIES: tuple[Story, ...] = (
     Story(1, "first-chat", "Sign up and a first chat", first_chat),
     Story(2, "steer-a-reply", "Stop, Regenerate, Edit and branch, Ctrl+K", steer_a_reply),
     Story(3, "attachments", "Attachments: a code file, and an image refused", attachments),
+    Story(4, "extraction-agent", "Structured extraction and an agent run", extraction_and_agent),
     Story(
-        4,
-        "extraction-agent",
-        "Structured extraction and an agent run",
-        waiting_for="the extraction and agent views (issue 12's user interface)",
+        5,
+        "usage-dashboard",
+        "The usage dashboard: a year of calls, a CSV, a budget alert",
+        usage_dashboard,
+        notes=(
+            "A year of generated calls (bench/gen_calls.py) is written into the app's "
+            "database before the story starts; the budget alert comes from a real call.",
+        ),
     ),
-    Story(5, "usage-dashboard", "The usage dashboard", waiting_for="the dashboard (issue 11)"),
     Story(6, "sharing", "A shared conversation, live", waiting_for="sharing (issue 13)"),
     Story(
         7,
         "failover",
         "Failover to the next model",
         failover,
-        notes=(
-            "The call log's rows are checked in the app's database; its in-app view "
-            "arrives with the usage dashboard (issue 11).",
-        ),
+        notes=("The call log's rows are checked in the app's database too, attempt by attempt.",),
     ),
 )

@@ -16,7 +16,8 @@ from tests.demo.director import Step
 from tests.demo.index import write_index
 from tests.demo.runner import Options, launch, run_story
 from tests.demo.server import RunningApp, running_app
-from tests.demo.stories import STORIES, Story, bar_chart_png
+from tests.demo.stories import STORIES, bar_chart_png
+from tests.demo.story_kit import Story
 from tests.demo.video import assemble
 
 PLAYABLE = [story for story in STORIES if story.run is not None]
@@ -49,7 +50,7 @@ async def test_story_plays_in_fast_mode(story: Story, demo_app: RunningApp, tmp_
 
 def test_waiting_stories_say_what_they_wait_for(tmp_path: Path) -> None:
     waiting = {s.number: s.waiting_for for s in STORIES if s.run is None}
-    assert set(waiting) == {4, 5, 6}
+    assert set(waiting) == {6}
     assert all(waiting.values())
     story = PLAYABLE[0]
     folder = tmp_path / f"story-{story.number}-{story.slug}"
@@ -59,7 +60,7 @@ def test_waiting_stories_say_what_they_wait_for(tmp_path: Path) -> None:
     (folder / "story.json").write_text(json.dumps(record), encoding="utf-8")
     page = write_index(tmp_path, STORIES).read_text("utf-8")
     assert page.count("<section") == len(STORIES)
-    assert "Waiting for the dashboard (issue 11)" in page
+    assert "Waiting for sharing (issue 13)" in page
     assert f'src="{folder.name}/story.mp4"' in page
     assert "Sign &lt;up&gt;" in page  # captions are escaped
     assert page.count("Not recorded yet") == len(PLAYABLE) - 1
