@@ -21,13 +21,15 @@ from app.webbuild import INSTALL_RECORD, READY_LINE, BuildDir, summarise
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# argv: name, ready (1 or 0), exit code. Marks <name>.started, then (if ready) prints the
-# ready line, then waits for <name>.release, marks <name>.ended and exits with the code.
+# argv: name, ready (1 or 0), exit code. Marks <name>.started (its build dir), then (if
+# ready) prints the ready line, then waits for <name>.release, marks <name>.ended and exits
+# with the code.
 CHILD = f"""
 import os, sys, time
 from pathlib import Path
 name, ready, code = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3])
-Path(name + ".started").write_text(os.environ["REFLEX_WEB_WORKDIR"])
+Path(name + ".starting").write_text(os.environ["REFLEX_WEB_WORKDIR"])
+os.replace(name + ".starting", name + ".started")  # whole when seen: no read of a half file
 if ready:
     print("{READY_LINE}: http://127.0.0.1:1/", flush=True)
 while not Path(name + ".release").exists():
