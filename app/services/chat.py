@@ -390,11 +390,9 @@ class ChatService(BranchOperations):
         return await self._db(lambda s: crud.renew_lease(session=s, message_id=message_id))
 
     async def recover_interrupted(self, *, shared: bool = False) -> int:
-        """Mark replies a dead process left 'streaming' as interrupted errors, with the text
-        their last checkpoint saved. Alone (start-up of the only process), every streaming
-        reply is such a reply; ``shared`` (workers sharing the database) takes only those
-        whose lease ran out, so a worker starting or sweeping never ends another's live
-        replies. Readers still following such a reply, in any worker, get its end."""
+        """Mark replies a dead process left 'streaming' as interrupted errors (with their
+        checkpointed text), and end their live channels in every worker. ``shared`` (workers
+        sharing the database): only those whose lease ran out, not another worker's."""
         stale_before = utcnow() - timedelta(seconds=self.lease) if shared else None
         ids = await self._db(lambda s: crud.mark_interrupted(session=s, stale_before=stale_before))
         for message_id in ids:

@@ -9,6 +9,7 @@ budgets it fills are nobody else's.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, delete, select
 
 from app.db.models import Budget, Conversation
+from app.guards.store import POLICY_TTL
 from tests.e2e.conftest import (
     E2E_PASSWORD,
     STREAMS_PER_USER,
@@ -86,7 +88,9 @@ def test_a_rate_limited_send_says_when_to_try_again_and_keeps_its_text_and_files
 
 
 def _set_token_budget(engine: Engine, user_id: str, tokens: int | None) -> None:
-    """The user's own monthly token budget, as the admin page stores it (None: no row)."""
+    """The user's own monthly token budget, as the admin page stores it (None: no row).
+    Written by this process, not the app's: the app keeps budget limits for POLICY_TTL
+    seconds (app/guards/store.py), so the change counts once that has passed."""
     with Session(engine) as session:
         session.exec(  # pyright: ignore[reportCallIssue, reportArgumentType]
             delete(Budget).where(col(Budget.scope) == "user", col(Budget.subject_id) == user_id)
@@ -94,6 +98,7 @@ def _set_token_budget(engine: Engine, user_id: str, tokens: int | None) -> None:
         if tokens is not None:
             session.add(Budget(scope="user", subject_id=user_id, token_limit=tokens))
         session.commit()
+    time.sleep(POLICY_TTL + 0.5)  # nothing in the page shows when the app has read it
 
 
 def test_a_budget_refusal_shows_its_figures_and_keeps_the_text(
