@@ -117,24 +117,24 @@ EXACT_BELOW = 20_000
 
 
 def _histogram_counts(
-    session: Session, window: Window, filt: UsageFilter, scope: Scope
+    session: Session, window: Window, filt: UsageFilter, scope: Scope, *, by_day: bool
 ) -> dict[tuple[Any, int], dict[int, int]] | None:
     """{(local day, metric): {bucket: count}} from the latency histograms, with the rows no
     whole hour covers bucketed here; ``None`` when a filter or the scope needs the raw rows."""
     if needs(filt, scope) or filt.status is not None:
         return None
     counts: dict[tuple[Any, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for part in plan(window, filt, scope, by_day=True):
+    for part in plan(window, filt, scope, by_day=by_day):
         if part.rollup is None:
-            rows = _raw_values(session, window, part.ranges)
+            rows = _raw_values(session, window, part.ranges, by_day=by_day)
         else:
             h = UsageLatencyHourly
-            day = local_day_sql(window, col(h.hour) * 3600)
+            day = local_day_sql(window, col(h.hour) * 3600) if by_day else literal(0)
             hours = or_(*(and_(col(h.hour) >= a, col(h.hour) < b) for a, b in part.ranges))
             query = (
                 select(day, col(h.metric), col(h.bucket), func.sum(col(h.n)))
                 .where(hours)
-                .group_by(day, col(h.metric), col(h.bucket))
+                .group_by(*([day] if by_day else []), col(h.metric), col(h.bucket))
             )
             rows = session.execute(query).all()
         for d, metric, bucket, n in rows:
@@ -142,7 +142,9 @@ def _histogram_counts(
     return counts
 
 
-def _raw_values(session: Session, window: Window, ranges: Any) -> list[tuple[Any, int, int, int]]:
+def _raw_values(
+    session: Session, window: Window, ranges: Any, *, by_day: bool
+) -> list[tuple[Any, int, int, int]]:
     """(local day, metric, bucket, 1) for each raw value in the ranges (epoch seconds)."""
     src = sources(session, window, UsageFilter(), Scope.everything(), raw=True)[0]
     stamps = [(datetime.fromtimestamp(a, UTC), datetime.fromtimestamp(b, UTC)) for a, b in ranges]
@@ -151,7 +153,9 @@ def _raw_values(session: Session, window: Window, ranges: Any) -> list[tuple[Any
     ok_latency = case((col(CallLog.status) == "ok", col(CallLog.latency_ms)), else_=None)
     out: list[tuple[Any, int, int, int]] = []
     for d, t, lat in session.execute(
-        select(src.local_day(), col(CallLog.ttft_ms), ok_latency).where(when)
+        select(src.local_day() if by_day else literal(0), col(CallLog.ttft_ms), ok_latency).where(
+            when
+        )
     ):
         if t is not None:
             out.append((d, latency.TTFT, latency.bucket_of(t), 1))
@@ -165,7 +169,7 @@ def _ranks(
 ) -> dict[Any, Percentiles]:
     """{None: the period's percentiles} and, with ``by_day``, {local day number: ...}: from
     the histograms when no filter needs the raw rows and there are enough values to rank."""
-    counts = _histogram_counts(session, window, filt, scope)
+    counts = _histogram_counts(session, window, filt, scope, by_day=by_day)
     if counts is None or sum(sum(c.values()) for c in counts.values()) < EXACT_BELOW:
         return _exact_ranks(session, window, filt, scope, by_day=by_day)
     whole: dict[int, dict[int, int]] = {
