@@ -218,7 +218,7 @@ def plan(
             continue
         raws += [(a, h_lo * 3600), (h_hi * 3600, b)]
         run = h_lo
-        for h in range(h_lo, h_hi) if by_day else ():
+        for h in range(h_lo, h_hi) if by_day and not window.whole_hours else ():
             if window.cut(h):
                 hours.append((run, h))
                 raws.append((h * 3600, h * 3600 + 3600))
