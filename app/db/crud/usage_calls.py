@@ -1,10 +1,14 @@
-"""Usage reads that need the raw call log: latency percentiles, the conversation table, the
+"""Usage reads at the level of calls: latency percentiles, the conversation table, the
 call-log browser, one call's attempts, and streaming rows out for CSV export.
 
-Percentiles are nearest-rank (``percentile_disc``): the smallest value with at least the
-fraction ``p`` of the rows at or below it. PostgreSQL has the aggregate; on SQLite the same
-rank comes from window functions. Latency is over successful attempts; time to first token
-over the attempts that produced one.
+Percentiles are nearest-rank: the smallest value with at least the fraction ``p`` of the rows
+at or below it. A view with no filter and no member scope and at least :data:`EXACT_BELOW`
+values reads them from the hourly latency histograms (the rank's bucket midpoint, within half
+a bucket: see :mod:`app.db.crud.latency`); any other is exact, from the raw rows
+(``percentile_disc`` on PostgreSQL; on SQLite the values are fetched and ranked here).
+Latency is over successful attempts; time to first token over the attempts that produced one.
+The conversation table reads the daily conversation rollup for whole UTC days and raw rows
+for the edges.
 """
 
 from __future__ import annotations
@@ -83,13 +87,13 @@ def _exact_ranks(
         ok = [*where, col(CallLog.status) == "ok"]
         keys: list[Any] = [None]
         ttft = _pg_ranked(session, col(CallLog.ttft_ms), where, None)
-        latency = _pg_ranked(session, col(CallLog.latency_ms), ok, None)
+        total = _pg_ranked(session, col(CallLog.latency_ms), ok, None)
         if day is not None:
             ttft |= _pg_ranked(session, col(CallLog.ttft_ms), where, day)
-            latency |= _pg_ranked(session, col(CallLog.latency_ms), ok, day)
-            keys += sorted(k for k in set(ttft) | set(latency) if k is not None)
+            total |= _pg_ranked(session, col(CallLog.latency_ms), ok, day)
+            keys += sorted(k for k in set(ttft) | set(total) if k is not None)
         for k in keys:
-            t, lat = ttft.get(k, (None, None)), latency.get(k, (None, None))
+            t, lat = ttft.get(k, (None, None)), total.get(k, (None, None))
             out[k] = Percentiles(t[0], t[1], lat[0], lat[1])
         return out
     ok_latency = case((col(CallLog.status) == "ok", col(CallLog.latency_ms)), else_=None)
