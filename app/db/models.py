@@ -450,6 +450,15 @@ Index(
     CallLog.ttft_ms,  # pyright: ignore[reportArgumentType]
     CallLog.status,  # pyright: ignore[reportArgumentType]
 )
+# A model filter's exact percentiles (the histograms have no model): read from the index only.
+Index(
+    "ix_call_log_model_created_at_latency",
+    CallLog.model,  # pyright: ignore[reportArgumentType]
+    CallLog.created_at,  # pyright: ignore[reportArgumentType]
+    CallLog.latency_ms,  # pyright: ignore[reportArgumentType]
+    CallLog.ttft_ms,  # pyright: ignore[reportArgumentType]
+    CallLog.status,  # pyright: ignore[reportArgumentType]
+)
 
 
 # ----- alerts (issue 11: budgets and alerts) --------------------------------------------------

@@ -2,11 +2,12 @@
 
 Four tables, each kept exact by the call-log writes (``app.db.crud.rollups``) and backfilled
 here from the rows already logged, with the same rules as 0009's ``usage_hourly``:
-``usage_hourly_model`` (hour x model x provider x feature), ``usage_daily`` (UTC day x user ×
+``usage_hourly_model`` (hour x model x provider x feature), ``usage_daily`` (UTC day x user x
 project), ``usage_daily_conversation`` (UTC day x conversation x user x project) and
 ``usage_latency_hourly`` (hour x metric x log bucket: time to first token and latency
 histograms, 8 buckets an octave; the bounds below are ``app.db.crud.latency.BOUNDS``, frozen
-here so this revision means the same thing later).
+here so this revision means the same thing later). Also an index on call_log (model,
+created_at, latency_ms, ttft_ms, status): a model filter's exact percentiles read it alone.
 
 Revision ID: 0013
 Revises: 0012
@@ -133,6 +134,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("hour", "metric", "bucket"),
         sqlite_with_rowid=False,
     )
+    op.create_index(
+        "ix_call_log_model_created_at_latency",
+        "call_log",
+        ["model", "created_at", "latency_ms", "ttft_ms", "status"],
+        unique=False,
+    )
     if op.get_bind().dialect.name == "postgresql":
         epoch = "CAST(FLOOR(EXTRACT(EPOCH FROM created_at)) AS BIGINT)"
         nano = "CAST(COALESCE(cost, 0) * 1000000000 AS BIGINT)"
@@ -182,6 +189,8 @@ def downgrade() -> None:
         # which needs foreign keys off, and SQLite takes the pragma only before the
         # transaction writes; being the newest revision, this runs first.
         op.execute("PRAGMA foreign_keys=OFF")
+    # Plain DROP INDEX (no batch): on SQLite a batch block may rebuild the table.
+    op.drop_index("ix_call_log_model_created_at_latency", table_name="call_log")
     op.drop_table("usage_latency_hourly")
     op.drop_table("usage_daily_conversation")
     op.drop_table("usage_daily")
