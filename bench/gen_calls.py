@@ -13,7 +13,7 @@ What it makes, from a seed (so the same arguments give the same rows):
 
 Costs are genai-prices' per-token prices (looked up once per model, below the long-context
 tier) in whole billionths of a dollar, so they are exact. Rows go in by COPY on PostgreSQL and
-executemany on SQLite, then the hourly rollup is rebuilt from them in one statement.
+executemany on SQLite, then the rollups are rebuilt from them, one statement each.
 """
 
 from __future__ import annotations
@@ -216,7 +216,17 @@ def _attempt(
 
 
 def load(engine: Engine, rows: int, *, end: datetime, seed: int = 11, batch: int = 50_000) -> int:
-    """Insert ``rows`` generated rows (COPY / executemany), then rebuild the rollup."""
+    """Insert ``rows`` generated rows (COPY / executemany), then rebuild the rollups."""
+    insert_calls(engine, rows, end=end, seed=seed, batch=batch)
+    with session_scope(engine) as session:
+        return rebuild_usage_rollups(session=session)
+
+
+def insert_calls(
+    engine: Engine, rows: int, *, end: datetime, seed: int = 11, batch: int = 50_000
+) -> None:
+    """Insert ``rows`` generated rows into ``call_log`` only (no rollup: the caller rebuilds
+    them, or a migration backfills them)."""
     stream = generate(rows, end=end, seed=seed)
     raw = engine.raw_connection()
     try:
@@ -237,8 +247,6 @@ def load(engine: Engine, rows: int, *, end: datetime, seed: int = 11, batch: int
         raw.commit()
     finally:
         raw.close()
-    with session_scope(engine) as session:
-        return rebuild_usage_rollups(session=session)
 
 
 def _sqlite_row(row: tuple[object, ...]) -> tuple[object, ...]:

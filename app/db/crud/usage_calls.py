@@ -1,10 +1,14 @@
-"""Usage reads that need the raw call log: latency percentiles, the conversation table, the
+"""Usage reads at the level of calls: latency percentiles, the conversation table, the
 call-log browser, one call's attempts, and streaming rows out for CSV export.
 
-Percentiles are nearest-rank (``percentile_disc``): the smallest value with at least the
-fraction ``p`` of the rows at or below it. PostgreSQL has the aggregate; on SQLite the same
-rank comes from window functions. Latency is over successful attempts; time to first token
-over the attempts that produced one.
+Percentiles are nearest-rank: the smallest value with at least the fraction ``p`` of the rows
+at or below it. A view with no filter and no member scope and at least :data:`EXACT_BELOW`
+values reads them from the hourly latency histograms (the rank's bucket midpoint, within half
+a bucket: see :mod:`app.db.crud.latency`); any other is exact, from the raw rows
+(``percentile_disc`` on PostgreSQL; on SQLite the values are fetched and ranked here).
+Latency is over successful attempts; time to first token over the attempts that produced one.
+The conversation table reads the daily conversation rollup for whole UTC days and raw rows
+for the edges.
 """
 
 from __future__ import annotations
@@ -13,23 +17,16 @@ import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlmodel import Session, col
 
-from app.db.crud.usage import (
-    Row,
-    Scope,
-    Totals,
-    UsageFilter,
-    Window,
-    day_of,
-    scope_clause,
-    source,
-)
-from app.db.models import CallLog
+from app.db.crud import latency
+from app.db.crud.usage import Row, Scope, UsageFilter, Window, day_of, ranked_page, scope_clause
+from app.db.crud.usage_source import local_day_sql, needs, plan, sources
+from app.db.models import CallLog, UsageLatencyHourly
 
 PERCENTILES = (0.5, 0.95)
 CALL_SORTS = {
@@ -73,15 +70,16 @@ def _pg_ranked(
     return {None: (rows[0][0], rows[0][1])} if rows else {}
 
 
-def _ranks(
+def _exact_ranks(
     session: Session, window: Window, filt: UsageFilter, scope: Scope, *, by_day: bool
 ) -> dict[Any, Percentiles]:
-    """{None: the period's percentiles} and, with ``by_day``, {local day number: ...}.
+    """Exact nearest-rank percentiles from the raw rows: {None: the period's} and, with
+    ``by_day``, {local day number: ...}.
 
     On SQLite (no percentile aggregate, and window functions over every row cost seconds at
     a million rows) the two small columns are read through the covering index
     (created_at, latency_ms, ttft_ms, status) and ranked here."""
-    src = source(session, window, filt, raw=True)
+    src = sources(session, window, filt, scope, raw=True)[0]
     where = src.where(filt, scope)
     day = src.local_day().label("day") if by_day else None
     out: dict[Any, Percentiles] = {}
@@ -89,13 +87,13 @@ def _ranks(
         ok = [*where, col(CallLog.status) == "ok"]
         keys: list[Any] = [None]
         ttft = _pg_ranked(session, col(CallLog.ttft_ms), where, None)
-        latency = _pg_ranked(session, col(CallLog.latency_ms), ok, None)
+        total = _pg_ranked(session, col(CallLog.latency_ms), ok, None)
         if day is not None:
             ttft |= _pg_ranked(session, col(CallLog.ttft_ms), where, day)
-            latency |= _pg_ranked(session, col(CallLog.latency_ms), ok, day)
-            keys += sorted(k for k in set(ttft) | set(latency) if k is not None)
+            total |= _pg_ranked(session, col(CallLog.latency_ms), ok, day)
+            keys += sorted(k for k in set(ttft) | set(total) if k is not None)
         for k in keys:
-            t, lat = ttft.get(k, (None, None)), latency.get(k, (None, None))
+            t, lat = ttft.get(k, (None, None)), total.get(k, (None, None))
             out[k] = Percentiles(t[0], t[1], lat[0], lat[1])
         return out
     ok_latency = case((col(CallLog.status) == "ok", col(CallLog.latency_ms)), else_=None)
@@ -115,6 +113,87 @@ def _ranks(
         t, lat = _nearest_rank(ttfts.get(k, [])), _nearest_rank(latencies.get(k, []))
         out[k] = Percentiles(t[0], t[1], lat[0], lat[1])
     return out
+
+
+# Below this many ranked values (time to first token and latency together) the percentiles
+# are exact, from the raw rows; above, from the histograms, within half a bucket.
+EXACT_BELOW = 20_000
+
+
+def _histogram_counts(
+    session: Session, window: Window, filt: UsageFilter, scope: Scope, *, by_day: bool
+) -> dict[tuple[Any, int], dict[int, int]] | None:
+    """{(local day, metric): {bucket: count}} from the latency histograms, with the rows no
+    whole hour covers bucketed here; ``None`` when a filter or the scope needs the raw rows."""
+    if needs(filt, scope) or filt.status is not None:
+        return None
+    counts: dict[tuple[Any, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for part in plan(window, filt, scope, by_day=by_day):
+        if part.rollup is None:
+            rows = _raw_values(session, window, part.ranges, by_day=by_day)
+        else:
+            h = UsageLatencyHourly
+            day = local_day_sql(window, col(h.hour) * 3600) if by_day else literal(0)
+            hours = or_(*(and_(col(h.hour) >= a, col(h.hour) < b) for a, b in part.ranges))
+            query = (
+                select(day, col(h.metric), col(h.bucket), func.sum(col(h.n)))
+                .where(hours)
+                .group_by(*([day] if by_day else []), col(h.metric), col(h.bucket))
+            )
+            rows = session.execute(query).all()
+        for d, metric, bucket, n in rows:
+            counts[(d, metric)][bucket] += n
+    return counts
+
+
+def _raw_values(
+    session: Session, window: Window, ranges: Any, *, by_day: bool
+) -> list[tuple[Any, int, int, int]]:
+    """(local day, metric, bucket, 1) for each raw value in the ranges (epoch seconds)."""
+    src = sources(session, window, UsageFilter(), Scope.everything(), raw=True)[0]
+    stamps = [(datetime.fromtimestamp(a, UTC), datetime.fromtimestamp(b, UTC)) for a, b in ranges]
+    at = col(CallLog.created_at)
+    when = or_(*(and_(at >= a, at < b) for a, b in stamps))
+    ok_latency = case((col(CallLog.status) == "ok", col(CallLog.latency_ms)), else_=None)
+    out: list[tuple[Any, int, int, int]] = []
+    for d, t, lat in session.execute(
+        select(src.local_day() if by_day else literal(0), col(CallLog.ttft_ms), ok_latency).where(
+            when
+        )
+    ):
+        if t is not None:
+            out.append((d, latency.TTFT, latency.bucket_of(t), 1))
+        if lat is not None:
+            out.append((d, latency.LATENCY, latency.bucket_of(lat), 1))
+    return out
+
+
+def _ranks(
+    session: Session, window: Window, filt: UsageFilter, scope: Scope, *, by_day: bool
+) -> dict[Any, Percentiles]:
+    """{None: the period's percentiles} and, with ``by_day``, {local day number: ...}: from
+    the histograms when no filter needs the raw rows and there are enough values to rank."""
+    counts = _histogram_counts(session, window, filt, scope, by_day=by_day)
+    if counts is None or sum(sum(c.values()) for c in counts.values()) < EXACT_BELOW:
+        return _exact_ranks(session, window, filt, scope, by_day=by_day)
+    whole: dict[int, dict[int, int]] = {
+        latency.TTFT: defaultdict(int),
+        latency.LATENCY: defaultdict(int),
+    }
+    for (_, metric), buckets in counts.items():
+        for bucket, n in buckets.items():
+            whole[metric][bucket] += n
+    out = {None: _from_buckets(whole[latency.TTFT], whole[latency.LATENCY])}
+    if by_day:
+        for d in sorted({d for d, _ in counts}):
+            ttft, lat = counts.get((d, latency.TTFT), {}), counts.get((d, latency.LATENCY), {})
+            out[d] = _from_buckets(ttft, lat)
+    return out
+
+
+def _from_buckets(ttft: dict[int, int], lat: dict[int, int]) -> Percentiles:
+    t, ll = latency.ranked(ttft, PERCENTILES), latency.ranked(lat, PERCENTILES)
+    return Percentiles(t[0], t[1], ll[0], ll[1])
 
 
 def percentiles(
@@ -143,39 +222,27 @@ def by_conversation(
     limit: int = 20,
     offset: int = 0,
 ) -> tuple[list[Row], int]:
-    """The conversation table (the rollup has no conversation id, so from the raw rows)."""
-    src = source(session, window, filt, raw=True)
-    where = [*src.where(filt, scope), col(CallLog.conversation_id).is_not(None)]
-    key = col(CallLog.conversation_id)
-    named = dict(zip(("calls", "requests", "errors"), src.measures[:3], strict=True))
-    order = {
-        "key": key,
-        "cost": src.measures[9],
-        "calls": named["calls"],
-        "requests": named["requests"],
-        "tokens": src.measures[5] + src.measures[6],
-        "errors": named["errors"],
-        "unknown": src.measures[10],
-    }.get(sort)
-    if order is None:
-        raise ValueError(f"cannot sort by {sort!r}")
-    query = (
-        select(key, *src.measures)
-        .where(*where)
-        .group_by(key)
-        .order_by(order.desc() if descending else order.asc(), key.asc())
-        .limit(max(1, min(limit, 500)))
-        .offset(max(0, offset))
+    """The conversation table: whole UTC days from the daily conversation rollup, the edges
+    (and any filter on model, provider, feature or status) from the raw rows."""
+    srcs = sources(session, window, filt, scope, by="conversation")
+    return ranked_page(
+        session,
+        srcs,
+        filt,
+        scope,
+        by="conversation",
+        sort=sort,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+        extra=[lambda src: src.dims["conversation"].is_not(None)],
     )
-    rows = [Row(str(r[0]), Totals.of(r[1:])) for r in session.execute(query).all()]
-    count = session.execute(select(func.count(func.distinct(key))).where(*where)).scalar_one()
-    return rows, int(count)
 
 
 def _calls_query(
     session: Session, window: Window, filt: UsageFilter, scope: Scope, conversation_id: str | None
 ) -> Any:
-    src = source(session, window, filt, raw=True)
+    src = sources(session, window, filt, scope, raw=True)[0]
     where = src.where(filt, scope)
     if conversation_id is not None:
         where.append(col(CallLog.conversation_id) == conversation_id)
