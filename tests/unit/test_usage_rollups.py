@@ -1,4 +1,4 @@
-"""The narrower rollups and the latency histograms (migration 0013), on SQLite and PostgreSQL:
+"""The narrower rollups and the latency histograms (migration 0016), on SQLite and PostgreSQL:
 written exactly by each insert, backfilled exactly by the migration, and read back as the raw
 rows sum up: tables by user, project, model and conversation across time zones (daily rollups
 plus edges; half-hour zones mix in raw rows), and percentiles within half a bucket."""
@@ -87,16 +87,16 @@ def test_every_rollup_written_with_each_insert_equals_a_rebuild(engine: Engine) 
     assert counts == {latency.TTFT: 24, latency.LATENCY: 48}  # ttft in 2 variants; 12 errors
 
 
-def test_migration_0013_backfills_what_the_writes_would_have_written(empty_url: str) -> None:  # noqa: F811
-    to(empty_url, "0012")
+def test_migration_0016_backfills_what_the_writes_would_have_written(empty_url: str) -> None:  # noqa: F811
+    to(empty_url, "0015")
     engine = get_engine(empty_url)
     insert_calls(engine, 3000, end=END, seed=7)
     to(empty_url, "head")
-    backfilled = _snapshot(engine, TABLES[1:])  # 0013's (call_log was filled bypassing 0009's)
+    backfilled = _snapshot(engine, TABLES[1:])  # 0016's (call_log was filled bypassing 0009's)
     with session_scope(engine) as session:
         crud.rebuild_usage_rollups(session=session)
     assert _snapshot(engine, TABLES[1:]) == backfilled
-    to(empty_url, "0012", down=True)
+    to(empty_url, "0015", down=True)
     assert not {t.__tablename__ for t in TABLES[1:]} & set(inspect(engine).get_table_names())
     assert rows(engine, "SELECT count(*) FROM call_log") == [(3000,)]
     to(empty_url, "head")

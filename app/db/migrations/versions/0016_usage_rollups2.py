@@ -9,8 +9,8 @@ histograms, 8 buckets an octave; the bounds below are ``app.db.crud.latency.BOUN
 here so this revision means the same thing later). Also an index on call_log (model,
 created_at, latency_ms, ttft_ms, status): a model filter's exact percentiles read it alone.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-01
 """
 
@@ -22,8 +22,8 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -185,7 +185,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        # As in 0007-0012: the older downgrades (0006, 0005) rebuild conversation and message,
+        # As in 0007-0015: the older downgrades (0006, 0005) rebuild conversation and message,
         # which needs foreign keys off, and SQLite takes the pragma only before the
         # transaction writes; being the newest revision, this runs first.
         op.execute("PRAGMA foreign_keys=OFF")
