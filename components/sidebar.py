@@ -33,6 +33,13 @@ class SidebarActions:
     undo_delete: Handler
 
 
+def _group_heading(label: str) -> rx.Component:
+    """The small heading over a group of the list (Pinned, Shared with me)."""
+    return rx.text(
+        label, size="1", weight="bold", color=rx.color("gray", 11), margin="0.75em 0 0.25em 0.6em"
+    )
+
+
 def _link_style(active: rx.Var[bool]) -> dict[str, Any]:
     return {
         "display": "block",
@@ -176,13 +183,7 @@ def _shared_section(
     return rx.cond(
         rows.length() > 0,
         rx.box(
-            rx.text(
-                "Shared with me",
-                size="1",
-                weight="bold",
-                color=rx.color("gray", 11),
-                margin="0.75em 0 0.25em 0.6em",
-            ),
+            _group_heading("Shared with me"),
             rx.el.ul(
                 rx.foreach(rows, lambda c: _shared_item(c, current_id, actions)),
                 aria_label="Shared with me",
@@ -336,13 +337,7 @@ def sidebar(
                 rx.cond(
                     pinned.length() > 0,
                     rx.box(
-                        rx.text(
-                            "Pinned",
-                            size="1",
-                            weight="bold",
-                            color=rx.color("gray", 11),
-                            margin="0.75em 0 0.25em 0.6em",
-                        ),
+                        _group_heading("Pinned"),
                         rx.el.ul(
                             items(pinned, is_pinned=True),
                             aria_label="Pinned conversations",
