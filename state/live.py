@@ -56,7 +56,7 @@ class LiveReplyMixin(rx.State, mixin=True):
                 continue
             if is_streaming(message.status) and not message.live_key:
                 key = new_key()
-                hub.grant(key, message.id)
+                hub.grant(key, message.id, follow=True)  # it may stream in another worker
                 message = replace(message, content="", live_key=key)
             shown.append(message)
         return shown

@@ -19,13 +19,11 @@ of the streams it publishes or reads, and Redis carries them between processes.
   :meth:`RedisStreamHub.read_after` trims it).
 - **Keys**: a reader's unguessable key (granted where the reply runs) is stored in Redis as
   ``key -> message id:generation``, so any process can resolve it.
-- **Expiry**: an open stream expires after ``idle_timeout`` without a chunk (its publisher
-  died); a finished one ``keep_finished`` seconds after its end. No MAXLEN trim: trimming the
-  head would leave late readers a gap, and the expiry bounds what is kept.
+- **Expiry**: an open stream after ``idle_timeout`` without a chunk, a finished one
+  ``keep_finished`` seconds after its end; no MAXLEN trim (late readers would see a gap).
 
-A Redis failure never fails a reply: the publisher logs it and carries on (its own readers
-and the database checkpoints still have the text); a follower ends its copy as "gone", which
-tells the browser to take the saved reply from the database.
+A Redis failure never fails a reply: the publisher logs it and carries on; a follower ends
+its copy as "gone", which tells the browser to take the saved reply from the database.
 """
 
 from __future__ import annotations
@@ -172,8 +170,9 @@ class RedisStreamHub(StreamHub):
         out.ended = True
         self._send(_End(message_id, out.gen, out.chars, StreamEnd(status, error or "")))
 
-    def grant(self, key: str, message_id: int) -> None:
-        """Let whoever holds ``key``, in any process, read ``message_id``'s stream."""
+    def grant(self, key: str, message_id: int, *, follow: bool = False) -> None:
+        """Let whoever holds ``key``, in any process, read ``message_id``'s stream; ``follow``:
+        one that may stream elsewhere (a reader arriving mid-reply), whatever its generation."""
         if not is_key(key):
             raise ValueError("not a stream key")
         granted = self._granted.get(key)
@@ -181,6 +180,9 @@ class RedisStreamHub(StreamHub):
             if granted[0] == message_id:
                 return
             raise ValueError("that stream key is already in use")
+        if follow and message_id not in self._out:
+            self._granted[key] = (message_id, None)
+            return self._send(_Grant(key, message_id, ""))
         if message_id not in self._out:
             self.open(message_id)
         gen = self._out[message_id].gen

@@ -184,10 +184,10 @@ class StreamHub:
         self._expire()
         return Subscription(self._streams.get(message_id), max(from_chunk, 0))
 
-    def grant(self, key: str, message_id: int) -> None:
+    def grant(self, key: str, message_id: int, *, follow: bool = False) -> None:
         """Let whoever holds ``key`` read ``message_id``'s stream (waking readers already
         waiting with it). A key is granted once: granting it again is refused, so a key
-        cannot be moved to another reply."""
+        cannot be moved to another reply. (``follow`` matters to the Redis hub only.)"""
         if not is_key(key):
             raise ValueError("not a stream key")
         if key in self._keys:

@@ -175,3 +175,22 @@ async def test_a_dead_publishers_stream_is_ended_for_readers_in_every_worker(
     assert await b.read_after(11, 0) == ("partial reply so far", interrupted)
     await b.end_abandoned(404, "error", "none")  # a reply Redis never had: nothing to end
     assert await b.read_after(404, 0) == ("", GONE)
+
+
+async def test_a_reader_arriving_mid_reply_on_another_worker_follows_the_publishers_stream(
+    workers: tuple[RedisStreamHub, RedisStreamHub],
+) -> None:
+    """A page that opens a conversation while its reply streams elsewhere is granted a key
+    by its own worker: the key must follow the publisher's stream, not open an empty one
+    there (which also took over the reply's generation in Redis)."""
+    a, b = workers
+    a.open(13)
+    a.publish(13, "already ")
+    await asyncio.sleep(0.05)
+    b.grant(KEY, 13, follow=True)  # in the reader's worker, which does not publish it
+    await asyncio.sleep(0.05)
+    assert await b.resolve(KEY) == 13
+    reader = b.subscribe(13)
+    a.publish(13, "streamed")
+    a.finish(13, "complete")
+    assert await read_all(reader) == (["already streamed"], StreamEnd("complete"))
