@@ -16,7 +16,7 @@
 // only the live tail. Raw HTML stays inert (no rehype-raw) and react-markdown's default
 // URL transform blanks javascript: links, and images show as links, as in the finished
 // message's markdown.
-import { memo, useEffect, useState } from "react";
+import { memo, useEffect, useRef, useState } from "react";
 import ReactMarkdown from "react-markdown";
 import remarkGfm from "remark-gfm";
 import env from "$/env.json";
@@ -207,8 +207,9 @@ const Markdown = ({ text }) => (
 const Block = memo(Markdown);
 
 const EMPTY_VIEW = { blocks: [], tail: "" };
+const SETTLE_AFTER_MS = 3000;
 
-export function LiveReply({ streamKey, finished }) {
+export function LiveReply({ streamKey, finished, reportEnd, onEnd }) {
   // The channel's text from the first render: a finished message that takes over from the
   // streaming one shows the whole reply at once (the reply announcer reads it then).
   const [view, setView] = useState(() => channels.get(streamKey)?.view ?? EMPTY_VIEW);
@@ -219,6 +220,20 @@ export function LiveReply({ streamKey, finished }) {
     setView(ch.view);
     return ch.watch(setView);
   }, [streamKey]);
+
+  // The channel ended, and a moment later this page still shows the reply as streaming: the
+  // worker that streamed it died (the one that marked it interrupted ended the channel), so
+  // nothing else will tell this page. Ask the server to show what was saved; once per key.
+  // A reply that ends normally is replaced by its finished message well within the moment.
+  const reported = useRef("");
+  useEffect(() => {
+    if (!view.ended || !reportEnd || !onEnd || reported.current === streamKey) return undefined;
+    const timer = setTimeout(() => {
+      reported.current = streamKey;
+      onEnd();
+    }, SETTLE_AFTER_MS);
+    return () => clearTimeout(timer);
+  }, [view.ended, reportEnd, streamKey]);
 
   const waiting = !finished && view.blocks.length === 0 && view.tail === "";
   return (

@@ -10,12 +10,13 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from app.services.status import ERROR, STOPPED
+from app.services.status import ERROR, STREAMING
 from app.services.views import MessageView, ModelOption
 from components.composer import message_attachments
 from components.controls import native_select
 from components.live_reply import live_arm, live_reply, live_text
 from components.markdown import safe_markdown
+from components.message_status import status_note
 from components.shell import scroll_follow
 
 Handler = Any  # an event handler or event spec, as Reflex accepts for on_* props
@@ -39,26 +40,8 @@ class MessageControls:
     # extraction results and actions); None: nothing.
     extra: Callable[[ObjectVar[MessageView], rx.Var[bool]], rx.Component] | None = None
     live_extra: rx.Component | None = None
-
-
-def status_note(status: rx.Var[str], error: rx.Var[str]) -> rx.Component:
-    return rx.fragment(
-        rx.cond(
-            status == STOPPED,
-            rx.badge("Stopped", color_scheme="amber", variant="soft", aria_label="Reply stopped"),
-        ),
-        rx.cond(
-            status == ERROR,
-            rx.callout(
-                error,
-                icon="triangle-alert",
-                color_scheme="red",
-                role="alert",
-                size="1",
-                margin_top="0.5em",
-            ),
-        ),
-    )
+    # A live channel ended while its reply was streaming here: its worker may have died.
+    settle: Handler | None = None
 
 
 def reply_caption(message: ObjectVar[MessageView], on_retry: Handler) -> rx.Component:
@@ -321,7 +304,15 @@ def message_item(
         ),
         safe_markdown(rx.cond(is_user, "", message.content)),
         # A reply this tab streamed shows the text it already has from the live channel.
-        rx.cond(message.live_key != "", live_reply(message.live_key, finished=True)),
+        rx.cond(
+            message.live_key != "",
+            live_reply(
+                message.live_key,
+                finished=True,
+                on_end=controls.settle,
+                report_end=message.status == STREAMING,
+            ),
+        ),
         message_attachments(message.attachments),
         status_note(message.status, message.error),
         rx.cond(is_user, rx.fragment(), reply_caption(message, controls.retry)),
@@ -331,10 +322,13 @@ def message_item(
     )
 
 
-def live_item(stream_key: rx.Var[str], extra: rx.Component | None = None) -> rx.Component:
+def live_item(
+    stream_key: rx.Var[str], extra: rx.Component | None = None, settle: Handler | None = None
+) -> rx.Component:
     """The reply being streamed: its text comes over the live-reply channel, not state;
     ``extra`` (the agent's steps) above it."""
-    return _bubble("assistant", extra or rx.fragment(), live_reply(stream_key))
+    reply = live_reply(stream_key, on_end=settle, report_end=True)
+    return _bubble("assistant", extra or rx.fragment(), reply)
 
 
 def message_log(
@@ -371,7 +365,7 @@ def message_log(
                 ),
             ),
             rx.foreach(recent, lambda message: message_item(message, controls, busy)),
-            rx.cond(streaming_here, live_item(live_key, controls.live_extra)),
+            rx.cond(streaming_here, live_item(live_key, controls.live_extra, controls.settle)),
             live_arm(next_key),  # opens the next reply's channel as the message is sent
             display="flex",
             flex_direction="column",

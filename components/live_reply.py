@@ -8,6 +8,8 @@ text from the browser, see :func:`live_text`). The key is the reply's unguessabl
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 from reflex.vars import FunctionStringVar
 
@@ -23,6 +25,10 @@ class LiveReply(rx.Component):
 
     stream_key: rx.Var[str]
     finished: rx.Var[bool]
+    # Called once when the channel ends, if ``report_end``: the server then shows a reply a
+    # dead worker left (state/settle.py).
+    report_end: rx.Var[bool]
+    on_end: rx.EventHandler[rx.event.no_args_event_spec]
 
 
 class LiveArm(rx.Component):
@@ -36,9 +42,17 @@ class LiveArm(rx.Component):
 
 
 def live_reply(
-    stream_key: rx.Var[str] | str, *, finished: rx.Var[bool] | bool = False
+    stream_key: rx.Var[str] | str,
+    *,
+    finished: rx.Var[bool] | bool = False,
+    on_end: Any = None,
+    report_end: rx.Var[bool] | bool = False,
 ) -> rx.Component:
-    return LiveReply.create(stream_key=stream_key, finished=finished)
+    if on_end is None:
+        return LiveReply.create(stream_key=stream_key, finished=finished)
+    return LiveReply.create(
+        stream_key=stream_key, finished=finished, on_end=on_end, report_end=report_end
+    )
 
 
 def live_arm(next_key: rx.Var[str] | str) -> rx.Component:

@@ -20,15 +20,8 @@ between states, each documented where it lives:
 - the chat tells its substates that show part of the branch that it changed
   (:func:`follow_conversation`), without importing them.
 
-A reply's text never travels through this state in the session that streamed it: the
-browser appends it from the live-reply channel (app/web/stream_ws.py,
-components/live_reply.py), addressed by an unguessable key (``live_key``, state/live.py);
-the key of the next reply (``next_key``) is given to the browser ahead, so it opens the
-channel as it sends. Reflex sends one update when the reply starts (``live_id``) and one
-when it ends: the finished message with its saved metadata but without its text, which the
-browser already has (``MessageView.live_key``; the server keeps the text in
-``_live_texts``). Streaming runs as a background event, so Stop and navigation stay live
-while it runs.
+A reply's text never travels through this state in the session that streamed it (see
+state/live.py). Streaming runs as a background event, so Stop and navigation stay live.
 
 The branch on screen is two lists, because Reflex resends a list whole whenever it is
 assigned: ``messages``, the history loaded when the conversation opened (or the branch
@@ -54,6 +47,7 @@ from app.services.views import MessageView, ModelOption
 from state.access import Need
 from state.conversation import OpenConversationState, id_from_path
 from state.live import LiveReplyMixin
+from state.settle import settle_ended
 from state.sidebar import SidebarState
 
 log = logging.getLogger(__name__)
@@ -357,6 +351,19 @@ class ChatState(LiveReplyMixin, OpenConversationState):
         if final is not None and is_complete(final.status):
             await self._name_conversation(conversation_id)
 
+    @rx.event
+    async def settle_live(self) -> None:
+        """A live channel this page follows ended: show replies a dead worker left."""
+        if not (self.current_id and await self._allow(Need(conversation=self.current_id))):
+            return
+        here = self.live_conversation_id == self.current_id
+        done = await settle_ended(self.live_id, here, self.messages, self.recent)
+        if done.clear_live:
+            self._clear_live()
+        if done.changed:
+            self.messages, self.recent = done.messages, done.recent
+            await follow_conversation(self)
+
     async def _name_conversation(self, conversation_id: str) -> None:
         """After the first reply, the model titles the conversation (a no-op afterwards)."""
         titles = get_title_service()
@@ -371,8 +378,7 @@ class ChatState(LiveReplyMixin, OpenConversationState):
             return
         async with self:
             if self.current_id == conversation_id:
-                # From the database, under the lock: a rename made since the title was
-                # written must win over it.
+                # From the database, under the lock: a rename since the title must win.
                 try:
                     conversation = await get_chat_service().get_conversation(conversation_id)
                     self.current_title = conversation.title
@@ -388,7 +394,6 @@ class ChatState(LiveReplyMixin, OpenConversationState):
             log.exception("reading the conversation's spend failed")
 
     async def _refresh_sidebar_quietly(self) -> None:
-        """Refresh the sidebar from a background task: a failure is logged, not shown."""
         try:
             await self._refresh_sidebar()
         except Exception:

@@ -2,6 +2,12 @@
 which key, and the finished texts the browser already holds. A Reflex mixin of
 :class:`state.chat.ChatState` (its fields become the chat's own; no state of its own).
 
+A reply's text never travels through Reflex state in the session that streamed it: the
+browser appends it from the live-reply channel (components/live_reply.py). Reflex sends one
+update when the reply starts (``live_id``) and one when it ends: the finished message with
+its saved metadata but without its text, which the browser already has
+(``MessageView.live_key``; the server keeps the text in ``_live_texts``).
+
 The browser reads a reply's text from ``/_parley/stream/<key>`` (app/web/stream_ws.py), never
 by message id: the key of the next reply (``next_key``) is handed to this session's browser
 ahead, so it opens the channel as it sends, and :meth:`_go_live` grants it on the server

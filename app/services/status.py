@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from app.db.crud.messages import INTERRUPTED
 from app.db.models import MessageStatus
 
 STREAMING: Final = MessageStatus.streaming.value
@@ -56,6 +57,11 @@ def busy_notice(live_id: int) -> str:
     """Why a page refuses to start another reply now ("" when it may): one reply streams
     per page at a time."""
     return BUSY if has_live_reply(live_id) else ""
+
+
+def was_interrupted(status: str, error: str | None) -> bool:
+    """The reply's process died while it streamed, and recovery marked it so."""
+    return status == ERROR and error == INTERRUPTED
 
 
 def is_orphaned(saved_status: str | None) -> bool:

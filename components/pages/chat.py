@@ -263,6 +263,7 @@ def _message_column() -> rx.Component:
                 switch_version=MessagesState.switch_version,
                 extra=message_extras,  # issue 12: agent steps and extractions
                 live_extra=live_steps(AgentState.live_steps),
+                settle=ChatState.settle_live,
             ),
             # A reader who may not send here (a viewer) gets no actions that change it.
             busy=ChatState.streaming | ~ShareState.can_send,

@@ -92,6 +92,11 @@ TABLE: dict[tuple[type[BaseState], str], Row] = {
     ),
     (ChatState, "new_chat"): ("signed_in", lambda i: ChatState.new_chat, {}),
     (ChatState, "stop"): ("write", lambda i: ChatState.stop, {"live_id": "{reply}"}),
+    (ChatState, "settle_live"): (
+        "read",
+        lambda i: ChatState.settle_live,
+        {"current_id": "{conversation}", "live_id": "{reply}"},
+    ),
     (ChatState, "stream_reply"): (
         "write",
         lambda i: ChatState.stream_reply,
