@@ -79,6 +79,9 @@ def test_sign_up_log_in_and_log_out_through_the_pages(browser: Browser, app_url:
     page.goto(app_url + "/")
     expect(page).to_have_url(re.compile(r"/login"))  # nobody: sent to log in
     page.get_by_role("link", name="Sign up").click()
+    # The sign-up form, not the login form still shown while the page changes (the email
+    # once went into the login form's box, which then went away).
+    expect(page.get_by_role("heading", name="Create a Parley account")).to_be_visible()
     email = new_email("pages")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(E2E_PASSWORD)
