@@ -4,8 +4,9 @@ A reply streams in the worker that started it. If that worker dies, another mark
 interrupted once its lease runs out and ends its live channel (``ChatService.
 recover_interrupted``); the browser then calls ``ChatState.settle_live``, and this shows what
 was saved: the page's own reply (its stream task died with the worker, so nothing else would
-end it) and any reply the page watches (another tab's or participant's). A reply that ends
-normally is shown by the event that streamed it, so only an interrupted one is taken here.
+end it) if it was interrupted (one that ends normally is shown by the event that streams it),
+and any reply the page watches (another tab's or participant's) however it ended, since no
+event of this page streams those.
 """
 
 from __future__ import annotations
