@@ -19,7 +19,7 @@ app.db. The rules below pin the parts of that which are easy to break by acciden
 (h) No import circle between modules: no module imports, directly or through others, a
     module that imports it.
 (i) No module of app/, state/, components/ or assets/ is longer than 400 lines (Alembic
-    migrations are generated, and exempt; so is app/db/models.py, the one models module).
+    migrations are generated, and exempt).
 
 Every import counts: top level, inside functions, under ``if TYPE_CHECKING``, relative ones,
 and ``importlib.import_module("...")`` with a literal name (tests/unit/source_tree.py reads
@@ -248,10 +248,9 @@ def _read(path: str) -> str:
 
 LINE_LIMIT = 400
 LENGTH_LIMITED_DIRS = ("app", "state", "components", "assets")
-# Exempt: Alembic migrations (generated), and app/db/models.py, because the design rules keep
-# every table in one models module (declarations only, one block per concern) and that rule
-# is the more specific of the two.
-LENGTH_EXEMPT = ("app/db/migrations/", "app/db/models.py")
+# Exempt: Alembic migrations (generated). (The tables are one namespace, app/db/models, split
+# into a module per concern so that none grows past the limit.)
+LENGTH_EXEMPT = ("app/db/migrations/",)
 
 # Known offenders, allowed while they are fixed (both empty now: nothing offends). A listed
 # entry that no longer offends fails the test until it is taken off (or, for a circle that

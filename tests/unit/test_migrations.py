@@ -59,7 +59,7 @@ def test_migrations_match_the_models(engine: Engine) -> None:
         )
         diff = compare_metadata(context, SQLModel.metadata)
     diff = _without_sqlite_inline_fk_noise(engine, diff)
-    assert diff == [], f"app/db/models.py and the migrations disagree: {diff}"
+    assert diff == [], f"app/db/models and the migrations disagree: {diff}"
 
 
 def test_every_table_exists_after_migrating(engine: Engine) -> None:
